@@ -1,0 +1,31 @@
+package quorumkv.cluster;
+
+import akka.actor.typed.ActorSystem;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.util.List;
+import quorumkv.storage.SqliteStore;
+
+/** Starts one quorumkv node: prepares its SQLite file, joins the cluster, serves HTTP. */
+public final class Main {
+  public static final String SYSTEM_NAME = "quorumkv";
+
+  private Main() {}
+
+  public static void main(String[] args) throws Exception {
+    Config config = ConfigFactory.load();
+    Settings settings = Settings.from(config);
+    SqliteStore.prepare(settings.dataDir());
+    ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, clusterConfig(settings).withFallback(config));
+  }
+
+  /** What is derived from the settings rather than written in application.conf: seeds, roles, bind address. */
+  public static Config clusterConfig(Settings settings) {
+    List<String> seeds = settings.seedNodes().stream().map(s -> "akka://" + SYSTEM_NAME + "@" + s).toList();
+    Config derived = ConfigFactory.empty()
+        .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
+        .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(List.of(settings.nodeId())));
+    return derived;
+  }
+}

@@ -1,0 +1,318 @@
+package quorumkv.http;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.cluster.Member;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+import akka.http.javadsl.marshallers.jackson.Jackson;
+import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpEntity;
+import akka.http.javadsl.model.StatusCode;
+import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.server.AllDirectives;
+import akka.http.javadsl.server.ExceptionHandler;
+import akka.http.javadsl.server.PathMatchers;
+import akka.http.javadsl.server.RejectionHandler;
+import akka.http.javadsl.server.Route;
+import akka.http.javadsl.unmarshalling.Unmarshaller;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import quorumkv.cluster.Settings;
+import quorumkv.replication.FollowerActor;
+import quorumkv.replication.LeaderActor;
+import quorumkv.replication.WriteResult;
+
+/**
+ * The HTTP API of every node. Writes go to the leader (through the singleton proxy, wherever it
+ * runs); reads are served by this node's replica unless the client asks for the leader's. The
+ * actors know nothing of HTTP: this class asks them and maps their answers to status codes.
+ */
+public final class KvRoutes extends AllDirectives {
+  private static final Duration STATUS_ASK = Duration.ofSeconds(2);
+
+  private final Settings settings;
+  private final ActorSystem<?> system;
+  private final ActorRef<LeaderActor.Command> leader;
+  private final ActorRef<FollowerActor.Command> localReplica;
+  private final RequestLimits limits;
+  private final ObjectMapper mapper = new ObjectMapper();
+
+  public KvRoutes(
+      Settings settings, ActorSystem<?> system, ActorRef<LeaderActor.Command> leader,
+      ActorRef<FollowerActor.Command> localReplica) {
+    this.settings = settings;
+    this.system = system;
+    this.leader = leader;
+    this.localReplica = localReplica;
+    this.limits = new RequestLimits(settings.maxKeyBytes(), settings.maxValueBytes(),
+        settings.replication().followers(), settings.replication().timeout());
+  }
+
+  public Route routes() {
+    return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
+        pathPrefix("kv", () -> concat(
+            pathEnd(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
+            pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
+            path(PathMatchers.segment(), key -> concat(
+                put(() -> writeParams(params -> entity(Unmarshaller.entityToString(), body ->
+                    write(limits.key(key), limits.value(body), params)))),
+                get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
+                delete(() -> writeParams(params -> write(limits.key(key), null, params))))))),
+        path("set", () -> post(() -> jsonWrite())),
+        path("write", () -> post(() -> jsonWrite())),
+        path("get", () -> get(() -> keyParam())),
+        path("read", () -> get(() -> keyParam())),
+        path("status", () -> get(this::status)),
+        path("health", () -> get(() -> json(StatusCodes.OK, Map.of("status", "ok", "node", settings.nodeId())))),
+        path("ready", () -> get(this::ready)))));
+  }
+
+  // --- writes ---
+
+  private record WriteParams(int writeQuorum, Duration timeout) {}
+
+  private Route writeParams(java.util.function.Function<WriteParams, Route> inner) {
+    return parameterOptional("w", w -> parameterOptional("timeout", t ->
+        inner.apply(new WriteParams(limits.writeQuorum(w), limits.timeout(t)))));
+  }
+
+  private Route jsonWrite() {
+    return writeParams(params -> entity(Unmarshaller.entityToString(), body -> {
+      JsonNode json = parseObject(body);
+      String key = limits.key(stringField(json, "key"));
+      String value = limits.value(stringField(json, "value"));
+      return write(key, value, params);
+    }));
+  }
+
+  private Route write(String key, String value, WriteParams params) {
+    long timeoutMillis = params.timeout().toMillis();
+    CompletionStage<WriteResult> result = AskPattern.ask(
+        leader, replyTo -> new LeaderActor.Write(key, value, params.writeQuorum(), timeoutMillis, replyTo),
+        params.timeout().plus(settings.askTimeout()), system.scheduler());
+    return onComplete(result, tried -> {
+      if (tried.isFailure()) {
+        return json(StatusCodes.SERVICE_UNAVAILABLE, error(
+            "no answer from the leader within " + params.timeout().plus(settings.askTimeout()).toMillis()
+                + " ms (no leader elected yet, or it is unreachable); the write may or may not have been applied",
+            "key", key));
+      }
+      return writeResponse(tried.get());
+    });
+  }
+
+  private Route writeResponse(WriteResult result) {
+    if (result instanceof WriteResult.Written w) {
+      return json(StatusCodes.OK, ordered(
+          "key", w.key(), "version", w.version(), "acks", w.acks(), "quorum", w.quorum(), "node", w.node()));
+    } else if (result instanceof WriteResult.QuorumNotReached q) {
+      return json(StatusCodes.SERVICE_UNAVAILABLE, error(q.reason(),
+          "key", q.key(), "version", q.version(), "acks", q.acks(), "required", q.quorum(), "node", q.node()));
+    } else if (result instanceof WriteResult.NotEnoughReplicas n) {
+      return json(StatusCodes.SERVICE_UNAVAILABLE, error(String.format(
+              "not enough replicas reachable: %d followers reachable, the quorum needs %d; nothing was written",
+              n.reachable(), n.quorum()),
+          "key", n.key(), "acks", 0, "required", n.quorum(), "reachable", n.reachable(), "node", n.node()));
+    } else if (result instanceof WriteResult.Overloaded o) {
+      return json(StatusCodes.SERVICE_UNAVAILABLE, error(
+          "leader overloaded: " + o.pending() + " writes are waiting for their quorum; nothing was written, retry later",
+          "key", o.key(), "node", o.node()));
+    }
+    throw new IllegalStateException("unknown write result " + result);
+  }
+
+  // --- reads ---
+
+  private Route keyParam() {
+    return parameterOptional("key", key -> parameterOptional("consistency", c ->
+        read(limits.key(key.orElse(null)), limits.consistency(c))));
+  }
+
+  private Route read(String key, ReadConsistency consistency) {
+    CompletionStage<FollowerActor.Value> value = switch (consistency) {
+      case LOCAL -> AskPattern.ask(localReplica, replyTo -> new FollowerActor.Get(key, replyTo),
+          settings.askTimeout(), system.scheduler());
+      case LEADER -> AskPattern.ask(leader, replyTo -> new LeaderActor.ReadOnLeader(key, replyTo),
+          settings.askTimeout(), system.scheduler());
+    };
+    return onComplete(value, tried -> {
+      if (tried.isFailure()) {
+        return json(StatusCodes.SERVICE_UNAVAILABLE, error(
+            consistency == ReadConsistency.LEADER ? "no answer from the leader (no leader elected yet, or it is unreachable)"
+                : "no answer from this node's replica (still recovering?)", "key", key));
+      }
+      FollowerActor.Value v = tried.get();
+      if (!v.found()) {
+        return json(StatusCodes.NOT_FOUND, error("key '" + key + "' not found", "key", key, "node", v.node()));
+      }
+      return json(StatusCodes.OK, ordered("key", v.key(), "value", v.value(), "node", v.node(), "version", v.version()));
+    });
+  }
+
+  // --- status and readiness ---
+
+  private record NodeView(FollowerActor.Position position, Optional<LeaderActor.LeaderInfo> leaderInfo) {}
+
+  private CompletionStage<NodeView> nodeView() {
+    CompletionStage<FollowerActor.Position> position = AskPattern.ask(
+        localReplica, FollowerActor.GetPosition::new, STATUS_ASK, system.scheduler());
+    CompletionStage<Optional<LeaderActor.LeaderInfo>> info = AskPattern.<LeaderActor.Command, LeaderActor.LeaderInfo>ask(
+            leader, LeaderActor.GetLeaderInfo::new, STATUS_ASK, system.scheduler())
+        .handleAsync((i, failure) -> i == null || !i.active() ? Optional.empty() : Optional.of(i),
+            system.executionContext());
+    return position.thenCombineAsync(info, NodeView::new, system.executionContext());
+  }
+
+  private Route status() {
+    return onComplete(nodeView(), tried -> {
+      if (tried.isFailure()) {
+        return json(StatusCodes.SERVICE_UNAVAILABLE, error("this node's replica did not answer (still recovering?)"));
+      }
+      FollowerActor.Position p = tried.get().position();
+      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo();
+      boolean isLeader = info.map(i -> i.node().equals(settings.nodeId())).orElse(false);
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("node", settings.nodeId());
+      body.put("role", isLeader ? "leader" : "follower");
+      body.put("leader", info.map(LeaderActor.LeaderInfo::node).orElse(null));
+      body.put("term", info.map(LeaderActor.LeaderInfo::term).orElse(p.promisedTerm()));
+      body.put("writeQuorum", settings.replication().writeQuorum());
+      body.put("followers", settings.replication().followers());
+      body.put("lastIndex", p.lastIndex());
+      body.put("committedIndex", info.map(LeaderActor.LeaderInfo::committedIndex).orElse(null));
+      body.put("keyCount", p.keyCount());
+      body.put("digest", p.digest());
+      body.put("members", members());
+      if (isLeader) {
+        body.put("leaderLastIndex", info.get().lastIndex());
+        body.put("reachableFollowers", info.get().reachableFollowers());
+        body.put("replication", info.get().followers());
+      }
+      return json(StatusCodes.OK, body);
+    });
+  }
+
+  private List<Map<String, Object>> members() {
+    Cluster cluster = Cluster.get(system);
+    Set<Member> unreachable = cluster.state().getUnreachable();
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Member m : cluster.state().getMembers()) {
+      String node = m.getRoles().stream().filter(r -> !r.startsWith("dc-")).findFirst().orElse("?");
+      out.add(ordered("node", node, "address", m.address().toString(), "status", m.status().toString(),
+          "reachable", !unreachable.contains(m)));
+    }
+    out.sort((a, b) -> String.valueOf(a.get("node")).compareTo(String.valueOf(b.get("node"))));
+    return out;
+  }
+
+  private Route ready() {
+    Member self = Cluster.get(system).selfMember();
+    if (self.status() != MemberStatus.up()) {
+      return notReady("not joined to the cluster yet (member status " + self.status() + ")");
+    }
+    return onComplete(nodeView(), tried -> {
+      if (tried.isFailure()) {
+        return notReady("this node's replica did not answer (still recovering?)");
+      }
+      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo();
+      if (info.isEmpty()) {
+        return notReady("no active leader known yet");
+      }
+      long lag = info.get().committedIndex() - tried.get().position().lastIndex();
+      if (lag > settings.readyMaxLag()) {
+        return notReady("catching up: " + lag + " entries behind the leader's committed index");
+      }
+      return json(StatusCodes.OK, ordered("ready", true, "node", settings.nodeId(), "leader", info.get().node(),
+          "lastIndex", tried.get().position().lastIndex()));
+    });
+  }
+
+  private Route notReady(String reason) {
+    return json(StatusCodes.SERVICE_UNAVAILABLE, ordered("ready", false, "node", settings.nodeId(), "error", reason));
+  }
+
+  // --- JSON and errors ---
+
+  private JsonNode parseObject(String body) {
+    try {
+      JsonNode node = mapper.readTree(body);
+      if (node == null || !node.isObject()) {
+        throw new InvalidRequest("body must be a JSON object like {\"key\": \"k\", \"value\": \"v\"}");
+      }
+      return node;
+    } catch (JsonProcessingException e) {
+      throw new InvalidRequest("body is not valid JSON: " + e.getOriginalMessage());
+    }
+  }
+
+  private static String stringField(JsonNode json, String field) {
+    JsonNode v = json.get(field);
+    if (v == null || v.isNull()) {
+      throw new InvalidRequest("missing field '" + field + "'");
+    }
+    if (!v.isTextual()) {
+      throw new InvalidRequest("field '" + field + "' must be a string");
+    }
+    return v.asText();
+  }
+
+  private Route json(StatusCode status, Object body) {
+    return complete(status, body, Jackson.marshaller(mapper));
+  }
+
+  private static Map<String, Object> error(String message, Object... fields) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("error", message);
+    body.putAll(ordered(fields));
+    return body;
+  }
+
+  private static Map<String, Object> ordered(Object... keysAndValues) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < keysAndValues.length; i += 2) {
+      m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+    }
+    return m;
+  }
+
+  private ExceptionHandler exceptionHandler() {
+    return ExceptionHandler.newBuilder()
+        .match(InvalidRequest.class, e -> json(StatusCodes.BAD_REQUEST, error(e.getMessage())))
+        .matchAny(e -> {
+          system.log().error("Unexpected error serving a request", e);
+          return json(StatusCodes.INTERNAL_SERVER_ERROR, error("internal error: " + e));
+        })
+        .build();
+  }
+
+  /** Akka's default rejection answers (405, 404, 400, 413...) with the text wrapped in our JSON shape. */
+  private RejectionHandler rejectionHandler() {
+    return RejectionHandler.defaultHandler().mapRejectionResponse(response -> {
+      if (response.entity() instanceof HttpEntity.Strict strict
+          && !strict.getContentType().equals(ContentTypes.APPLICATION_JSON)) {
+        String text = strict.getData().utf8String();
+        try {
+          return response.withEntity(ContentTypes.APPLICATION_JSON, mapper.writeValueAsBytes(error(text)));
+        } catch (JsonProcessingException e) {
+          return response;
+        }
+      }
+      return response;
+    });
+  }
+
+  private Route failWith(InvalidRequest e) {
+    return json(StatusCodes.BAD_REQUEST, error(e.getMessage()));
+  }
+}

@@ -1,0 +1,119 @@
+package quorumkv.replication;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.javadsl.TimerScheduler;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * One per client write, a child of the leader: counts the acks for its log index and answers the
+ * client exactly once, as soon as the leader's own replica and {@code quorum} followers hold the
+ * write (it does not wait for the slowest), or with 503 when the timeout passes or too few of
+ * the awaited followers are left to make the quorum.
+ *
+ * <p>The leader tells it of acks and of followers that left the cluster; it does not watch the
+ * followers itself, because a remote watch per write would cost two system messages per
+ * follower on every write.
+ */
+public final class QuorumAggregator extends AbstractBehavior<QuorumAggregator.Command> {
+
+  public sealed interface Command {}
+
+  /** {@code node} holds the write on disk. */
+  public record FollowerAcked(String node) implements Command {}
+
+  /** The leader's own replica holds the write on disk. */
+  public record LeaderDurable() implements Command {}
+
+  /** {@code node} stopped or left the cluster before it answered. */
+  public record FollowerLost(String node) implements Command {}
+
+  private record Timeout() implements Command {}
+
+  private final long index;
+  private final String key;
+  private final int quorum;
+  private final Set<String> awaited;
+  private final Set<String> acked = new HashSet<>();
+  private final Duration timeout;
+  private final ActorRef<WriteResult> replyTo;
+  private final String leaderNode;
+  private boolean leaderDurable;
+
+  public static Behavior<Command> create(
+      long index, String key, int quorum, Set<String> followers, Duration timeout,
+      ActorRef<WriteResult> replyTo, String leaderNode) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new QuorumAggregator(ctx, timers, index, key, quorum, followers, timeout, replyTo, leaderNode)));
+  }
+
+  private QuorumAggregator(
+      ActorContext<Command> context, TimerScheduler<Command> timers, long index, String key, int quorum,
+      Set<String> followers, Duration timeout, ActorRef<WriteResult> replyTo, String leaderNode) {
+    super(context);
+    this.index = index;
+    this.key = key;
+    this.quorum = quorum;
+    this.awaited = new HashSet<>(followers);
+    this.timeout = timeout;
+    this.replyTo = replyTo;
+    this.leaderNode = leaderNode;
+    timers.startSingleTimer(new Timeout(), timeout);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(FollowerAcked.class, this::onFollowerAcked)
+        .onMessage(LeaderDurable.class, this::onLeaderDurable)
+        .onMessage(FollowerLost.class, this::onFollowerLost)
+        .onMessage(Timeout.class, this::onTimeout)
+        .build();
+  }
+
+  private Behavior<Command> onFollowerAcked(FollowerAcked ack) {
+    if (awaited.remove(ack.node())) {
+      acked.add(ack.node());
+    }
+    return replyIfDone();
+  }
+
+  private Behavior<Command> onLeaderDurable(LeaderDurable durable) {
+    leaderDurable = true;
+    return replyIfDone();
+  }
+
+  private Behavior<Command> onFollowerLost(FollowerLost lost) {
+    if (awaited.remove(lost.node()) && acked.size() + awaited.size() < quorum) {
+      return fail(String.format(
+          "quorum not reached: %d of %d follower acks, and only %d awaited followers are left",
+          acked.size(), quorum, awaited.size()));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onTimeout(Timeout t) {
+    return fail(String.format(
+        "quorum not reached: %d of %d follower acks%s within %d ms; the write is in doubt (logged at index %d, not rolled back)",
+        acked.size(), quorum, leaderDurable ? "" : " and no durable write on the leader", timeout.toMillis(), index));
+  }
+
+  private Behavior<Command> replyIfDone() {
+    if (leaderDurable && acked.size() >= quorum) {
+      replyTo.tell(new WriteResult.Written(key, index, acked.size(), quorum, leaderNode));
+      return Behaviors.stopped();
+    }
+    return this;
+  }
+
+  private Behavior<Command> fail(String reason) {
+    replyTo.tell(new WriteResult.QuorumNotReached(key, index, acked.size(), quorum, leaderNode, reason));
+    return Behaviors.stopped();
+  }
+}

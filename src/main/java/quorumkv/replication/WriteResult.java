@@ -1,0 +1,20 @@
+package quorumkv.replication;
+
+import quorumkv.CborSerializable;
+
+/** The answer to a client write; the HTTP layer maps each case to a status code. */
+public sealed interface WriteResult extends CborSerializable {
+
+  /** Durable on the leader and on {@code acks >= quorum} followers. */
+  record Written(String key, long version, int acks, int quorum, String node) implements WriteResult {}
+
+  /** Logged as {@code version} but not acknowledged by enough followers in time: in doubt. */
+  record QuorumNotReached(String key, long version, int acks, int quorum, String node, String reason)
+      implements WriteResult {}
+
+  /** Refused before it was logged: fewer followers reachable than the quorum asks for. */
+  record NotEnoughReplicas(String key, int reachable, int quorum, String node) implements WriteResult {}
+
+  /** Refused before it was logged: too many writes are waiting for their quorum. */
+  record Overloaded(String key, int pending, String node) implements WriteResult {}
+}
