@@ -24,11 +24,13 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -72,6 +74,10 @@ public final class WriteBench {
       """;
 
   private static final long PROGRESS_INTERVAL_MILLIS = 200;
+
+  // The HttpClient's own executor, shared by every run. Its idle threads time out, so the pool is
+  // never shut down: a client may still hand it connection clean-up after its run has returned.
+  private static final ExecutorService HTTP_CLIENT_POOL = httpClientPool();
 
   public enum Mode {
     WRITE("writes", "w/s"),
@@ -288,34 +294,36 @@ public final class WriteBench {
 
   /** Runs the benchmark to completion: returns once every one of the requests has finished. */
   public static Result run(Options options) {
-    ThreadPoolExecutor pool = responsePool();
     HttpClient http = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(options.requestTimeout())
-        .executor(pool)
+        .executor(HTTP_CLIENT_POOL)
         .build();
-    ClosedLoop loop = new ClosedLoop(options, http, pool);
-
-    long startNanos = System.nanoTime();
-    CompletableFuture<?>[] clients = IntStream.range(0, options.clients())
-        .mapToObj(client -> loop.startClient())
-        .toArray(CompletableFuture[]::new);
-    CompletableFuture<Void> allFinished = CompletableFuture.allOf(clients);
-    ProgressBar progress = options.showProgress()
-        ? new ProgressBar(System.err, options.requests(), options.mode().rateUnit, startNanos)
-        : null;
+    ClosedLoop loop = new ClosedLoop(options, http);
+    int clientCount = Math.min(options.clients(), options.requests());
+    ExecutorService clientThreads = Executors.newFixedThreadPool(clientCount,
+        daemonThreads("write-bench-client-"));
     try {
-      awaitFinished(allFinished, loop, progress);
+      long startNanos = System.nanoTime();
+      CompletableFuture<?>[] clients = IntStream.range(0, clientCount)
+          .mapToObj(client -> CompletableFuture.runAsync(loop::runClient, clientThreads))
+          .toArray(CompletableFuture[]::new);
+      ProgressBar progress = options.showProgress()
+          ? new ProgressBar(System.err, options.requests(), options.mode().rateUnit, startNanos)
+          : null;
+      awaitFinished(CompletableFuture.allOf(clients), loop, progress);
+      long endNanos = System.nanoTime();
+      if (progress != null) {
+        progress.finish(loop.completed(), endNanos);
+      }
+      return loop.result(Duration.ofNanos(endNanos - startNanos));
     } catch (InterruptedException e) {
       loop.stop();
       Thread.currentThread().interrupt();
       throw new IllegalStateException("benchmark interrupted", e);
+    } finally {
+      clientThreads.shutdown();
     }
-    long endNanos = System.nanoTime();
-    if (progress != null) {
-      progress.finish(loop.completed(), endNanos);
-    }
-    return loop.result(Duration.ofNanos(endNanos - startNanos));
   }
 
   private static void awaitFinished(CompletableFuture<Void> allFinished, ClosedLoop loop, ProgressBar progress)
@@ -337,28 +345,34 @@ public final class WriteBench {
     }
   }
 
-  // Our own small pool runs the HttpClient's internal work and our per-response callbacks. On a
-  // 2-core machine the common ForkJoinPool has parallelism 1, and CompletableFuture then gives each
-  // *Async callback without an executor a thread of its own. The pool is never shut down, because
-  // HttpClient may still hand it connection clean-up after the run; idle threads just time out.
-  private static ThreadPoolExecutor responsePool() {
-    int threads = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+  private static ThreadFactory daemonThreads(String namePrefix) {
     AtomicInteger threadNumber = new AtomicInteger();
-    ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 2, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), task -> {
-          Thread thread = new Thread(task, "write-bench-" + threadNumber.incrementAndGet());
-          thread.setDaemon(true);
-          return thread;
-        });
+    return task -> {
+      Thread thread = new Thread(task, namePrefix + threadNumber.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+
+  private static ExecutorService httpClientPool() {
+    ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 5, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), daemonThreads("write-bench-http-"));
     pool.allowCoreThreadTimeOut(true);
     return pool;
   }
 
-  /** The clients of one run and what they have counted so far. */
+  /**
+   * The requests of one run, shared out among its clients, and what they have counted so far.
+   *
+   * <p>Each client is a thread of its own that calls the blocking {@link HttpClient#send}: on
+   * JDK 17, {@code sendAsync} completes every response through CompletableFuture's default
+   * executor whatever executor the client was built with, and on a 2-core machine (common pool
+   * parallelism 1) that default starts a new thread per response. {@code send} skips that hop and
+   * runs the exchange on the calling thread until it has to wait for the socket.
+   */
   private static final class ClosedLoop {
     private final Options options;
     private final HttpClient http;
-    private final ThreadPoolExecutor callbacks;
     private final List<String> nodeBaseUrls;
     private final String query;
     private final HttpRequest.BodyPublisher value;
@@ -368,10 +382,9 @@ public final class WriteBench {
     private final ConcurrentMap<String, LongAdder> successesByStatus = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, LongAdder> errorsByStatus = new ConcurrentHashMap<>();
 
-    ClosedLoop(Options options, HttpClient http, ThreadPoolExecutor callbacks) {
+    ClosedLoop(Options options, HttpClient http) {
       this.options = options;
       this.http = http;
-      this.callbacks = callbacks;
       this.nodeBaseUrls = options.nodes().stream().map(ClosedLoop::withoutTrailingSlash).toList();
       this.query = options.writeQuorum().isPresent() ? "?w=" + options.writeQuorum().getAsInt() : "";
       byte[] valueBytes = "v".repeat(options.valueSizeBytes()).getBytes(StandardCharsets.US_ASCII);
@@ -379,10 +392,22 @@ public final class WriteBench {
       this.latencies = new LatencyRecorder(options.requests());
     }
 
-    CompletableFuture<Void> startClient() {
-      CompletableFuture<Void> clientFinished = new CompletableFuture<>();
-      sendNext(clientFinished);
-      return clientFinished;
+    /** One client: sends a request, waits for its outcome, and repeats until none are left. */
+    void runClient() {
+      for (int index = nextRequest.getAndIncrement(); index < options.requests();
+          index = nextRequest.getAndIncrement()) {
+        HttpRequest request = requestFor(index);
+        long sentNanos = System.nanoTime();
+        try {
+          HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
+          countResponse(response.statusCode(), System.nanoTime() - sentNanos);
+        } catch (IOException failure) {
+          countError(failureKind(failure));
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
     }
 
     int completed() {
@@ -399,26 +424,6 @@ public final class WriteBench {
           latencies.summarize());
     }
 
-    private void sendNext(CompletableFuture<Void> clientFinished) {
-      int index = nextRequest.getAndIncrement();
-      if (index >= options.requests()) {
-        clientFinished.complete(null);
-        return;
-      }
-      HttpRequest request = requestFor(index);
-      long sentNanos = System.nanoTime();
-      http.sendAsync(request, HttpResponse.BodyHandlers.discarding())
-          .whenCompleteAsync((response, failure) -> {
-            long latencyNanos = System.nanoTime() - sentNanos;
-            try {
-              countOutcome(response, failure, latencyNanos);
-              sendNext(clientFinished);
-            } catch (RuntimeException | Error bug) {
-              clientFinished.completeExceptionally(bug);
-            }
-          }, callbacks);
-    }
-
     private HttpRequest requestFor(int index) {
       URI uri = URI.create(nodeBaseUrls.get(index % nodeBaseUrls.size())
           + "/kv/bench-" + (index % options.keys()) + query);
@@ -428,13 +433,18 @@ public final class WriteBench {
           : request.GET().build();
     }
 
-    private void countOutcome(HttpResponse<Void> response, Throwable failure, long latencyNanos) {
-      if (response != null && options.mode().isSuccess(response.statusCode())) {
+    private void countResponse(int status, long latencyNanos) {
+      if (options.mode().isSuccess(status)) {
         latencies.record(latencyNanos);
-        count(successesByStatus, String.valueOf(response.statusCode()));
+        count(successesByStatus, String.valueOf(status));
       } else {
-        count(errorsByStatus, response != null ? String.valueOf(response.statusCode()) : failureKind(failure));
+        count(errorsByStatus, String.valueOf(status));
       }
+      completed.incrementAndGet();
+    }
+
+    private void countError(String kind) {
+      count(errorsByStatus, kind);
       completed.incrementAndGet();
     }
 
@@ -442,25 +452,17 @@ public final class WriteBench {
       counts.computeIfAbsent(status, newStatus -> new LongAdder()).increment();
     }
 
-    private static String failureKind(Throwable failure) {
-      Throwable cause = failure;
-      while ((cause instanceof CompletionException || cause instanceof ExecutionException)
-          && cause.getCause() != null) {
-        cause = cause.getCause();
-      }
-      if (cause instanceof HttpConnectTimeoutException) {
+    private static String failureKind(IOException failure) {
+      if (failure instanceof HttpConnectTimeoutException) {
         return "connect-timeout";
       }
-      if (cause instanceof HttpTimeoutException) {
+      if (failure instanceof HttpTimeoutException) {
         return "timeout";
       }
-      if (cause instanceof ConnectException) {
+      if (failure instanceof ConnectException) {
         return "connect-error";
       }
-      if (cause instanceof IOException) {
-        return "io-error";
-      }
-      return cause.getClass().getSimpleName();
+      return "io-error";
     }
 
     private static Map<String, Long> totals(ConcurrentMap<String, LongAdder> counts) {
@@ -475,7 +477,10 @@ public final class WriteBench {
     }
   }
 
-  /** The command line: the benchmark's options, and where to write the JSON result if anywhere. */
+  /**
+   * The command line: the benchmark's options, and where to write the JSON result if anywhere.
+   * Other commands in this package may parse the same options and adjust them, e.g. per W.
+   */
   record Invocation(Options options, Optional<Path> jsonFile) {
 
     static Invocation parse(String[] args) {
@@ -535,6 +540,9 @@ public final class WriteBench {
         String trimmed = node.trim();
         if (trimmed.isEmpty()) {
           continue;
+        }
+        if (trimmed.endsWith("/")) {
+          trimmed = trimmed.substring(0, trimmed.length() - 1);
         }
         try {
           nodes.add(URI.create(trimmed.contains("://") ? trimmed : "http://" + trimmed));

@@ -407,7 +407,7 @@ public final class LeaderActor {
       if (known == null || !known.ref.equals(ref)) {
         boolean local = ref.equals(localReplica);
         Replica r = new Replica(replicaNode, ref, local,
-            local ? ReplicationDelay.none().newLink() : delay.newLink(), lastIndex + 1);
+            local ? ReplicationDelay.none().newLink(replicaNode) : delay.newLink(replicaNode), lastIndex + 1);
         replicas.put(replicaNode, r);
         context.getLog().info("Replica {} joined ({})", replicaNode, ref.path());
         if (log != null) {

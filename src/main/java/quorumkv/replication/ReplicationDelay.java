@@ -2,6 +2,8 @@ package quorumkv.replication;
 
 import akka.actor.typed.ActorRef;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -16,27 +18,42 @@ import java.util.concurrent.TimeUnit;
  * thread. The running cluster and the ActorTestKit simulations use this same class.
  */
 public final class ReplicationDelay implements AutoCloseable {
-  private final long minNanos;
-  private final long maxNanos;
-  private final Random random;
+  /** How long the next message to {@code node} waits, in nanoseconds. */
+  @FunctionalInterface
+  public interface Distribution {
+    long sampleNanos(String node);
+  }
+
+  private final Distribution distribution;
   private final ScheduledExecutorService timer;
 
   public static ReplicationDelay none() {
-    return new ReplicationDelay(Duration.ZERO, Duration.ZERO, new Random());
+    return new ReplicationDelay(null);
   }
 
+  /** The runtime setting MIN_DELAY..MAX_DELAY: uniform, independent for every message. */
   public static ReplicationDelay uniform(Duration min, Duration max, Random random) {
-    return new ReplicationDelay(min, max, random);
-  }
-
-  private ReplicationDelay(Duration min, Duration max, Random random) {
     if (min.isNegative() || max.compareTo(min) < 0) {
       throw new IllegalArgumentException("need 0 <= min <= max, got " + min + ".." + max);
     }
-    this.minNanos = min.toNanos();
-    this.maxNanos = max.toNanos();
-    this.random = random;
-    this.timer = maxNanos == 0 ? null : Executors.newSingleThreadScheduledExecutor(r -> {
+    if (max.isZero()) {
+      return none();
+    }
+    long minNanos = min.toNanos();
+    long spread = max.toNanos() - minNanos;
+    return new ReplicationDelay(node -> minNanos + (long) (random.nextDouble() * spread));
+  }
+
+  /** A fixed delay per follower, for simulations that need to know which follower answers when. */
+  public static ReplicationDelay perFollower(Map<String, Duration> delays) {
+    Map<String, Long> nanos = new HashMap<>();
+    delays.forEach((node, d) -> nanos.put(node, d.toNanos()));
+    return new ReplicationDelay(node -> nanos.getOrDefault(node, 0L));
+  }
+
+  private ReplicationDelay(Distribution distribution) {
+    this.distribution = distribution;
+    this.timer = distribution == null ? null : Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "quorumkv-replication-delay");
       t.setDaemon(true);
       return t;
@@ -49,7 +66,12 @@ public final class ReplicationDelay implements AutoCloseable {
 
   /** One follower's link: remembers the last delivery time so that deliveries stay in order. */
   public final class Link {
+    private final String node;
     private long lastDueNanos;
+
+    private Link(String node) {
+      this.node = node;
+    }
 
     public <T> void send(ActorRef<T> to, T message) {
       if (timer == null) {
@@ -57,15 +79,14 @@ public final class ReplicationDelay implements AutoCloseable {
         return;
       }
       long now = System.nanoTime();
-      long delay = minNanos + (maxNanos == minNanos ? 0 : (long) (random.nextDouble() * (maxNanos - minNanos)));
-      long due = Math.max(now + delay, lastDueNanos);
+      long due = Math.max(now + distribution.sampleNanos(node), lastDueNanos);
       lastDueNanos = due;
       timer.schedule(() -> to.tell(message), due - now, TimeUnit.NANOSECONDS);
     }
   }
 
-  public Link newLink() {
-    return new Link();
+  public Link newLink(String node) {
+    return new Link(node);
   }
 
   @Override

@@ -1,0 +1,56 @@
+package quorumkv;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import quorumkv.storage.SqliteStore;
+
+/**
+ * Configuration for in-JVM tests: the repository's application.conf with a fresh SQLite file in
+ * a temporary directory (so the journal is real) and the given overrides, resolved together so
+ * that the JDBC URL follows the data directory.
+ */
+public final class TestConfig {
+  private TestConfig() {}
+
+  public static Path newDataDir(String prefix) {
+    try {
+      Path dir = Files.createTempDirectory("quorumkv-" + prefix);
+      SqliteStore.prepare(dir);
+      return dir;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A local (non-cluster) ActorSystem config over {@code dataDir}. */
+  public static Config local(Path dataDir, String overrides) {
+    return resolve(dataDir, "akka.actor.provider = local\n" + overrides);
+  }
+
+  /** A single-node cluster config over {@code dataDir} on a random port; join it to itself in the test. */
+  public static Config singleNodeCluster(Path dataDir, String overrides) {
+    return resolve(dataDir, """
+        akka.actor.provider = cluster
+        akka.remote.artery.canonical.hostname = 127.0.0.1
+        akka.remote.artery.canonical.port = 0
+        akka.cluster.seed-nodes = []
+        akka.cluster.roles = [node0]
+        """ + overrides);
+  }
+
+  private static Config resolve(Path dataDir, String overrides) {
+    // The first persistent actor of a JVM waits for Slick and SQLite to start: seconds on a busy machine.
+    return ConfigFactory.parseString(overrides)
+        .withFallback(ConfigFactory.parseString("akka.actor.testkit.typed.single-expect-default = 15s"))
+        .withFallback(ConfigFactory.parseString("quorumkv.data-dir = \"" + dataDir.toString().replace("\\", "/") + "\""))
+        .withFallback(ConfigFactory.parseResources("application.conf"))
+        .withFallback(ConfigFactory.defaultReference())
+        .resolve();
+  }
+}

@@ -1,0 +1,364 @@
+package quorumkv.it;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.Timeout;
+
+/**
+ * The six-node cluster as six JVMs: concurrent writes through every node converge to one state;
+ * W=3 survives two crashed followers and refuses (503) with three crashed while W=2 goes on;
+ * crashed followers catch up by themselves (by log or by full state transfer); and after every
+ * JVM is killed and restarted, no acknowledged write is missing.
+ */
+public class ClusterIT {
+  private static final int W = 3;
+  private static final int RETAINED_ENTRIES = 100;
+  private static final Duration READY = Duration.ofSeconds(90);
+  private static final Duration CONVERGE = Duration.ofSeconds(90);
+  private static final Duration MEMBERSHIP = Duration.ofSeconds(60);
+  private static final List<String> HOT_KEYS = List.of("hot-a", "hot-b", "hot-c");
+  private static final int[] ALL_BUT_NODE0 = {1, 2, 3, 4, 5};
+
+  @Rule public final Timeout globalTimeout = Timeout.seconds(600);
+
+  /** An acknowledged (200) write. */
+  private record Ack(String key, String value, long version) {}
+
+  private LocalCluster cluster;
+  private ExecutorService clients;
+  /** The acknowledged write with the highest version, per key. */
+  private final Map<String, Ack> latestAck = new ConcurrentHashMap<>();
+  /** Versions of writes answered 503 after they were logged: in doubt, they may become visible. */
+  private final Map<String, Set<Long>> inDoubt = new ConcurrentHashMap<>();
+  private final Map<String, String> timings = new LinkedHashMap<>();
+
+  @Before
+  public void setUp() {
+    cluster = new LocalCluster(LocalCluster.jarFromSystemProperty(), W, RETAINED_ENTRIES, "2s");
+    clients = Executors.newFixedThreadPool(16);
+    System.out.println("ClusterIT: " + cluster);
+  }
+
+  @After
+  public void tearDown() {
+    if (clients != null) {
+      clients.shutdownNow();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+    System.out.println("ClusterIT timings: " + timings);
+  }
+
+  @Test
+  public void acknowledgedWritesSurviveFollowerCrashesAndAFullRestart() throws Exception {
+    try {
+      phase("1 start six nodes, 240 concurrent writes, convergence", this::concurrentWritesConverge);
+      phase("2 kill -9 node4+node5, W=3 still succeeds", this::twoFollowersDownWriteQuorumStillMet);
+      phase("3 kill -9 node3, W=3 refused, W=2 succeeds", this::threeFollowersDownWriteQuorumRefused);
+      phase("4 restart node3-5, they catch up", this::restartedFollowersCatchUp);
+      phase("5 kill -9 all six, restart, nothing acknowledged lost", this::fullRestartLosesNothing);
+    } catch (Throwable t) {
+      System.out.println("ClusterIT FAILED: " + t + "\nnode logs:" + cluster.logTails(80));
+      Path kept = Path.of("target", "cluster-it-logs");
+      cluster.copyLogsTo(kept);
+      System.out.println("full node logs copied to " + kept.toAbsolutePath());
+      throw t;
+    }
+  }
+
+  // --- phases ---
+
+  private void concurrentWritesConverge() throws Exception {
+    cluster.startAll();
+    cluster.awaitAllReady(READY);
+    mark("all six ready");
+
+    int writes = 240;
+    List<WriteOutcome> outcomes = concurrently(writes, 16, i -> {
+      String key = i % 3 == 2 ? "p1-key-" + i : HOT_KEYS.get(i % HOT_KEYS.size());
+      return write(i % LocalCluster.NODES, key, "p1-value-" + i, null);
+    });
+    long acked = outcomes.stream().filter(o -> o.response().ok()).count();
+    mark(writes + " concurrent writes sent, " + acked + " acknowledged");
+    assertOnly200Or503(outcomes);
+    assertTrue("at least 200 of " + writes + " writes through a healthy cluster should be acknowledged, got "
+        + acked + ": " + failures(outcomes), acked >= 200);
+
+    cluster.awaitSameState(0, ALL_BUT_NODE0, CONVERGE);
+    mark("all six have the same lastIndex and digest");
+    verifyEveryKeyOn(0, 1, 2, 3, 4, 5);
+    mark("every key reads the same latest acknowledged value on all six");
+  }
+
+  private void twoFollowersDownWriteQuorumStillMet() throws Exception {
+    JsonNode status = cluster.status(0);
+    assertEquals("node0 is the oldest member, so it runs the leader singleton: " + status,
+        "leader", status.path("role").asText());
+
+    cluster.kill(4);
+    cluster.kill(5);
+    mark("node4 and node5 killed");
+
+    int writes = 160; // more than RETAINED_ENTRIES: node4 and node5 will need a full state transfer
+    List<WriteOutcome> outcomes = concurrently(writes, 8, i -> {
+      String key = i % 4 == 0 ? HOT_KEYS.get(i % HOT_KEYS.size()) : "p2-key-" + i;
+      return write(1 + i % 2, key, "p2-value-" + i, W);
+    });
+    List<WriteOutcome> failed = outcomes.stream().filter(o -> !o.response().ok()).toList();
+    assertTrue("with node4 and node5 down, three followers remain and every W=3 write must succeed; failed: "
+        + failed, failed.isEmpty());
+    mark(writes + " W=3 writes through node1/node2 all acknowledged");
+
+    // Let the split-brain resolver remove the two dead nodes before the next crash, so that the
+    // next phase starts from one settled membership.
+    awaitMembersGone(0, Set.of("node4", "node5"));
+    mark("node0's membership no longer lists node4 and node5");
+  }
+
+  private void threeFollowersDownWriteQuorumRefused() throws Exception {
+    cluster.kill(3);
+    mark("node3 killed");
+
+    // Until the leader sees node3 unreachable, a W=3 write is logged and times out (503, in
+    // doubt); afterwards it is refused at once (503, not logged). Never 200.
+    List<LocalCluster.Response> refusals = new ArrayList<>();
+    int[] attempt = {0};
+    cluster.await("a W=3 write is refused after the leader counts only 2 reachable followers", MEMBERSHIP, () -> {
+      boolean leaderKnows = cluster.status(0).path("reachableFollowers").asInt(-1) == 2;
+      WriteOutcome o = write(1 + attempt[0] % 2, "p3-refused-" + attempt[0], "p3-refused-" + attempt[0], W);
+      attempt[0]++;
+      assertEquals("a W=3 write with only node1 and node2 alive must get 503: " + o, 503, o.response().status());
+      assertEquals("the 503 body names the quorum required: " + o,
+          W, o.response().body().path("required").asInt(-1));
+      refusals.add(o.response());
+      return leaderKnows;
+    }, () -> "refusals so far: " + refusals);
+    mark(attempt[0] + " W=3 writes refused with 503 (last: " + refusals.get(refusals.size() - 1) + ")");
+
+    int writes = 40; // fewer than RETAINED_ENTRIES: node3 catches up from the leader's log
+    List<WriteOutcome> outcomes = concurrently(writes, 4, i -> {
+      String key = i % 4 == 0 ? HOT_KEYS.get(i % HOT_KEYS.size()) : "p3-key-" + i;
+      return write(1 + i % 2, key, "p3-value-" + i, 2);
+    });
+    List<WriteOutcome> failed = outcomes.stream().filter(o -> !o.response().ok()).toList();
+    assertTrue("with two followers alive every W=2 write must succeed; failed: " + failed, failed.isEmpty());
+    for (WriteOutcome o : outcomes) {
+      assertEquals("quorum in the W=2 answer: " + o, 2, o.response().body().path("quorum").asInt());
+    }
+    mark(writes + " W=2 writes acknowledged");
+
+    WriteOutcome again = write(2, "p3-refused-again", "p3-refused-again", W);
+    assertEquals("W=3 is still refused: " + again, 503, again.response().status());
+  }
+
+  private void restartedFollowersCatchUp() throws Exception {
+    cluster.start(3);
+    cluster.start(4);
+    cluster.start(5);
+    JsonNode leader = cluster.awaitSameState(0, ALL_BUT_NODE0, CONVERGE);
+    mark("node3-5 restarted and caught up to lastIndex " + leader.path("lastIndex").asLong()
+        + ", digest " + leader.path("digest").asText());
+    for (int n = 3; n <= 5; n++) {
+      cluster.awaitReady(n, READY);
+    }
+    for (int n = 4; n <= 5; n++) {
+      assertTrue("node" + n + " missed more than RETAINED_ENTRIES=" + RETAINED_ENTRIES
+              + " writes, so it must have been sent a full state transfer (its log says so)",
+          cluster.logContains(n, "Full state transfer"));
+    }
+    mark("node3-5 ready; node4 and node5 logged a full state transfer; node3 "
+        + (cluster.logContains(3, "Full state transfer") ? "did too" : "caught up from the log"));
+
+    int[] attempt = {0};
+    WriteOutcome[] last = new WriteOutcome[1];
+    cluster.await("a W=3 write succeeds again", MEMBERSHIP, () -> {
+      last[0] = write(3 + attempt[0] % 3, "p4-first-" + attempt[0], "p4-first-" + attempt[0], W);
+      attempt[0]++;
+      return last[0].response().ok();
+    }, () -> String.valueOf(last[0]));
+    List<WriteOutcome> outcomes = concurrently(30, 6, i -> write(3 + i % 3, "p4-key-" + i, "p4-value-" + i, W));
+    List<WriteOutcome> failed = outcomes.stream().filter(o -> !o.response().ok()).toList();
+    assertTrue("with all five followers back every W=3 write must succeed; failed: " + failed, failed.isEmpty());
+    mark("W=3 writes succeed again (" + attempt[0] + " attempt(s) for the first, then 30 through node3-5)");
+  }
+
+  private void fullRestartLosesNothing() throws Exception {
+    JsonNode before = cluster.awaitSameState(0, ALL_BUT_NODE0, CONVERGE);
+    long lastIndex = before.path("lastIndex").asLong();
+    String digest = before.path("digest").asText();
+    mark("before the crash all six at lastIndex " + lastIndex + ", digest " + digest);
+
+    cluster.killAll();
+    mark("all six killed");
+    cluster.startAll();
+    cluster.awaitAllReady(READY);
+    mark("all six restarted and ready");
+
+    JsonNode after = cluster.awaitSameState(0, ALL_BUT_NODE0, CONVERGE);
+    assertEquals("lastIndex after restarting every node: " + after, lastIndex, after.path("lastIndex").asLong());
+    assertEquals("digest after restarting every node: " + after, digest, after.path("digest").asText());
+    mark("all six recovered lastIndex " + lastIndex + " and digest " + digest);
+    verifyEveryKeyOn(0, 1, 2, 3, 4, 5);
+    mark("all " + latestAck.size() + " acknowledged keys read their latest acknowledged value on all six");
+  }
+
+  // --- writes and checks ---
+
+  private record WriteOutcome(int node, String key, String value, Integer w, LocalCluster.Response response) {
+    @Override
+    public String toString() {
+      return "PUT node" + node + " " + key + "=" + value + (w == null ? "" : " w=" + w) + " -> " + response;
+    }
+  }
+
+  /** One write; records it as acknowledged (200) or in doubt (503 with a logged version). */
+  private WriteOutcome write(int node, String key, String value, Integer w) {
+    LocalCluster.Response r = cluster.put(node, key, value, w);
+    if (r.ok()) {
+      assertEquals("the write answer names its key: " + r, key, r.body().path("key").asText());
+      long version = r.body().path("version").asLong(-1);
+      assertTrue("an acknowledged write has a version: " + r, version > 0);
+      latestAck.merge(key, new Ack(key, value, version), (a, b) -> a.version() >= b.version() ? a : b);
+    } else if (r.body().has("version")) {
+      inDoubt.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet()).add(r.body().path("version").asLong());
+    }
+    return new WriteOutcome(node, key, value, w, r);
+  }
+
+  /** Runs {@code count} writes on {@code threads} client threads, all released at once. */
+  private List<WriteOutcome> concurrently(int count, int threads, IntFunction<WriteOutcome> writeNumber)
+      throws Exception {
+    CountDownLatch go = new CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<WriteOutcome>> futures = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        int n = i;
+        futures.add(pool.submit(() -> {
+          go.await();
+          return writeNumber.apply(n);
+        }));
+      }
+      go.countDown();
+      List<WriteOutcome> out = new ArrayList<>();
+      for (Future<WriteOutcome> f : futures) {
+        out.add(f.get(2, TimeUnit.MINUTES));
+      }
+      return out;
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static void assertOnly200Or503(List<WriteOutcome> outcomes) {
+    for (WriteOutcome o : outcomes) {
+      int s = o.response().status();
+      assertTrue("a write may succeed or be refused with 503, nothing else: " + o, s == 200 || s == 503);
+    }
+  }
+
+  private static List<WriteOutcome> failures(List<WriteOutcome> outcomes) {
+    return outcomes.stream().filter(o -> !o.response().ok()).toList();
+  }
+
+  /**
+   * For every acknowledged key, each node returns the acknowledged write with the highest
+   * version; a higher version is allowed only if it is a write that was answered 503 (in doubt).
+   */
+  private void verifyEveryKeyOn(int... nodes) throws Exception {
+    List<Future<String>> checks = new ArrayList<>();
+    for (Ack expected : new TreeMap<>(latestAck).values()) {
+      for (int n : nodes) {
+        checks.add(clients.submit(() -> checkKey(n, expected)));
+      }
+    }
+    List<String> problems = new ArrayList<>();
+    for (Future<String> f : checks) {
+      String problem = f.get(2, TimeUnit.MINUTES);
+      if (problem != null) {
+        problems.add(problem);
+      }
+    }
+    if (!problems.isEmpty()) {
+      fail(problems.size() + " reads disagree with the acknowledged writes, e.g. "
+          + problems.subList(0, Math.min(20, problems.size())));
+    }
+  }
+
+  private String checkKey(int node, Ack expected) {
+    LocalCluster.Response r = cluster.get(node, expected.key());
+    if (!r.ok()) {
+      return "node" + node + " GET " + expected.key() + " -> " + r + ", expected " + expected;
+    }
+    long version = r.body().path("version").asLong(-1);
+    String value = r.body().path("value").asText(null);
+    if (version == expected.version() && expected.value().equals(value)) {
+      return null;
+    }
+    if (version > expected.version() && inDoubt.getOrDefault(expected.key(), Set.of()).contains(version)) {
+      return null;
+    }
+    return "node" + node + " GET " + expected.key() + " -> " + r + ", expected " + expected
+        + (inDoubt.containsKey(expected.key()) ? " (in-doubt versions " + inDoubt.get(expected.key()) + ")" : "");
+  }
+
+  private void awaitMembersGone(int observer, Set<String> gone) {
+    List<String> seen = new ArrayList<>();
+    cluster.await("node" + observer + "'s /status members no longer include " + gone, MEMBERSHIP, () -> {
+      seen.clear();
+      for (JsonNode m : cluster.status(observer).path("members")) {
+        seen.add(m.path("node").asText() + ":" + m.path("status").asText()
+            + (m.path("reachable").asBoolean() ? "" : "(unreachable)"));
+      }
+      return seen.stream().noneMatch(s -> gone.contains(s.substring(0, s.indexOf(':'))));
+    }, () -> String.valueOf(seen));
+  }
+
+  // --- timing ---
+
+  private interface Phase {
+    void run() throws Exception;
+  }
+
+  private Instant phaseStart;
+
+  private void phase(String name, Phase body) throws Exception {
+    phaseStart = Instant.now();
+    System.out.println("ClusterIT phase " + name + " ...");
+    try {
+      body.run();
+    } finally {
+      String took = LocalCluster.secondsSince(phaseStart);
+      timings.put(name, took);
+      System.out.println("ClusterIT phase " + name + " took " + took);
+    }
+  }
+
+  private void mark(String what) {
+    System.out.println("  +" + LocalCluster.secondsSince(phaseStart) + " " + what);
+  }
+}
