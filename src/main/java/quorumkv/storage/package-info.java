@@ -1,0 +1,13 @@
+/**
+ * A node's durable state. {@link quorumkv.storage.ReplicaState} is immutable (a persistent hash
+ * map), so snapshots are serialized safely in the background and the leader can stream the state
+ * to a lagging follower without copying it. It keeps an order-independent digest of the key/value
+ * map in O(1) per write, so equal replicas show equal digests in {@code /status}.
+ *
+ * <p>Storage is Akka Persistence on akka-persistence-jdbc over one SQLite file per node
+ * ({@link quorumkv.storage.SqliteStore} creates the schema, which the plugin does not ship for
+ * SQLite): WAL mode, one connection, {@code synchronous=FULL} by default, a snapshot every
+ * {@code snapshot-every} journal events with older events deleted, so recovery reads one snapshot
+ * and at most a few thousand events.
+ */
+package quorumkv.storage;
