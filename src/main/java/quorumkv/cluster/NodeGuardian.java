@@ -25,7 +25,7 @@ public final class NodeGuardian {
   public static Behavior<Void> create(Settings settings) {
     return Behaviors.setup(ctx -> {
       ActorRef<FollowerActor.Command> replica = ctx.spawn(
-          FollowerActor.create(settings.nodeId(), settings.snapshotEvery()), FollowerActor.actorName(settings.nodeId()));
+          FollowerActor.create(settings.nodeId(), settings.snapshotEvery(), settings.replication().retainedEntries()), FollowerActor.actorName(settings.nodeId()));
       ctx.getSystem().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, replica));
 
       ActorRef<LeaderActor.Command> leader = ClusterSingleton.get(ctx.getSystem()).init(

@@ -31,6 +31,7 @@ import java.util.concurrent.CompletionStage;
 import quorumkv.cluster.Settings;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
+import quorumkv.replication.ReadResult;
 import quorumkv.replication.WriteResult;
 
 /**
@@ -124,6 +125,8 @@ public final class KvRoutes extends AllDirectives {
               "not enough replicas reachable: %d followers reachable, the quorum needs %d; nothing was written",
               n.reachable(), n.quorum()),
           "key", n.key(), "acks", 0, "required", n.quorum(), "reachable", n.reachable(), "node", n.node()));
+    } else if (result instanceof WriteResult.NoLeader n) {
+      return json(StatusCodes.SERVICE_UNAVAILABLE, error(n.reason() + "; nothing was written", "key", n.key(), "node", n.node()));
     } else if (result instanceof WriteResult.Overloaded o) {
       return json(StatusCodes.SERVICE_UNAVAILABLE, error(
           "leader overloaded: " + o.pending() + " writes are waiting for their quorum; nothing was written, retry later",
@@ -140,19 +143,26 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private Route read(String key, ReadConsistency consistency) {
-    CompletionStage<FollowerActor.Value> value = switch (consistency) {
-      case LOCAL -> AskPattern.ask(localReplica, replyTo -> new FollowerActor.Get(key, replyTo),
+    CompletionStage<ReadResult> result = switch (consistency) {
+      case LOCAL -> AskPattern.<FollowerActor.Command, ReadResult>ask(localReplica,
+          replyTo -> new FollowerActor.ReadAt(key, 0, replyTo), settings.askTimeout(), system.scheduler());
+      case LEADER -> AskPattern.ask(leader,
+          replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LEADER, replyTo),
           settings.askTimeout(), system.scheduler());
-      case LEADER -> AskPattern.ask(leader, replyTo -> new LeaderActor.ReadOnLeader(key, replyTo),
-          settings.askTimeout(), system.scheduler());
+      case LINEARIZABLE -> AskPattern.ask(leader,
+          replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LINEARIZABLE, replyTo),
+          settings.askTimeout().plus(settings.replication().timeout()), system.scheduler());
     };
-    return onComplete(value, tried -> {
+    return onComplete(result, tried -> {
       if (tried.isFailure()) {
-        return json(StatusCodes.SERVICE_UNAVAILABLE, error(
-            consistency == ReadConsistency.LEADER ? "no answer from the leader (no leader elected yet, or it is unreachable)"
-                : "no answer from this node's replica (still recovering?)", "key", key));
+        return json(StatusCodes.SERVICE_UNAVAILABLE, error(consistency == ReadConsistency.LOCAL
+            ? "no answer from this node's replica (still recovering?)"
+            : "no answer from the leader (no leader elected yet, or it is unreachable)", "key", key));
       }
-      FollowerActor.Value v = tried.get();
+      if (tried.get() instanceof ReadResult.Unavailable unavailable) {
+        return json(StatusCodes.SERVICE_UNAVAILABLE, error(unavailable.reason(), "key", key));
+      }
+      FollowerActor.Value v = (FollowerActor.Value) tried.get();
       if (!v.found()) {
         return json(StatusCodes.NOT_FOUND, error("key '" + key + "' not found", "key", key, "node", v.node()));
       }
@@ -169,7 +179,7 @@ public final class KvRoutes extends AllDirectives {
         localReplica, FollowerActor.GetPosition::new, STATUS_ASK, system.scheduler());
     CompletionStage<Optional<LeaderActor.LeaderInfo>> info = AskPattern.<LeaderActor.Command, LeaderActor.LeaderInfo>ask(
             leader, LeaderActor.GetLeaderInfo::new, STATUS_ASK, system.scheduler())
-        .handleAsync((i, failure) -> i == null || !i.active() ? Optional.empty() : Optional.of(i),
+        .handleAsync((i, failure) -> Optional.ofNullable(i),
             system.executionContext());
     return position.thenCombineAsync(info, NodeView::new, system.executionContext());
   }
@@ -180,7 +190,8 @@ public final class KvRoutes extends AllDirectives {
         return json(StatusCodes.SERVICE_UNAVAILABLE, error("this node's replica did not answer (still recovering?)"));
       }
       FollowerActor.Position p = tried.get().position();
-      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo();
+      Optional<LeaderActor.LeaderInfo> candidate = tried.get().leaderInfo();
+      Optional<LeaderActor.LeaderInfo> info = candidate.filter(LeaderActor.LeaderInfo::active);
       boolean isLeader = info.map(i -> i.node().equals(settings.nodeId())).orElse(false);
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("node", settings.nodeId());
@@ -189,11 +200,16 @@ public final class KvRoutes extends AllDirectives {
       body.put("term", info.map(LeaderActor.LeaderInfo::term).orElse(p.promisedTerm()));
       body.put("writeQuorum", settings.replication().writeQuorum());
       body.put("followers", settings.replication().followers());
+      body.put("leaderAddress", info.map(LeaderActor.LeaderInfo::address).orElse(null));
+      body.put("appliedIndex", p.appliedIndex());
       body.put("lastIndex", p.lastIndex());
       body.put("committedIndex", info.map(LeaderActor.LeaderInfo::committedIndex).orElse(null));
       body.put("keyCount", p.keyCount());
       body.put("digest", p.digest());
       body.put("members", members());
+      if (candidate.isPresent() && !candidate.get().active()) {
+        body.put("election", candidate.get().node() + ": " + candidate.get().election());
+      }
       if (isLeader) {
         body.put("leaderLastIndex", info.get().lastIndex());
         body.put("reachableFollowers", info.get().reachableFollowers());
@@ -225,16 +241,16 @@ public final class KvRoutes extends AllDirectives {
       if (tried.isFailure()) {
         return notReady("this node's replica did not answer (still recovering?)");
       }
-      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo();
+      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo().filter(LeaderActor.LeaderInfo::active);
       if (info.isEmpty()) {
         return notReady("no active leader known yet");
       }
-      long lag = info.get().committedIndex() - tried.get().position().lastIndex();
+      long lag = info.get().committedIndex() - tried.get().position().appliedIndex();
       if (lag > settings.readyMaxLag()) {
         return notReady("catching up: " + lag + " entries behind the leader's committed index");
       }
       return json(StatusCodes.OK, ordered("ready", true, "node", settings.nodeId(), "leader", info.get().node(),
-          "lastIndex", tried.get().position().lastIndex()));
+          "appliedIndex", tried.get().position().appliedIndex()));
     });
   }
 

@@ -13,6 +13,8 @@ import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import quorumkv.CborSerializable;
@@ -22,9 +24,11 @@ import quorumkv.storage.ReplicaState;
 import quorumkv.storage.VersionedValue;
 
 /**
- * A node's durable replica: appends the leader's log entries strictly in index order, persists
- * them (one journal event per Replicate batch) before it acknowledges, and serves local reads.
- * One per node, the leader's own node included, where it is the leader's local store.
+ * A node's durable replica. It appends the leader's entries only after the entry before them
+ * matches the leader's log, replacing a conflicting suffix that a new leader did not adopt;
+ * persists them (one journal event per Replicate) before it acknowledges; applies entries to its
+ * key map once the leader says they are committed; refuses any leader whose term is older than one
+ * it promised; and serves reads. One per node, the leader's own node included.
  */
 public final class FollowerActor
     extends EventSourcedBehavior<FollowerActor.Command, FollowerActor.Event, ReplicaState> {
@@ -35,20 +39,38 @@ public final class FollowerActor
   // --- protocol ---
   public sealed interface Command extends CborSerializable {}
 
-  /** Entries in index order; an empty list is a probe that asks for the replica's position. */
-  public record Replicate(long term, List<LogEntry> entries, ActorRef<ReplicateReply> replyTo) implements Command {}
+  /**
+   * Entries that follow {@code (prevIndex, prevTerm)} in the leader's log, and the leader's commit
+   * index. With no entries it is a heartbeat: it carries the commit index and asks for the
+   * replica's position.
+   */
+  public record Replicate(long term, long prevIndex, long prevTerm, List<LogEntry> entries, long leaderCommit,
+      ActorRef<ReplicateReply> replyTo) implements Command {}
 
   /** One chunk of a full state transfer, sent in order; only the last one is answered. */
-  public record InstallState(
-      long term, long snapshotIndex, long snapshotTerm, int chunk, boolean last,
+  public record InstallState(long term, long snapshotIndex, long snapshotTerm, int chunk, boolean last,
       List<KeyValue> pairs, ActorRef<ReplicateReply> replyTo) implements Command {}
 
-  /** Records a promise not to accept entries from any term older than {@code term}. */
-  public record Promise(long term, ActorRef<Position> replyTo) implements Command {}
+  /** A would-be leader asks for a promise to refuse every older term, and for this log's position. */
+  public record Prepare(long term, ActorRef<PrepareReply> replyTo) implements Command {}
 
+  /** The leader checks that no newer term has been promised here; nothing is persisted. */
+  public record ConfirmTerm(long term, long round, ActorRef<TermConfirmed> replyTo) implements Command {}
+
+  /** Reads this replica's committed state now. */
   public record Get(String key, ActorRef<Value> replyTo) implements Command {}
 
+  /** Reads once this replica has applied at least {@code minIndex}. */
+  public record ReadAt(String key, long minIndex, ActorRef<ReadResult> replyTo) implements Command {}
+
   public record GetPosition(ActorRef<Position> replyTo) implements Command {}
+
+  /** Log entries from {@code from}, for a new leader adopting this log. */
+  public record GetLog(long from, int max, ActorRef<LogSlice> replyTo) implements Command {}
+
+  /** Streams this replica's committed state to {@code target}, for a new leader whose own replica is too far behind. */
+  public record SendStateTo(long term, ActorRef<Command> target, int chunkSize, ActorRef<ReplicateReply> replyTo)
+      implements Command {}
 
   /** The whole state, for a state transfer by the leader on this node; never sent remotely. */
   public record GetState(ActorRef<ReplicaState> replyTo) implements Command {}
@@ -56,33 +78,48 @@ public final class FollowerActor
   public sealed interface ReplicateReply extends CborSerializable {
     String node();
 
-    long lastIndex();
+    long term();
   }
 
-  /** Everything up to {@code lastIndex} is durable here. */
-  public record Acked(String node, long term, long lastIndex) implements ReplicateReply {}
+  /** The log matches the leader's up to {@code matchIndex}, durably. */
+  public record Acked(String node, long term, long matchIndex) implements ReplicateReply {}
 
-  /** The entries received do not follow {@code lastIndex}: resend from {@code lastIndex + 1}. */
-  public record Gap(String node, long term, long lastIndex) implements ReplicateReply {}
+  /** The entry before the ones sent is missing or differs: resend from {@code hintIndex + 1}. */
+  public record Gap(String node, long term, long hintIndex) implements ReplicateReply {}
 
   /** The sender's term is older than one this replica has promised to. */
-  public record Rejected(String node, long promisedTerm, long lastIndex) implements ReplicateReply {}
+  public record Rejected(String node, long term, long promisedTerm) implements ReplicateReply {}
+
+  public sealed interface PrepareReply extends CborSerializable {
+    String node();
+  }
+
+  public record Prepared(String node, long term, long lastIndex, long lastTerm, long appliedIndex)
+      implements PrepareReply {}
+
+  public record PrepareRejected(String node, long promisedTerm) implements PrepareReply {}
+
+  public record TermConfirmed(String node, long term, long round, boolean confirmed) implements CborSerializable {}
 
   /** A read result; {@code value == null} when the key does not exist. */
-  public record Value(String key, String value, long version, String node, long lastIndex) implements CborSerializable {
+  public record Value(String key, String value, long version, String node, long appliedIndex)
+      implements ReadResult {
     public boolean found() {
       return value != null;
     }
   }
 
-  public record Position(
-      String node, long lastIndex, long lastTerm, long promisedTerm, int keyCount, String digest)
-      implements CborSerializable {}
+  public record Position(String node, long lastIndex, long lastTerm, long appliedIndex, long baseIndex,
+      long baseTerm, long promisedTerm, int keyCount, String digest) implements CborSerializable {}
+
+  /** {@code entries} from {@code from}; empty when {@code from} is no longer (or not yet) in the log. */
+  public record LogSlice(String node, long from, List<LogEntry> entries, long lastIndex) implements CborSerializable {}
 
   // --- events ---
   public sealed interface Event extends CborSerializable {}
 
-  public record EntriesAppended(long term, List<LogEntry> entries) implements Event {}
+  /** Entries appended after {@code prevIndex} (possibly none) and the commit index then known. */
+  public record Appended(long term, long prevIndex, List<LogEntry> entries, long leaderCommit) implements Event {}
 
   public record StateChunkInstalled(
       long term, long snapshotIndex, long snapshotTerm, boolean first, boolean last, List<KeyValue> pairs)
@@ -91,16 +128,20 @@ public final class FollowerActor
   public record TermPromised(long term) implements Event {}
 
   // --- behaviour ---
+  private record ParkedRead(String key, long minIndex, ActorRef<ReadResult> replyTo) {}
+
   private final ActorContext<Command> context;
   private final String node;
   private final int snapshotEvery;
+  private final int retainedEntries;
   /** Next chunk expected of the state transfer in progress, or -1; not persisted on purpose. */
   private int expectedChunk = -1;
+  /** Reads waiting for entries to be applied; answered after each apply. */
+  private final List<ParkedRead> parkedReads = new ArrayList<>();
+  private final long startNanos = System.nanoTime();
 
-  private long recoveryStartNanos;
-
-  public static Behavior<Command> create(String node, int snapshotEvery) {
-    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery));
+  public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries) {
+    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries));
   }
 
   public static String actorName(String node) {
@@ -113,12 +154,12 @@ public final class FollowerActor
     return name.startsWith(NAME_PREFIX) ? name.substring(NAME_PREFIX.length()) : name;
   }
 
-  private FollowerActor(ActorContext<Command> context, String node, int snapshotEvery) {
+  private FollowerActor(ActorContext<Command> context, String node, int snapshotEvery, int retainedEntries) {
     super(PersistenceId.ofUniqueId(NAME_PREFIX + node));
     this.context = context;
     this.node = node;
     this.snapshotEvery = snapshotEvery;
-    this.recoveryStartNanos = System.nanoTime();
+    this.retainedEntries = retainedEntries;
   }
 
   @Override
@@ -137,55 +178,48 @@ public final class FollowerActor
         .forAnyState()
         .onCommand(Replicate.class, this::onReplicate)
         .onCommand(InstallState.class, this::onInstallState)
-        .onCommand(Promise.class, this::onPromise)
-        .onCommand(Get.class, this::onGet)
-        .onCommand(GetPosition.class, (state, cmd) -> Effect().reply(cmd.replyTo(), position(state)))
-        .onCommand(GetState.class, (state, cmd) -> Effect().reply(cmd.replyTo(), state))
+        .onCommand(Prepare.class, this::onPrepare)
+        .onCommand(ConfirmTerm.class, (s, c) -> Effect().reply(c.replyTo(),
+            new TermConfirmed(node, c.term(), c.round(), c.term() >= s.promisedTerm())))
+        .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), read(s, c.key())))
+        .onCommand(ReadAt.class, this::onReadAt)
+        .onCommand(GetPosition.class, (s, c) -> Effect().reply(c.replyTo(), position(s)))
+        .onCommand(GetLog.class, (s, c) -> Effect().reply(c.replyTo(),
+            new LogSlice(node, c.from(), s.entriesFrom(c.from(), c.max()), s.lastIndex())))
+        .onCommand(GetState.class, (s, c) -> Effect().reply(c.replyTo(), s))
+        .onCommand(SendStateTo.class, this::onSendStateTo)
         .build();
   }
 
   private Effect<Event, ReplicaState> onReplicate(ReplicaState state, Replicate cmd) {
     if (cmd.term() < state.promisedTerm()) {
-      return Effect().reply(cmd.replyTo(), new Rejected(node, state.promisedTerm(), state.lastIndex()));
+      return Effect().reply(cmd.replyTo(), new Rejected(node, cmd.term(), state.promisedTerm()));
     }
     expectedChunk = -1;
-    List<LogEntry> fresh = contiguousAfter(state.lastIndex(), cmd.entries());
-    if (fresh.isEmpty()) {
-      boolean gap = cmd.entries().stream().anyMatch(e -> e.index() > state.lastIndex());
-      if (cmd.term() > state.promisedTerm()) {
-        return Effect()
-            .persist(new TermPromised(cmd.term()))
-            .thenReply(cmd.replyTo(), s -> reply(gap, cmd.term(), s));
-      }
-      return Effect().reply(cmd.replyTo(), reply(gap, cmd.term(), state));
+    if (!state.matches(cmd.prevIndex(), cmd.prevTerm())) {
+      // Missing: resend from my last entry. Different: from my last applied one, which is
+      // committed and so the same in every log.
+      long hint = cmd.prevIndex() > state.lastIndex() ? state.lastIndex() : state.appliedIndex();
+      return Effect().reply(cmd.replyTo(), new Gap(node, cmd.term(), hint));
+    }
+    long matched = cmd.entries().isEmpty()
+        ? cmd.prevIndex() : cmd.entries().get(cmd.entries().size() - 1).index();
+    boolean changesSomething = cmd.term() > state.promisedTerm()
+        || Math.min(cmd.leaderCommit(), matched) > state.appliedIndex()
+        || cmd.entries().stream().anyMatch(e -> !state.matches(e.index(), e.term()));
+    Acked ack = new Acked(node, cmd.term(), matched);
+    if (!changesSomething) {
+      return Effect().reply(cmd.replyTo(), ack);
     }
     return Effect()
-        .persist(new EntriesAppended(cmd.term(), fresh))
-        .thenReply(cmd.replyTo(), s -> new Acked(node, cmd.term(), s.lastIndex()));
-  }
-
-  private ReplicateReply reply(boolean gap, long term, ReplicaState state) {
-    return gap ? new Gap(node, term, state.lastIndex()) : new Acked(node, term, state.lastIndex());
-  }
-
-  /** The entries that extend the log without a hole: duplicates dropped, stopping at a gap. */
-  static List<LogEntry> contiguousAfter(long lastIndex, List<LogEntry> entries) {
-    int from = 0;
-    while (from < entries.size() && entries.get(from).index() <= lastIndex) {
-      from++;
-    }
-    int to = from;
-    long expected = lastIndex + 1;
-    while (to < entries.size() && entries.get(to).index() == expected) {
-      to++;
-      expected++;
-    }
-    return from == 0 && to == entries.size() ? entries : List.copyOf(entries.subList(from, to));
+        .persist(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit()))
+        .thenRun(this::answerParkedReads)
+        .thenReply(cmd.replyTo(), s -> ack);
   }
 
   private Effect<Event, ReplicaState> onInstallState(ReplicaState state, InstallState cmd) {
     if (cmd.term() < state.promisedTerm()) {
-      return Effect().reply(cmd.replyTo(), new Rejected(node, state.promisedTerm(), state.lastIndex()));
+      return Effect().reply(cmd.replyTo(), new Rejected(node, cmd.term(), state.promisedTerm()));
     }
     boolean first = cmd.chunk() == 0;
     if (!first && cmd.chunk() != expectedChunk) {
@@ -195,7 +229,7 @@ public final class FollowerActor
     }
     expectedChunk = cmd.last() ? -1 : cmd.chunk() + 1;
     if (first) {
-      context.getLog().info("Full state transfer from term {} up to index {} started", cmd.term(), cmd.snapshotIndex());
+      context.getLog().info("Full state transfer in term {} up to index {} started", cmd.term(), cmd.snapshotIndex());
     }
     var event = new StateChunkInstalled(
         cmd.term(), cmd.snapshotIndex(), cmd.snapshotTerm(), first, cmd.last(), cmd.pairs());
@@ -204,33 +238,67 @@ public final class FollowerActor
     }
     return Effect()
         .persist(event)
-        .thenRun(s -> context.getLog().info("Full state transfer done: {} keys at index {}", s.keyCount(), s.lastIndex()))
-        .thenReply(cmd.replyTo(), s -> new Acked(node, cmd.term(), s.lastIndex()));
+        .thenRun(s -> context.getLog().info("Full state transfer done: {} keys at index {}", s.keyCount(), s.appliedIndex()))
+        .thenRun(this::answerParkedReads)
+        .thenReply(cmd.replyTo(), s -> new Acked(node, cmd.term(), s.appliedIndex()));
   }
 
-  private Effect<Event, ReplicaState> onPromise(ReplicaState state, Promise cmd) {
-    if (cmd.term() <= state.promisedTerm()) {
-      return Effect().reply(cmd.replyTo(), position(state));
+  private Effect<Event, ReplicaState> onSendStateTo(ReplicaState state, SendStateTo cmd) {
+    List<List<KeyValue>> chunks = new ArrayList<>();
+    state.forEachChunk(cmd.chunkSize(), chunks::add);
+    for (int i = 0; i < chunks.size(); i++) {
+      cmd.target().tell(new InstallState(cmd.term(), state.appliedIndex(), state.appliedTerm(), i,
+          i == chunks.size() - 1, chunks.get(i), cmd.replyTo()));
     }
-    return Effect().persist(new TermPromised(cmd.term())).thenReply(cmd.replyTo(), this::position);
+    context.getLog().info("Sent {} keys at index {} to {} for a new leader", state.keyCount(), state.appliedIndex(),
+        cmd.target().path());
+    return Effect().none();
   }
 
-  private Effect<Event, ReplicaState> onGet(ReplicaState state, Get cmd) {
-    Optional<VersionedValue> v = state.get(cmd.key());
-    Value reply = v.map(x -> new Value(cmd.key(), x.value(), x.version(), node, state.lastIndex()))
-        .orElseGet(() -> new Value(cmd.key(), null, 0, node, state.lastIndex()));
-    return Effect().reply(cmd.replyTo(), reply);
+  private Effect<Event, ReplicaState> onPrepare(ReplicaState state, Prepare cmd) {
+    if (cmd.term() <= state.promisedTerm()) {
+      return Effect().reply(cmd.replyTo(), new PrepareRejected(node, state.promisedTerm()));
+    }
+    return Effect().persist(new TermPromised(cmd.term())).thenReply(cmd.replyTo(), s ->
+        new Prepared(node, cmd.term(), s.lastIndex(), s.lastTerm(), s.appliedIndex()));
+  }
+
+  private Effect<Event, ReplicaState> onReadAt(ReplicaState state, ReadAt cmd) {
+    if (state.appliedIndex() >= cmd.minIndex()) {
+      return Effect().reply(cmd.replyTo(), read(state, cmd.key()));
+    }
+    parkedReads.add(new ParkedRead(cmd.key(), cmd.minIndex(), cmd.replyTo()));
+    return Effect().none();
+  }
+
+  private void answerParkedReads(ReplicaState state) {
+    for (Iterator<ParkedRead> it = parkedReads.iterator(); it.hasNext(); ) {
+      ParkedRead r = it.next();
+      if (state.appliedIndex() >= r.minIndex()) {
+        r.replyTo().tell(read(state, r.key()));
+        it.remove();
+      }
+    }
+  }
+
+  private Value read(ReplicaState state, String key) {
+    Optional<VersionedValue> v = state.get(key);
+    return v.map(x -> new Value(key, x.value(), x.version(), node, state.appliedIndex()))
+        .orElseGet(() -> new Value(key, null, 0, node, state.appliedIndex()));
   }
 
   private Position position(ReplicaState s) {
-    return new Position(node, s.lastIndex(), s.lastTerm(), s.promisedTerm(), s.keyCount(), s.digestHex());
+    return new Position(node, s.lastIndex(), s.lastTerm(), s.appliedIndex(), s.baseIndex(), s.baseTerm(),
+        s.promisedTerm(),
+        s.keyCount(), s.digestHex());
   }
 
   @Override
   public EventHandler<ReplicaState, Event> eventHandler() {
     return newEventHandlerBuilder()
         .forAnyState()
-        .onEvent(EntriesAppended.class, (s, e) -> s.append(e.term(), e.entries()))
+        .onEvent(Appended.class,
+            (s, e) -> s.append(e.term(), e.prevIndex(), e.entries(), e.leaderCommit(), retainedEntries))
         .onEvent(StateChunkInstalled.class,
             (s, e) -> s.installChunk(e.term(), e.snapshotIndex(), e.snapshotTerm(), e.first(), e.last(), e.pairs()))
         .onEvent(TermPromised.class, (s, e) -> s.promise(e.term()))
@@ -241,8 +309,9 @@ public final class FollowerActor
   public SignalHandler<ReplicaState> signalHandler() {
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), s -> context.getLog().info(
-            "Replica {} recovered in {} ms: {} keys, last index {}, term {}",
-            node, (System.nanoTime() - recoveryStartNanos) / 1_000_000, s.keyCount(), s.lastIndex(), s.promisedTerm()))
+            "Replica {} recovered in {} ms: {} keys, applied index {}, log up to {} (term {}), promised term {}",
+            node, (System.nanoTime() - startNanos) / 1_000_000, s.keyCount(), s.appliedIndex(), s.lastIndex(),
+            s.lastTerm(), s.promisedTerm()))
         .build();
   }
 }

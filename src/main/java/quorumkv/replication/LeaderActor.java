@@ -5,7 +5,6 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.ClusterEvent;
@@ -13,26 +12,40 @@ import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
 import quorumkv.CborSerializable;
 import quorumkv.cluster.Settings;
+import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
 
 /**
- * Orders every write. Runs as a Cluster Singleton: it gives each write the next gap-free log
- * index in its term, replicates the log to every replica (its own node's first among equals) with
- * batching and pipelining, and spawns one {@link QuorumAggregator} per write to answer the client.
+ * Orders every write. Runs as a Cluster Singleton, so at most one is meant to run; terms make a
+ * second one (a deposed leader that wakes up) harmless.
  *
- * <p>Per replica it tracks what was sent ({@code nextIndex}) and what is durable there
- * ({@code matchIndex}). Writes that arrive while a round is in flight go out together in the next
- * Replicate. A replica that reports a gap is resent from where it stands, from the in-memory
- * {@link RetainedLog}, or with a full state transfer if it is further behind than that.
+ * <p><b>Election.</b> A new LeaderActor takes a term above any it has seen and asks every replica
+ * for a promise to refuse older terms. Once N − W replicas (its own among them) have promised, it
+ * has heard from at least one of the W + 1 replicas that hold any acknowledged write. It adopts the
+ * most complete log among them (highest last term, then highest index), stamps the entries that are
+ * not known to be committed with its own term, and replicates that log; replicas replace any suffix
+ * that differs. Until then it serves no writes and says why.
+ *
+ * <p><b>Replication.</b> Each write gets the next gap-free index in the leader's term and a
+ * {@link QuorumAggregator} child that answers the client. Per replica the leader tracks what was
+ * sent ({@code nextIndex}) and what matched its log durably ({@code matchIndex}); writes that arrive
+ * while a Replicate is in flight go out together in the next one. An entry is committed (applied by
+ * the replicas) once the leader's replica and W followers hold it.
+ *
+ * <p><b>Reads.</b> {@code leader} reads the leader's replica once it has applied the commit index;
+ * {@code linearizable} first has W followers confirm that no newer term exists (so no other leader
+ * can have committed anything), then reads at the commit index seen when the read arrived.
  */
 public final class LeaderActor {
 
@@ -42,14 +55,15 @@ public final class LeaderActor {
   public record Write(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo)
       implements Command {}
 
+  public enum ReadLevel { LEADER, LINEARIZABLE }
+
+  public record Read(String key, ReadLevel level, ActorRef<ReadResult> replyTo) implements Command {}
+
   public record GetLeaderInfo(ActorRef<LeaderInfo> replyTo) implements Command {}
 
-  /** Reads a key from the leader's own replica. */
-  public record ReadOnLeader(String key, ActorRef<FollowerActor.Value> replyTo) implements Command {}
-
   public record LeaderInfo(
-      String node, boolean active, long term, long lastIndex, long committedIndex, int writeQuorum,
-      int reachableFollowers, List<FollowerProgress> followers) implements CborSerializable {}
+      String node, String address, boolean active, String election, long term, long lastIndex, long committedIndex,
+      int writeQuorum, int reachableFollowers, List<FollowerProgress> followers) implements CborSerializable {}
 
   public record FollowerProgress(
       String node, long matchIndex, long lag, long msSinceLastReply, boolean reachable, boolean stateTransfer)
@@ -59,11 +73,13 @@ public final class LeaderActor {
 
   private record ReplicaReplied(FollowerActor.ReplicateReply reply) implements Command {}
 
-  private record LocalPosition(FollowerActor.Position position) implements Command {}
+  private record PrepareAnswered(FollowerActor.PrepareReply reply) implements Command {}
 
-  private record Promised(FollowerActor.Position position) implements Command {}
+  private record TermAnswered(FollowerActor.TermConfirmed reply) implements Command {}
 
-  private record StartFailed(String reason) implements Command {}
+  private record LocalPosition(FollowerActor.Position position, String failure) implements Command {}
+
+  private record LogFetched(FollowerActor.LogSlice slice, String failure) implements Command {}
 
   private record ReachabilityChanged(ClusterEvent.ReachabilityEvent event) implements Command {}
 
@@ -75,7 +91,7 @@ public final class LeaderActor {
 
   private record Tick() implements Command {}
 
-  private record Retry() implements Command {}
+  private record ReadRoundTimedOut(long round) implements Command {}
 
   /** What the leader knows of one replica. */
   private static final class Replica {
@@ -100,44 +116,74 @@ public final class LeaderActor {
     }
   }
 
+  private enum Phase { ELECTING, ADOPTING, LEADING }
+
+  private record PendingRead(String key, long readIndex, ActorRef<ReadResult> replyTo) {}
+
   private static final Duration ASK_TIMEOUT = Duration.ofSeconds(5);
+  private static final Duration ELECTION_ROUND = Duration.ofSeconds(1);
 
   private final ActorContext<Command> context;
-  private final StashBuffer<Command> stash;
   private final TimerScheduler<Command> timers;
   private final Settings.Replication settings;
   private final String node;
+  private final String address;
   private final ActorRef<FollowerActor.Command> localReplica;
   private final ReplicationDelay delay;
   private final ActorRef<FollowerActor.ReplicateReply> replyAdapter;
+  private final ActorRef<FollowerActor.PrepareReply> prepareAdapter;
+  private final ActorRef<FollowerActor.TermConfirmed> confirmAdapter;
+  /** N − W: promises a new leader needs before it may serve writes. */
+  private final int promisesNeeded;
 
   private final Map<String, Replica> replicas = new HashMap<>();
   private final Set<Address> unreachable = new HashSet<>();
   private final TreeMap<Long, ActorRef<QuorumAggregator.Command>> pending = new TreeMap<>();
+
+  private Phase phase = Phase.ELECTING;
   private long term;
+  private long highestSeenTerm;
+  private long electionStartedNanos;
+  private FollowerActor.Position localPosition;
+  private final Map<String, FollowerActor.Prepared> promises = new HashMap<>();
+  private final List<LogEntry> adopted = new ArrayList<>();
+  private FollowerActor.Prepared adoptFrom;
+  private long adoptUpTo;
+  private long adoptRestampFrom;
+  private long adoptionStartedNanos;
+  private boolean localStateTransfer;
+
   private long lastIndex;
+  private long commitIndex;
   private RetainedLog log;
+
+  private long readRound;
+  private boolean readRoundInFlight;
+  private final Set<String> readConfirmations = new HashSet<>();
+  private List<PendingRead> readsInRound = new ArrayList<>();
+  private List<PendingRead> readsWaiting = new ArrayList<>();
 
   public static Behavior<Command> create(
       Settings.Replication settings, String node, ActorRef<FollowerActor.Command> localReplica,
       ReplicationDelay delay, boolean watchCluster) {
-    return Behaviors.setup(ctx -> Behaviors.withStash(settings.maxPendingWrites(), stash ->
-        Behaviors.withTimers(timers ->
-            new LeaderActor(ctx, stash, timers, settings, node, localReplica, delay, watchCluster).starting())));
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new LeaderActor(ctx, timers, settings, node, localReplica, delay, watchCluster).behavior()));
   }
 
   private LeaderActor(
-      ActorContext<Command> context, StashBuffer<Command> stash, TimerScheduler<Command> timers,
-      Settings.Replication settings, String node, ActorRef<FollowerActor.Command> localReplica,
-      ReplicationDelay delay, boolean watchCluster) {
+      ActorContext<Command> context, TimerScheduler<Command> timers, Settings.Replication settings, String node,
+      ActorRef<FollowerActor.Command> localReplica, ReplicationDelay delay, boolean watchCluster) {
     this.context = context;
-    this.stash = stash;
     this.timers = timers;
     this.settings = settings;
     this.node = node;
+    this.address = context.getSystem().address().toString();
     this.localReplica = localReplica;
     this.delay = delay;
+    this.promisesNeeded = Quorum.promisesNeeded(settings.followers() + 1, settings.writeQuorum());
     this.replyAdapter = context.messageAdapter(FollowerActor.ReplicateReply.class, ReplicaReplied::new);
+    this.prepareAdapter = context.messageAdapter(FollowerActor.PrepareReply.class, PrepareAnswered::new);
+    this.confirmAdapter = context.messageAdapter(FollowerActor.TermConfirmed.class, TermAnswered::new);
 
     context.getSystem().receptionist().tell(Receptionist.subscribe(
         FollowerActor.SERVICE_KEY, context.messageAdapter(Receptionist.Listing.class, ReplicasChanged::new)));
@@ -150,92 +196,204 @@ public final class LeaderActor {
           context.messageAdapter(ClusterEvent.MemberRemoved.class, MemberRemoved::new),
           ClusterEvent.MemberRemoved.class));
     }
-    askLocalPosition();
+    timers.startTimerWithFixedDelay(new Tick(), settings.resendAfter().dividedBy(2));
+    startElectionRound();
   }
 
-  // --- starting: learn the local replica's position, take a new term ---
-
-  private Behavior<Command> starting() {
+  private Behavior<Command> behavior() {
     return Behaviors.receive(Command.class)
+        .onMessage(Write.class, this::onWrite)
+        .onMessage(Read.class, this::onRead)
+        .onMessage(ReplicaReplied.class, this::onReplicaReplied)
+        .onMessage(PrepareAnswered.class, this::onPrepareAnswered)
+        .onMessage(TermAnswered.class, this::onTermAnswered)
         .onMessage(LocalPosition.class, this::onLocalPosition)
-        .onMessage(Promised.class, this::onPromised)
-        .onMessage(StartFailed.class, this::onStartFailed)
-        .onMessage(Retry.class, r -> { askLocalPosition(); return Behaviors.same(); })
+        .onMessage(LogFetched.class, this::onLogFetched)
+        .onMessage(AggregatorStopped.class, m -> { pending.remove(m.index()); return Behaviors.same(); })
         .onMessage(ReplicasChanged.class, this::onReplicasChanged)
         .onMessage(ReachabilityChanged.class, this::onReachabilityChanged)
-        .onMessage(MemberRemoved.class, this::onMemberRemoved)
-        .onMessage(GetLeaderInfo.class, g -> { g.replyTo().tell(info(false)); return Behaviors.same(); })
-        .onAnyMessage(this::stashUntilActive)
+        .onMessage(MemberRemoved.class, m -> { unreachable.remove(m.event().member().address()); return Behaviors.same(); })
+        .onMessage(StateForTransfer.class, this::onStateForTransfer)
+        .onMessage(Tick.class, this::onTick)
+        .onMessage(ReadRoundTimedOut.class, this::onReadRoundTimedOut)
+        .onMessage(GetLeaderInfo.class, g -> { g.replyTo().tell(info()); return Behaviors.same(); })
         .build();
   }
 
-  private void askLocalPosition() {
+  // --- election ---
+
+  private void startElectionRound() {
+    phase = Phase.ELECTING;
+    electionStartedNanos = System.nanoTime();
+    promises.clear();
     context.ask(FollowerActor.Position.class, localReplica, ASK_TIMEOUT, FollowerActor.GetPosition::new,
-        (pos, failure) -> pos != null ? new LocalPosition(pos) : new StartFailed(String.valueOf(failure)));
+        (pos, failure) -> new LocalPosition(pos, failure == null ? null : failure.toString()));
   }
 
   private Behavior<Command> onLocalPosition(LocalPosition msg) {
-    long newTerm = Math.max(msg.position().promisedTerm(), msg.position().lastTerm()) + 1;
-    context.ask(FollowerActor.Position.class, localReplica, ASK_TIMEOUT,
-        replyTo -> new FollowerActor.Promise(newTerm, replyTo),
-        (pos, failure) -> pos != null ? new Promised(pos) : new StartFailed(String.valueOf(failure)));
-    return Behaviors.same();
-  }
-
-  private Behavior<Command> onPromised(Promised msg) {
-    FollowerActor.Position pos = msg.position();
-    term = pos.promisedTerm();
-    lastIndex = pos.lastIndex();
-    log = new RetainedLog(settings.retainedEntries(), lastIndex);
-    for (Replica r : replicas.values()) {
-      r.nextIndex = lastIndex + 1;
-    }
-    context.getLog().info("Leader on {} active: term {}, log at index {}, {} replicas known",
-        node, term, lastIndex, replicas.size());
-    timers.startTimerWithFixedDelay(new Tick(), settings.resendAfter().dividedBy(2));
-    replicas.values().forEach(this::probe);
-    return stash.unstashAll(leading());
-  }
-
-  private Behavior<Command> onStartFailed(StartFailed msg) {
-    context.getLog().warn("Leader could not read its local replica ({}); retrying", msg.reason());
-    timers.startSingleTimer(new Retry(), Duration.ofSeconds(1));
-    return Behaviors.same();
-  }
-
-  private Behavior<Command> stashUntilActive(Command msg) {
-    if (stash.isFull()) {
-      if (msg instanceof Write w) {
-        w.replyTo().tell(new WriteResult.Overloaded(w.key(), stash.size(), node));
-      }
+    if (phase != Phase.ELECTING) {
       return Behaviors.same();
     }
-    stash.stash(msg);
+    if (msg.position() == null) {
+      context.getLog().warn("Leader candidate on {}: its replica did not answer ({}); retrying", node, msg.failure());
+      return Behaviors.same(); // the tick starts another round
+    }
+    localPosition = msg.position();
+    term = Math.max(highestSeenTerm, Math.max(localPosition.promisedTerm(), localPosition.lastTerm())) + 1;
+    highestSeenTerm = term;
+    FollowerActor.Prepare prepare = new FollowerActor.Prepare(term, prepareAdapter);
+    localReplica.tell(prepare);
+    for (Replica r : replicas.values()) {
+      if (!r.local) {
+        r.link.send(r.ref, prepare);
+      }
+    }
     return Behaviors.same();
   }
 
-  // --- leading ---
-
-  private Behavior<Command> leading() {
-    return Behaviors.receive(Command.class)
-        .onMessage(Write.class, this::onWrite)
-        .onMessage(ReplicaReplied.class, this::onReplicaReplied)
-        .onMessage(AggregatorStopped.class, this::onAggregatorStopped)
-        .onMessage(ReplicasChanged.class, this::onReplicasChanged)
-        .onMessage(ReachabilityChanged.class, this::onReachabilityChanged)
-        .onMessage(MemberRemoved.class, this::onMemberRemoved)
-        .onMessage(StateForTransfer.class, this::onStateForTransfer)
-        .onMessage(Tick.class, this::onTick)
-        .onMessage(GetLeaderInfo.class, g -> { g.replyTo().tell(info(true)); return Behaviors.same(); })
-        .onMessage(ReadOnLeader.class, this::onReadOnLeader)
-        .onMessage(LocalPosition.class, m -> Behaviors.same())
-        .onMessage(Promised.class, m -> Behaviors.same())
-        .onMessage(StartFailed.class, m -> Behaviors.same())
-        .onMessage(Retry.class, m -> Behaviors.same())
-        .build();
+  private Behavior<Command> onPrepareAnswered(PrepareAnswered msg) {
+    if (msg.reply() instanceof FollowerActor.PrepareRejected rejected) {
+      highestSeenTerm = Math.max(highestSeenTerm, rejected.promisedTerm());
+      return Behaviors.same();
+    }
+    FollowerActor.Prepared prepared = (FollowerActor.Prepared) msg.reply();
+    if (phase != Phase.ELECTING || prepared.term() != term) {
+      return Behaviors.same();
+    }
+    promises.put(prepared.node(), prepared);
+    if (promises.size() >= promisesNeeded && promises.containsKey(node)) {
+      startAdoption();
+    }
+    return Behaviors.same();
   }
 
+  /** Fetches what the leader's replica lacks of the most complete promised log, then leads. */
+  private void startAdoption() {
+    phase = Phase.ADOPTING;
+    adoptionStartedNanos = System.nanoTime();
+    localStateTransfer = false;
+    FollowerActor.Prepared local = promises.get(node);
+    adoptFrom = promises.values().stream()
+        .max(Comparator.comparingLong(FollowerActor.Prepared::lastTerm)
+            .thenComparingLong(FollowerActor.Prepared::lastIndex)
+            .thenComparing(p -> p.node().equals(node)))
+        .orElseThrow();
+    // Everything up to the highest applied index among the promisers is committed; the rest of the
+    // adopted log is re-stamped with this term, so that a later election compares it as this
+    // term's and cannot prefer a log that lacks it.
+    adoptRestampFrom = promises.values().stream().mapToLong(FollowerActor.Prepared::appliedIndex).max().orElse(0) + 1;
+    commitIndex = adoptRestampFrom - 1;
+    adoptUpTo = adoptFrom.lastIndex();
+    adopted.clear();
+    // The leader's window starts with its own replica's retained log up to its applied index
+    // (committed, same in every log), continued from the adopted log.
+    long from = localPosition.baseIndex() + 1;
+    if (from > local.appliedIndex() && from > adoptUpTo) {
+      becomeLeader();
+      return;
+    }
+    fetchLog(from);
+  }
+
+  private void fetchLog(long from) {
+    long localApplied = promises.get(node).appliedIndex();
+    ActorRef<FollowerActor.Command> source = from <= localApplied ? localReplica : replicas.get(adoptFrom.node()) == null
+        ? null : replicas.get(adoptFrom.node()).ref;
+    if (source == null) {
+      context.getLog().warn("Replica {} with the most complete log left during the election; starting over",
+          adoptFrom.node());
+      startElectionRound();
+      return;
+    }
+    long upTo = from <= localApplied ? localApplied : adoptUpTo;
+    int max = (int) Math.min(settings.maxBatchEntries(), upTo - from + 1);
+    context.ask(FollowerActor.LogSlice.class, source, ASK_TIMEOUT, replyTo -> new FollowerActor.GetLog(from, max, replyTo),
+        (slice, failure) -> new LogFetched(slice, failure == null ? null : failure.toString()));
+  }
+
+  private Behavior<Command> onLogFetched(LogFetched msg) {
+    if (phase != Phase.ADOPTING) {
+      return Behaviors.same();
+    }
+    long next = adopted.isEmpty() ? localPosition.baseIndex() + 1 : adopted.get(adopted.size() - 1).index() + 1;
+    boolean fromBest = next > promises.get(node).appliedIndex();
+    if (msg.slice() != null && msg.slice().entries().isEmpty() && fromBest && !adoptFrom.node().equals(node)
+        && replicas.containsKey(adoptFrom.node())) {
+      // Our replica is further behind the most complete log than that replica retains: it gets
+      // that replica's committed state first, then we elect again from there.
+      context.getLog().info("Replica {} no longer holds index {}: it sends its state to ours first",
+          adoptFrom.node(), next);
+      localStateTransfer = true;
+      replicas.get(adoptFrom.node()).ref.tell(
+          new FollowerActor.SendStateTo(term, localReplica, settings.stateTransferChunk(), replyAdapter));
+      return Behaviors.same();
+    }
+    if (msg.slice() == null || msg.slice().entries().isEmpty() || msg.slice().from() != next) {
+      context.getLog().warn("Could not fetch log entries from {} at index {} ({}); starting the election over",
+          msg.slice() == null ? "?" : msg.slice().node(), next,
+          msg.failure() != null ? msg.failure() : "no longer in its log: it needs a state transfer first");
+      startElectionRound();
+      return Behaviors.same();
+    }
+    for (LogEntry e : msg.slice().entries()) {
+      if (e.index() != next) {
+        break;
+      }
+      adopted.add(e.index() >= adoptRestampFrom ? new LogEntry(e.index(), term, e.key(), e.value()) : e);
+      next++;
+    }
+    long localApplied = promises.get(node).appliedIndex();
+    if (next > Math.max(localApplied, adoptUpTo)) {
+      becomeLeader();
+    } else {
+      fetchLog(next);
+    }
+    return Behaviors.same();
+  }
+
+  private void becomeLeader() {
+    log = new RetainedLog(Math.max(settings.retainedEntries(), adopted.size() + 1),
+        localPosition.baseIndex(), localPosition.baseTerm());
+    adopted.forEach(log::append);
+    lastIndex = log.lastIndex();
+    for (Replica r : replicas.values()) {
+      resetProgress(r);
+    }
+    phase = Phase.LEADING;
+    long restamped = adopted.stream().filter(e -> e.index() >= adoptRestampFrom).count();
+    context.getLog().info(
+        "Leader on {} elected in term {} with promises from {} in {} ms: adopted the log of {} up to index {} "
+            + "({} entries re-stamped), committed up to {}",
+        node, term, promises.keySet(), (System.nanoTime() - electionStartedNanos) / 1_000_000, adoptFrom.node(),
+        lastIndex, restamped, commitIndex);
+    adopted.clear();
+    replicas.values().forEach(this::heartbeat);
+  }
+
+  private void resetProgress(Replica r) {
+    r.nextIndex = lastIndex + 1;
+    r.matchIndex = 0;
+    r.inFlight = 0;
+    r.stateTransfer = false;
+  }
+
+  private String electionStatus() {
+    return switch (phase) {
+      case LEADING -> "leading";
+      case ADOPTING -> "adopting the log of " + (adoptFrom == null ? "?" : adoptFrom.node());
+      case ELECTING -> String.format("electing in term %d: promises from %d of the %d nodes needed %s",
+          term, promises.size(), promisesNeeded, promises.keySet());
+    };
+  }
+
+  // --- writes ---
+
   private Behavior<Command> onWrite(Write w) {
+    if (phase != Phase.LEADING) {
+      w.replyTo().tell(new WriteResult.NoLeader(w.key(), "no leader serving writes yet: the new leader on " + node
+          + " is " + electionStatus() + "; it keeps trying", node));
+      return Behaviors.same();
+    }
     int quorum = w.writeQuorum() < 0 ? settings.writeQuorum() : w.writeQuorum();
     if (pending.size() >= settings.maxPendingWrites()) {
       w.replyTo().tell(new WriteResult.Overloaded(w.key(), pending.size(), node));
@@ -271,19 +429,26 @@ public final class LeaderActor {
   /** Sends what the replica lacks, up to the in-flight limit; a state transfer if it is too far behind. */
   private void sendNewEntries(Replica r) {
     while (!r.stateTransfer && r.inFlight < settings.maxInFlight() && r.nextIndex <= lastIndex) {
-      if (!log.holds(r.nextIndex)) {
+      long prev = r.nextIndex - 1;
+      if (!log.holds(r.nextIndex) || log.termAt(prev) < 0) {
         startStateTransfer(r);
         return;
       }
       List<LogEntry> batch = log.slice(r.nextIndex, settings.maxBatchEntries(), settings.maxBatchBytes());
-      send(r, new FollowerActor.Replicate(term, batch, replyAdapter));
+      send(r, new FollowerActor.Replicate(term, prev, log.termAt(prev), batch, commitIndex, replyAdapter));
       r.nextIndex += batch.size();
     }
   }
 
-  /** An empty Replicate: the replica answers with its position, and we resend from there. */
-  private void probe(Replica r) {
-    send(r, new FollowerActor.Replicate(term, List.of(), replyAdapter));
+  /** An empty Replicate: carries the commit index, and the replica answers with where it stands. */
+  private void heartbeat(Replica r) {
+    long prev = r.nextIndex - 1;
+    long prevTerm = log.termAt(prev);
+    if (prevTerm < 0 && prev > 0) {
+      prev = r.matchIndex;
+      prevTerm = Math.max(0, log.termAt(prev));
+    }
+    send(r, new FollowerActor.Replicate(term, prev, prevTerm, List.of(), commitIndex, replyAdapter));
   }
 
   private void send(Replica r, FollowerActor.Command msg) {
@@ -295,34 +460,38 @@ public final class LeaderActor {
   private Behavior<Command> onReplicaReplied(ReplicaReplied msg) {
     FollowerActor.ReplicateReply reply = msg.reply();
     Replica r = replicas.get(reply.node());
-    if (r == null) {
+    if (reply instanceof FollowerActor.Rejected rejected && rejected.promisedTerm() > term) {
+      // Another leader has taken a newer term: this one must not write any more.
+      throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: " + reply.node()
+          + " promised term " + rejected.promisedTerm());
+    }
+    if (phase == Phase.ADOPTING && localStateTransfer && reply.node().equals(node) && reply.term() == term
+        && reply instanceof FollowerActor.Acked) {
+      context.getLog().info("Our replica received the committed state up to {}; electing again", 
+          ((FollowerActor.Acked) reply).matchIndex());
+      startElectionRound();
+      return Behaviors.same();
+    }
+    if (r == null || phase != Phase.LEADING || reply.term() != term) {
       return Behaviors.same();
     }
     r.inFlight = Math.max(0, r.inFlight - 1);
     r.lastReplyNanos = System.nanoTime();
-    if (reply instanceof FollowerActor.Rejected rejected) {
-      if (rejected.promisedTerm() > term) {
-        // Another leader has taken a newer term: this one must not write any more.
-        throw new IllegalStateException("leader of term " + term + " deposed: " + r.node
-            + " promised term " + rejected.promisedTerm());
-      }
-      return Behaviors.same();
-    }
-    if (reply instanceof FollowerActor.Acked && r.stateTransfer) {
+    if (reply instanceof FollowerActor.Acked acked) {
       r.stateTransfer = false;
-    }
-    long durable = reply.lastIndex();
-    if (durable > r.matchIndex) {
-      notifyAggregators(r, r.matchIndex, durable);
-      r.matchIndex = durable;
-    } else if (reply instanceof FollowerActor.Gap) {
-      r.matchIndex = durable; // the replica lost entries (e.g. its data was wiped): start over
-    }
-    if (reply instanceof FollowerActor.Gap && durable + 1 < r.nextIndex) {
-      r.nextIndex = durable + 1;
-    }
-    if (r.inFlight == 0 && r.nextIndex > r.matchIndex + 1) {
-      r.nextIndex = r.matchIndex + 1; // a Replicate was lost: resend from what is durable
+      if (acked.matchIndex() > r.matchIndex) {
+        notifyAggregators(r, r.matchIndex, acked.matchIndex());
+        r.matchIndex = acked.matchIndex();
+        advanceCommitIndex();
+      }
+      if (r.nextIndex <= r.matchIndex) {
+        r.nextIndex = r.matchIndex + 1;
+      }
+    } else if (reply instanceof FollowerActor.Gap gap && gap.hintIndex() + 1 < r.nextIndex) {
+      r.nextIndex = Math.max(gap.hintIndex() + 1, 1);
+      if (r.inFlight == 0 && r.nextIndex > lastIndex) {
+        heartbeat(r); // the log matches nothing we can send: check the entry before our end
+      }
     }
     sendNewEntries(r);
     return Behaviors.same();
@@ -335,27 +504,138 @@ public final class LeaderActor {
     }
   }
 
-  private Behavior<Command> onAggregatorStopped(AggregatorStopped msg) {
-    pending.remove(msg.index());
-    return Behaviors.same();
+  private void advanceCommitIndex() {
+    long leaderMatch = 0;
+    List<Long> matches = new ArrayList<>();
+    for (Replica r : replicas.values()) {
+      if (r.local) {
+        leaderMatch = r.matchIndex;
+      } else {
+        matches.add(r.matchIndex);
+      }
+    }
+    long committed = Quorum.committedIndex(
+        leaderMatch, matches.stream().mapToLong(Long::longValue).toArray(), settings.writeQuorum());
+    if (committed > commitIndex) {
+      commitIndex = committed;
+      for (Replica r : replicas.values()) {
+        if (r.inFlight == 0 && !r.stateTransfer && r.matchIndex >= r.nextIndex - 1) {
+          heartbeat(r); // idle replicas learn the commit index now, not with the next write
+        }
+      }
+    }
   }
 
   private Behavior<Command> onTick(Tick tick) {
     long now = System.nanoTime();
+    if (phase == Phase.ELECTING && now - electionStartedNanos > ELECTION_ROUND.toNanos()) {
+      if (promises.size() < promisesNeeded) {
+        context.getLog().info("Leader candidate on {}: {}; retrying", node, electionStatus());
+      }
+      timers.startSingleTimer(new Tick(), Duration.ofMillis(ThreadLocalRandom.current().nextInt(50, 250)));
+      startElectionRound();
+      return Behaviors.same();
+    }
+    if (phase == Phase.ADOPTING && now - adoptionStartedNanos > Duration.ofSeconds(60).toNanos()) {
+      context.getLog().warn("Leader candidate on {}: adopting the log of {} took over 60 s; electing again",
+          node, adoptFrom.node());
+      startElectionRound();
+      return Behaviors.same();
+    }
+    if (phase != Phase.LEADING) {
+      return Behaviors.same();
+    }
     long resendAfter = settings.resendAfter().toNanos();
     for (Replica r : replicas.values()) {
       boolean quiet = now - r.lastSendNanos > resendAfter;
       if (r.inFlight > 0 && quiet && now - r.lastReplyNanos > resendAfter) {
-        // No answer to anything for a while: assume the messages were lost and start over.
+        // No answer to anything for a while: assume the messages were lost and start over from
+        // what is known to match.
         r.inFlight = 0;
         r.stateTransfer = false;
-        r.nextIndex = r.matchIndex + 1;
-        probe(r);
+        r.nextIndex = r.matchIndex > 0 ? r.matchIndex + 1 : lastIndex + 1;
+        heartbeat(r);
       } else if (r.inFlight == 0 && quiet) {
-        probe(r); // keeps the position of idle replicas fresh, and finds restarted ones
+        heartbeat(r); // keeps idle replicas' commit index and position fresh, and finds restarted ones
       }
     }
     return Behaviors.same();
+  }
+
+  // --- reads ---
+
+  private Behavior<Command> onRead(Read read) {
+    if (phase != Phase.LEADING) {
+      read.replyTo().tell(new ReadResult.Unavailable("no leader serving yet: the new leader on " + node + " is "
+          + electionStatus()));
+      return Behaviors.same();
+    }
+    if (read.level() == ReadLevel.LEADER || settings.writeQuorum() == 0) {
+      // With W = 0 a new leader needs every node's promise, this one's included: no newer
+      // leader can exist while this replica has not promised one.
+      localReplica.tell(new FollowerActor.ReadAt(read.key(), commitIndex, read.replyTo()));
+      return Behaviors.same();
+    }
+    readsWaiting.add(new PendingRead(read.key(), commitIndex, read.replyTo()));
+    if (!readRoundInFlight) {
+      startReadRound();
+    }
+    return Behaviors.same();
+  }
+
+  /** Asks every follower whether a newer term exists; W confirmations prove this leader still leads. */
+  private void startReadRound() {
+    readRound++;
+    readRoundInFlight = true;
+    readConfirmations.clear();
+    readsInRound = readsWaiting;
+    readsWaiting = new ArrayList<>();
+    FollowerActor.ConfirmTerm confirm = new FollowerActor.ConfirmTerm(term, readRound, confirmAdapter);
+    for (Replica r : replicas.values()) {
+      if (!r.local) {
+        r.link.send(r.ref, confirm);
+      }
+    }
+    timers.startSingleTimer("read-round", new ReadRoundTimedOut(readRound), settings.timeout());
+  }
+
+  private Behavior<Command> onTermAnswered(TermAnswered msg) {
+    FollowerActor.TermConfirmed reply = msg.reply();
+    if (!reply.confirmed() && reply.term() == term) {
+      throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: " + reply.node()
+          + " has promised a newer term");
+    }
+    if (!readRoundInFlight || reply.round() != readRound || reply.term() != term) {
+      return Behaviors.same();
+    }
+    readConfirmations.add(reply.node());
+    if (readConfirmations.size() >= settings.writeQuorum()) {
+      timers.cancel("read-round");
+      for (PendingRead r : readsInRound) {
+        localReplica.tell(new FollowerActor.ReadAt(r.key(), r.readIndex(), r.replyTo()));
+      }
+      finishReadRound();
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onReadRoundTimedOut(ReadRoundTimedOut msg) {
+    if (readRoundInFlight && msg.round() == readRound) {
+      ReadResult.Unavailable unavailable = new ReadResult.Unavailable(String.format(
+          "could not confirm leadership for a linearizable read: %d of the %d followers needed answered within %d ms",
+          readConfirmations.size(), settings.writeQuorum(), settings.timeout().toMillis()));
+      readsInRound.forEach(r -> r.replyTo().tell(unavailable));
+      finishReadRound();
+    }
+    return Behaviors.same();
+  }
+
+  private void finishReadRound() {
+    readRoundInFlight = false;
+    readsInRound = new ArrayList<>();
+    if (!readsWaiting.isEmpty()) {
+      startReadRound();
+    }
   }
 
   // --- full state transfer ---
@@ -375,23 +655,24 @@ public final class LeaderActor {
     if (r == null || !r.stateTransfer) {
       return Behaviors.same();
     }
-    if (msg.state() == null) {
+    ReplicaState state = msg.state();
+    if (state == null || !log.holds(state.appliedIndex() + 1) && state.appliedIndex() < lastIndex) {
+      // Our own replica has not applied far enough for the log to continue from its state yet.
       r.stateTransfer = false;
       r.inFlight = 0;
       return Behaviors.same();
     }
-    ReplicaState state = msg.state();
-    List<List<quorumkv.storage.KeyValue>> chunks = new ArrayList<>();
+    List<List<KeyValue>> chunks = new ArrayList<>();
     state.forEachChunk(settings.stateTransferChunk(), chunks::add);
     for (int i = 0; i < chunks.size(); i++) {
       boolean last = i == chunks.size() - 1;
       r.link.send(r.ref, new FollowerActor.InstallState(
-          term, state.lastIndex(), state.lastTerm(), i, last, chunks.get(i), replyAdapter));
+          term, state.appliedIndex(), state.appliedTerm(), i, last, chunks.get(i), replyAdapter));
     }
     r.lastSendNanos = System.nanoTime();
-    r.nextIndex = state.lastIndex() + 1;
+    r.nextIndex = state.appliedIndex() + 1;
     context.getLog().info("Sent {} keys at index {} to {} in {} chunks",
-        state.keyCount(), state.lastIndex(), r.node, chunks.size());
+        state.keyCount(), state.appliedIndex(), r.node, chunks.size());
     return Behaviors.same();
   }
 
@@ -410,8 +691,10 @@ public final class LeaderActor {
             local ? ReplicationDelay.none().newLink(replicaNode) : delay.newLink(replicaNode), lastIndex + 1);
         replicas.put(replicaNode, r);
         context.getLog().info("Replica {} joined ({})", replicaNode, ref.path());
-        if (log != null) {
-          probe(r);
+        if (phase == Phase.LEADING) {
+          heartbeat(r);
+        } else if (phase == Phase.ELECTING && localPosition != null && !local) {
+          r.link.send(r.ref, new FollowerActor.Prepare(term, prepareAdapter));
         }
       }
     }
@@ -431,44 +714,25 @@ public final class LeaderActor {
   }
 
   private Behavior<Command> onReachabilityChanged(ReachabilityChanged msg) {
-    Address address = msg.event().member().address();
+    Address member = msg.event().member().address();
     if (msg.event() instanceof ClusterEvent.UnreachableMember) {
-      unreachable.add(address);
+      unreachable.add(member);
     } else {
-      unreachable.remove(address);
+      unreachable.remove(member);
     }
     return Behaviors.same();
   }
 
-  private Behavior<Command> onMemberRemoved(MemberRemoved msg) {
-    unreachable.remove(msg.event().member().address());
-    return Behaviors.same();
-  }
-
-  private Behavior<Command> onReadOnLeader(ReadOnLeader msg) {
-    localReplica.tell(new FollowerActor.Get(msg.key(), msg.replyTo()));
-    return Behaviors.same();
-  }
-
-  private LeaderInfo info(boolean active) {
+  private LeaderInfo info() {
     long now = System.nanoTime();
     List<FollowerProgress> progress = new ArrayList<>();
-    long leaderIndex = 0;
-    List<Long> matches = new ArrayList<>();
     for (Replica r : replicas.values()) {
       boolean reachable = !unreachable.contains(r.ref.path().address());
-      if (r.local) {
-        leaderIndex = r.matchIndex;
-      } else {
-        matches.add(r.matchIndex);
-      }
       progress.add(new FollowerProgress(r.node, r.matchIndex, Math.max(0, lastIndex - r.matchIndex),
           (now - r.lastReplyNanos) / 1_000_000, reachable, r.stateTransfer));
     }
-    progress.sort((a, b) -> a.node().compareTo(b.node()));
-    long committed = Quorum.committedIndex(
-        leaderIndex, matches.stream().mapToLong(Long::longValue).toArray(), settings.writeQuorum());
-    return new LeaderInfo(node, active, term, lastIndex, committed, settings.writeQuorum(),
-        reachableFollowers().size(), progress);
+    progress.sort(Comparator.comparing(FollowerProgress::node));
+    return new LeaderInfo(node, address, phase == Phase.LEADING, electionStatus(), term, lastIndex, commitIndex,
+        settings.writeQuorum(), reachableFollowers().size(), progress);
   }
 }

@@ -10,6 +10,15 @@ import java.util.Arrays;
 public final class Quorum {
   private Quorum() {}
 
+  /**
+   * Promises a new leader needs before it serves writes: N − W. An acknowledged write is on W + 1
+   * of the N replicas, so any N − W of them include at least one that has it
+   * ((N − W) + (W + 1) = N + 1 > N), and the new leader can adopt it.
+   */
+  public static int promisesNeeded(int replicas, int writeQuorum) {
+    return replicas - writeQuorum;
+  }
+
   /** Whether a write needing {@code writeQuorum} follower acks can still succeed. */
   public static boolean reachable(int reachableFollowers, int writeQuorum) {
     return reachableFollowers >= writeQuorum;

@@ -13,23 +13,42 @@ final class RetainedLog {
   private final LogEntry[] ring;
   private long firstIndex;
   private long lastIndex;
+  /** The term of the entry just before {@code firstIndex}. */
+  private long baseTerm;
 
-  /** An empty log whose next entry will be {@code lastIndex + 1}. */
-  RetainedLog(int capacity, long lastIndex) {
+  /** An empty log whose next entry will be {@code lastIndex + 1}; {@code lastTerm} is that entry's term. */
+  RetainedLog(int capacity, long lastIndex, long lastTerm) {
     if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1");
     this.ring = new LogEntry[capacity];
     this.lastIndex = lastIndex;
     this.firstIndex = lastIndex + 1;
+    this.baseTerm = lastTerm;
+  }
+
+  /** The term of the entry at {@code index}, or -1 if it is neither held nor just before the first. */
+  long termAt(long index) {
+    if (index == firstIndex - 1) {
+      return baseTerm;
+    }
+    return holds(index) ? ring[slot(index)].term() : -1;
+  }
+
+  long lastTerm() {
+    return termAt(lastIndex);
   }
 
   void append(LogEntry entry) {
     if (entry.index() != lastIndex + 1) {
       throw new IllegalArgumentException("entry " + entry.index() + " does not follow " + lastIndex);
     }
+    LogEntry evicted = ring[slot(entry.index())];
+    long evictedTerm = evicted == null ? baseTerm : evicted.term();
     ring[slot(entry.index())] = entry;
     lastIndex = entry.index();
     if (lastIndex - firstIndex + 1 > ring.length) {
+      // the oldest entry was just overwritten: it becomes the base
       firstIndex++;
+      baseTerm = evictedTerm;
     }
   }
 

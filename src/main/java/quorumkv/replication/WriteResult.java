@@ -15,6 +15,9 @@ public sealed interface WriteResult extends CborSerializable {
   /** Refused before it was logged: fewer followers reachable than the quorum asks for. */
   record NotEnoughReplicas(String key, int reachable, int quorum, String node) implements WriteResult {}
 
+  /** Refused before it was logged: no leader is serving writes yet (an election is under way). */
+  record NoLeader(String key, String reason, String node) implements WriteResult {}
+
   /** Refused before it was logged: too many writes are waiting for their quorum. */
   record Overloaded(String key, int pending, String node) implements WriteResult {}
 }

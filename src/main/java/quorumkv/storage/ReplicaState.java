@@ -11,38 +11,52 @@ import java.util.function.Consumer;
 import quorumkv.CborSerializable;
 import scala.Option;
 import scala.collection.immutable.HashMap;
+import scala.collection.immutable.Vector;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
- * A replica's state: the key map and its log position. Immutable (a persistent hash map), so the
- * snapshot store can serialize it on another thread while the replica goes on applying writes, and
- * the leader can stream it to a lagging follower without a copy.
+ * A replica's durable state: its copy of the leader's log and the key map that the committed part
+ * of the log produces.
+ *
+ * <p>The log holds the entries after {@code baseIndex}: the applied ones that are kept for resends
+ * (at most {@code retained} of them) and the ones not known to be committed yet. Only committed
+ * entries are applied to the map, so an entry that a new leader did not adopt can be dropped from
+ * the log without undoing anything, and a read never returns a value that a failover can lose.
+ *
+ * <p>Immutable (persistent map and vector): the snapshot store serializes it on another thread
+ * while the replica goes on, and the leader can stream it without a copy.
  */
 public final class ReplicaState implements CborSerializable {
   private final HashMap<String, VersionedValue> entries;
-  private final long lastIndex;
-  private final long lastTerm;
+  private final long appliedIndex;
+  private final long baseIndex;
+  private final long baseTerm;
+  private final Vector<LogEntry> log;
   private final long promisedTerm;
   private final long digest;
 
-  private ReplicaState(
-      HashMap<String, VersionedValue> entries, long lastIndex, long lastTerm, long promisedTerm, long digest) {
+  private ReplicaState(HashMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
+      Vector<LogEntry> log, long promisedTerm, long digest) {
     this.entries = entries;
-    this.lastIndex = lastIndex;
-    this.lastTerm = lastTerm;
+    this.appliedIndex = appliedIndex;
+    this.baseIndex = baseIndex;
+    this.baseTerm = baseTerm;
+    this.log = log;
     this.promisedTerm = promisedTerm;
     this.digest = digest;
   }
 
   public static ReplicaState empty() {
-    return new ReplicaState(emptyMap(), 0, 0, 0, 0);
+    return new ReplicaState(emptyMap(), 0, 0, 0, emptyLog(), 0, 0);
   }
 
   @JsonCreator
   static ReplicaState fromSnapshot(
       @JsonProperty("entries") Map<String, VersionedValue> entries,
-      @JsonProperty("lastIndex") long lastIndex,
-      @JsonProperty("lastTerm") long lastTerm,
+      @JsonProperty("appliedIndex") long appliedIndex,
+      @JsonProperty("baseIndex") long baseIndex,
+      @JsonProperty("baseTerm") long baseTerm,
+      @JsonProperty("log") List<LogEntry> log,
       @JsonProperty("promisedTerm") long promisedTerm) {
     HashMap<String, VersionedValue> map = emptyMap();
     long digest = 0;
@@ -50,11 +64,25 @@ public final class ReplicaState implements CborSerializable {
       map = map.updated(e.getKey(), e.getValue());
       digest += StateDigest.pairHash(e.getKey(), e.getValue().value());
     }
-    return new ReplicaState(map, lastIndex, lastTerm, promisedTerm, digest);
+    Vector<LogEntry> v = emptyLog();
+    for (LogEntry e : log) {
+      v = appended(v, e);
+    }
+    return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, promisedTerm, digest);
   }
 
   private static HashMap<String, VersionedValue> emptyMap() {
     return scala.collection.immutable.HashMap$.MODULE$.empty();
+  }
+
+  private static Vector<LogEntry> emptyLog() {
+    return scala.collection.immutable.Vector$.MODULE$.empty();
+  }
+
+  /** Vector.appended, which javac finds ambiguous (Vector's and AbstractSeq's overloads). */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static Vector<LogEntry> appended(Vector<LogEntry> v, LogEntry e) {
+    return (Vector<LogEntry>) ((scala.collection.SeqOps) v).appended(e);
   }
 
   @JsonProperty("entries")
@@ -62,16 +90,72 @@ public final class ReplicaState implements CborSerializable {
     return CollectionConverters.asJava(entries);
   }
 
-  /** Applies entries that directly follow {@link #lastIndex()}, in order. */
-  public ReplicaState append(long term, List<LogEntry> appended) {
+  @JsonProperty("log")
+  List<LogEntry> logView() {
+    return CollectionConverters.asJava(log);
+  }
+
+  // --- the log ---
+
+  /**
+   * Whether this replica's log holds the entry {@code (index, term)}, as the leader's does: the
+   * check before appending after it. Applied entries are committed, and committed entries are
+   * the same on every replica whatever term they are stamped with, so they always match.
+   */
+  public boolean matches(long index, long term) {
+    return index <= appliedIndex || (index <= lastIndex() && termAt(index) == term);
+  }
+
+  /** The term of the entry at {@code index}, or -1 if this replica does not hold it. */
+  public long termAt(long index) {
+    if (index == baseIndex) {
+      return baseTerm;
+    }
+    if (index < baseIndex || index > lastIndex()) {
+      return -1;
+    }
+    return log.apply((int) (index - baseIndex - 1)).term();
+  }
+
+  /**
+   * Appends the leader's entries that follow {@code prevIndex} (whose entry matched), replacing
+   * any conflicting entry not yet applied, then applies everything up to
+   * {@code min(leaderCommit, last index verified against the leader)}, and keeps at most
+   * {@code retained} applied entries in the log.
+   */
+  public ReplicaState append(long term, long prevIndex, List<LogEntry> appended, long leaderCommit, int retained) {
+    Vector<LogEntry> l = log;
+    long last = lastIndex();
+    for (LogEntry e : appended) {
+      if (e.index() <= appliedIndex) {
+        continue;
+      }
+      if (e.index() <= last) {
+        long existing = l.apply((int) (e.index() - baseIndex - 1)).term();
+        if (existing == e.term()) {
+          continue;
+        }
+        l = l.take((int) (e.index() - baseIndex - 1)); // a suffix the leader did not adopt
+        last = e.index() - 1;
+      }
+      if (e.index() != last + 1) {
+        throw new IllegalArgumentException("entry " + e.index() + " does not follow " + last);
+      }
+      l = appended(l, e);
+      last = e.index();
+    }
+    long verified = appended.isEmpty() ? prevIndex : Math.max(prevIndex, appended.get(appended.size() - 1).index());
+    ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l,
+        Math.max(promisedTerm, term), digest);
+    return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained);
+  }
+
+  private ReplicaState applyUpTo(long commit, int retained) {
     HashMap<String, VersionedValue> map = entries;
     long d = digest;
-    long index = lastIndex;
-    long entryTerm = lastTerm;
-    for (LogEntry e : appended) {
-      if (e.index() != index + 1) {
-        throw new IllegalArgumentException("entry " + e.index() + " does not follow " + index);
-      }
+    long applied = appliedIndex;
+    while (applied < commit) {
+      LogEntry e = log.apply((int) (applied + 1 - baseIndex - 1));
       Option<VersionedValue> old = map.get(e.key());
       if (old.isDefined()) {
         d -= StateDigest.pairHash(e.key(), old.get().value());
@@ -82,20 +166,42 @@ public final class ReplicaState implements CborSerializable {
         map = map.updated(e.key(), new VersionedValue(e.value(), e.index()));
         d += StateDigest.pairHash(e.key(), e.value());
       }
-      index = e.index();
-      entryTerm = e.term();
+      applied++;
     }
-    return new ReplicaState(map, index, entryTerm, Math.max(promisedTerm, term), d);
+    Vector<LogEntry> l = log;
+    long base = baseIndex;
+    long bTerm = baseTerm;
+    long surplus = applied - base - retained;
+    if (surplus > 0) {
+      bTerm = l.apply((int) surplus - 1).term();
+      l = l.drop((int) surplus);
+      base += surplus;
+    }
+    return new ReplicaState(map, applied, base, bTerm, l, promisedTerm, d);
+  }
+
+  /** Entries from {@code from} on, at most {@code max}; empty if {@code from} is not in the log. */
+  public List<LogEntry> entriesFrom(long from, int max) {
+    if (from <= baseIndex || from > lastIndex()) {
+      return List.of();
+    }
+    int start = (int) (from - baseIndex - 1);
+    int end = (int) Math.min(log.length(), (long) start + max);
+    List<LogEntry> out = new ArrayList<>(end - start);
+    for (int i = start; i < end; i++) {
+      out.add(log.apply(i));
+    }
+    return out;
   }
 
   public ReplicaState promise(long term) {
-    return new ReplicaState(entries, lastIndex, lastTerm, Math.max(promisedTerm, term), digest);
+    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, Math.max(promisedTerm, term), digest);
   }
 
   /**
-   * One chunk of a full state transfer. The first chunk starts from an empty map at index 0, so a
-   * transfer cut off half way leaves a replica that asks for everything again; the last chunk
-   * sets the position the transferred state corresponds to.
+   * One chunk of a full state transfer of a committed state. The first chunk starts from an empty
+   * map and log at index 0, so a transfer cut off half way leaves a replica that asks for
+   * everything again; the last one sets the index and term the state corresponds to.
    */
   public ReplicaState installChunk(
       long term, long snapshotIndex, long snapshotTerm, boolean first, boolean last, List<KeyValue> pairs) {
@@ -109,9 +215,10 @@ public final class ReplicaState implements CborSerializable {
       map = map.updated(kv.key(), new VersionedValue(kv.value(), kv.version()));
       d += StateDigest.pairHash(kv.key(), kv.value());
     }
-    long index = last ? snapshotIndex : (first ? 0 : lastIndex);
-    long entryTerm = last ? snapshotTerm : (first ? 0 : lastTerm);
-    return new ReplicaState(map, index, entryTerm, Math.max(promisedTerm, term), d);
+    long index = last ? snapshotIndex : 0;
+    long indexTerm = last ? snapshotTerm : 0;
+    Vector<LogEntry> l = first || last ? emptyLog() : log;
+    return new ReplicaState(map, index, index, indexTerm, l, Math.max(promisedTerm, term), d);
   }
 
   public Optional<VersionedValue> get(String key) {
@@ -138,14 +245,35 @@ public final class ReplicaState implements CborSerializable {
     }
   }
 
-  @JsonProperty("lastIndex")
-  public long lastIndex() {
-    return lastIndex;
+  @JsonProperty("appliedIndex")
+  public long appliedIndex() {
+    return appliedIndex;
   }
 
-  @JsonProperty("lastTerm")
+  /** The term of the entry at {@link #appliedIndex()}. */
+  @JsonIgnore
+  public long appliedTerm() {
+    return termAt(appliedIndex);
+  }
+
+  @JsonProperty("baseIndex")
+  public long baseIndex() {
+    return baseIndex;
+  }
+
+  @JsonProperty("baseTerm")
+  public long baseTerm() {
+    return baseTerm;
+  }
+
+  @JsonIgnore
+  public long lastIndex() {
+    return baseIndex + log.length();
+  }
+
+  @JsonIgnore
   public long lastTerm() {
-    return lastTerm;
+    return log.isEmpty() ? baseTerm : log.last().term();
   }
 
   @JsonProperty("promisedTerm")
