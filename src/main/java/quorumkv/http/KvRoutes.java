@@ -47,7 +47,7 @@ public final class KvRoutes extends AllDirectives {
   private final ActorRef<LeaderActor.Command> leader;
   private final ActorRef<FollowerActor.Command> localReplica;
   private final RequestLimits limits;
-  private final ObjectMapper mapper = new ObjectMapper();
+  private final ObjectMapper mapper = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   public KvRoutes(
       Settings settings, ActorSystem<?> system, ActorRef<LeaderActor.Command> leader,

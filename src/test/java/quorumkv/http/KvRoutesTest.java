@@ -1,0 +1,712 @@
+package quorumkv.http;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Join;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.AfterClass;
+import org.junit.BeforeClass;
+import org.junit.Test;
+import quorumkv.TestConfig;
+import quorumkv.cluster.Settings;
+import quorumkv.replication.FollowerActor;
+import quorumkv.replication.LeaderActor;
+import quorumkv.replication.ReplicationDelay;
+
+/**
+ * The HTTP API over real HTTP against a one-node cluster that holds six replicas (node0 is the
+ * leader's own, node1..node5 its followers) and a leader with the default W = 3 of 5. Every bad
+ * input is checked to answer 400 with a JSON error AND to leave the log and the key untouched.
+ * Losing replicas is in {@link KvRoutesDegradedTest}, so that every test here has all six.
+ */
+public class KvRoutesTest {
+
+  private static Node node;
+
+  @BeforeClass
+  public static void startNode() {
+    node = Node.start("routes");
+  }
+
+  @AfterClass
+  public static void stopNode() {
+    if (node != null) {
+      node.close();
+    }
+  }
+
+  // --- PUT / GET / DELETE /kv/{key} ---
+
+  @Test
+  public void putAnswersWithKeyVersionAcksQuorumAndNodeAndGetReadsItBack() {
+    Reply first = node.put("/kv/alpha", "one");
+    assertWritten(first, "alpha", 3);
+    long v1 = first.body.get("version").asLong();
+    assertTrue("version is a log index, got " + v1, v1 >= 1);
+    assertEquals("application/json", first.contentType);
+
+    Reply read = node.get("/kv/alpha");
+    assertEquals(200, read.status);
+    assertEquals("alpha", read.body.get("key").asText());
+    assertEquals("one", read.body.get("value").asText());
+    assertEquals(v1, read.body.get("version").asLong());
+    assertEquals("node0", read.body.get("node").asText());
+
+    Reply second = node.put("/kv/alpha", "two");
+    assertWritten(second, "alpha", 3);
+    long v2 = second.body.get("version").asLong();
+    assertTrue("versions increase: " + v1 + " then " + v2, v2 > v1);
+
+    Reply reread = node.get("/kv/alpha");
+    assertEquals("two", reread.body.get("value").asText());
+    assertEquals(v2, reread.body.get("version").asLong());
+  }
+
+  @Test
+  public void versionsIncreaseAcrossKeys() {
+    long previous = 0;
+    for (int i = 0; i < 5; i++) {
+      Reply r = node.put("/kv/seq-" + i, "v" + i);
+      assertWritten(r, "seq-" + i, 3);
+      long version = r.body.get("version").asLong();
+      assertTrue("version " + version + " after " + previous, version > previous);
+      previous = version;
+    }
+    assertEquals(previous, node.status().get("leaderLastIndex").asLong());
+  }
+
+  @Test
+  public void writeQuorumFiveIsAnsweredOnlyWhenEveryFollowerHasTheWrite() {
+    Reply r = node.put("/kv/all-five?w=5", "everywhere");
+
+    assertWritten(r, "all-five", 5);
+    assertEquals(5, r.body.get("acks").asInt());
+    long version = r.body.get("version").asLong();
+    for (int i = 1; i <= 5; i++) {
+      FollowerActor.Value v = node.readReplica(i, "all-five");
+      assertEquals("node" + i + " acked, so it must hold the write", "everywhere", v.value());
+      assertEquals(version, v.version());
+    }
+  }
+
+  @Test
+  public void writeQuorumZeroIsAnsweredOnceTheLeaderHasTheWrite() {
+    Reply r = node.put("/kv/leader-only?w=0", "fast");
+
+    assertEquals(200, r.status);
+    assertEquals(0, r.body.get("quorum").asInt());
+    int acks = r.body.get("acks").asInt();
+    assertTrue("acks " + acks, acks >= 0 && acks <= 5);
+    assertEquals("node0", r.body.get("node").asText());
+    Reply read = node.get("/kv/leader-only");
+    assertEquals(200, read.status);
+    assertEquals("fast", read.body.get("value").asText());
+    assertEquals(r.body.get("version").asLong(), read.body.get("version").asLong());
+  }
+
+  @Test
+  public void aValidTimeoutIsAccepted() {
+    assertWritten(node.put("/kv/with-timeout?timeout=5s", "a"), "with-timeout", 3);
+    assertWritten(node.put("/kv/with-timeout?timeout=3000", "b"), "with-timeout", 3);
+    assertWritten(node.put("/kv/with-timeout?timeout=4000ms&w=2", "c"), "with-timeout", 2);
+    assertEquals("c", node.get("/kv/with-timeout").body.get("value").asText());
+  }
+
+  @Test
+  public void deleteIsAReplicatedWriteAndTheKeyIsThen404() {
+    Reply put = node.put("/kv/doomed", "soon gone");
+    assertWritten(put, "doomed", 3);
+
+    Reply del = node.send("DELETE", "/kv/doomed", null);
+    assertWritten(del, "doomed", 3);
+    assertTrue(del.body.get("version").asLong() > put.body.get("version").asLong());
+
+    Reply get = node.get("/kv/doomed");
+    assertNotFound(get, "doomed");
+    assertNotFound(node.get("/kv/doomed?consistency=leader"), "doomed");
+    assertNotFound(node.get("/get?key=doomed"), "doomed");
+  }
+
+  @Test
+  public void deleteWithWriteQuorumFiveRemovesTheKeyOnEveryFollower() {
+    assertWritten(node.put("/kv/doomed-everywhere?w=5", "x"), "doomed-everywhere", 5);
+
+    Reply del = node.send("DELETE", "/kv/doomed-everywhere?w=5", null);
+
+    assertWritten(del, "doomed-everywhere", 5);
+    for (int i = 1; i <= 5; i++) {
+      assertFalse("node" + i, node.readReplica(i, "doomed-everywhere").found());
+    }
+  }
+
+  @Test
+  public void aKeyNeverWrittenIs404OnEveryReadPath() {
+    assertNotFound(node.get("/kv/never-written"), "never-written");
+    assertNotFound(node.get("/kv/never-written?consistency=leader"), "never-written");
+    assertNotFound(node.get("/kv/never-written?consistency=local"), "never-written");
+    assertNotFound(node.get("/get?key=never-written"), "never-written");
+    assertNotFound(node.get("/read?key=never-written"), "never-written");
+    assertNotFound(node.get("/read?key=never-written&consistency=leader"), "never-written");
+  }
+
+  @Test
+  public void keysAndValuesExactlyAtTheLimitsAreAccepted() {
+    String maxKey = "k".repeat(512);
+    String maxValue = "v".repeat(64 * 1024);
+
+    assertWritten(node.put("/kv/" + maxKey, "fits"), maxKey, 3);
+    assertWritten(node.put("/kv/max-value", maxValue), "max-value", 3);
+
+    assertEquals("fits", node.get("/kv/" + maxKey).body.get("value").asText());
+    assertEquals(maxValue, node.get("/kv/max-value").body.get("value").asText());
+  }
+
+  @Test
+  public void nonAsciiKeysAndValuesRoundTrip() {
+    assertWritten(node.put("/kv/caf%C3%A9", "naïve ☃"), "café", 3);
+
+    Reply read = node.get("/kv/caf%C3%A9");
+    assertEquals(200, read.status);
+    assertEquals("café", read.body.get("key").asText());
+    assertEquals("naïve ☃", read.body.get("value").asText());
+  }
+
+  // --- the design card's and the lab report's JSON endpoints ---
+
+  @Test
+  public void setAndGetUseJsonBodiesAndTheKeyParameter() {
+    Reply set = node.post("/set", "{\"key\": \"card\", \"value\": \"from set\"}");
+    assertWritten(set, "card", 3);
+
+    Reply get = node.get("/get?key=card");
+    assertEquals(200, get.status);
+    assertEquals("card", get.body.get("key").asText());
+    assertEquals("from set", get.body.get("value").asText());
+    assertEquals(set.body.get("version").asLong(), get.body.get("version").asLong());
+    assertEquals("node0", get.body.get("node").asText());
+
+    assertEquals("from set", node.get("/kv/card").body.get("value").asText());
+  }
+
+  @Test
+  public void writeAndReadAreTheSameAsSetAndGet() {
+    Reply write = node.post("/write", "{\"key\": \"report\", \"value\": \"from write\"}");
+    assertWritten(write, "report", 3);
+
+    Reply read = node.get("/read?key=report");
+    assertEquals(200, read.status);
+    assertEquals("report", read.body.get("key").asText());
+    assertEquals("from write", read.body.get("value").asText());
+    assertEquals(write.body.get("version").asLong(), read.body.get("version").asLong());
+
+    assertEquals("from write", node.get("/get?key=report").body.get("value").asText());
+  }
+
+  @Test
+  public void jsonWritesTakeTheWriteQuorumParameterToo() {
+    Reply set = node.post("/set?w=5", "{\"key\": \"json-w5\", \"value\": \"x\"}");
+    assertWritten(set, "json-w5", 5);
+    assertEquals(5, set.body.get("acks").asInt());
+
+    Reply write = node.post("/write?w=1&timeout=5s", "{\"key\": \"json-w1\", \"value\": \"y\"}");
+    assertWritten(write, "json-w1", 1);
+  }
+
+  @Test
+  public void leaderConsistencyReadsWorkOnEveryReadPath() {
+    Reply put = node.put("/kv/from-leader", "leader value");
+    assertWritten(put, "from-leader", 3);
+    long version = put.body.get("version").asLong();
+
+    for (String path : List.of(
+        "/kv/from-leader?consistency=leader", "/get?key=from-leader&consistency=leader",
+        "/read?key=from-leader&consistency=leader", "/kv/from-leader?consistency=local")) {
+      Reply r = node.get(path);
+      assertEquals(path, 200, r.status);
+      assertEquals(path, "leader value", r.body.get("value").asText());
+      assertEquals(path, version, r.body.get("version").asLong());
+      assertEquals(path, "node0", r.body.get("node").asText());
+    }
+  }
+
+  // --- bad input: 400, and nothing written ---
+
+  @Test
+  public void badPutsAre400AndWriteNothing() {
+    assertWritten(node.put("/kv/guarded", "original"), "guarded", 3);
+    long version = node.get("/kv/guarded").body.get("version").asLong();
+
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded", "", "value must not be empty");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded", "x".repeat(64 * 1024 + 1), "65537 bytes");
+    node.assertRejectedWritesNothing("PUT", "/kv/" + "k".repeat(513), "v", "key is 513 bytes");
+    node.assertRejectedWritesNothing("PUT", "/kv/bad%01key", "v", "control characters");
+    node.assertRejectedWritesNothing("PUT", "/kv/", "v", "key must not be empty");
+    node.assertRejectedWritesNothing("PUT", "/kv", "v", "key must not be empty");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?w=-1", "changed", "w must be an integer from 0 to 5");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?w=6", "changed", "w must be an integer from 0 to 5");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?w=abc", "changed", "got 'abc'");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?w=", "changed", "w must be an integer");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?timeout=0", "changed", "timeout must be a duration");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?timeout=61s", "changed", "got '61s'");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?timeout=60001", "changed", "from 1ms to 60s");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?timeout=abc", "changed", "got 'abc'");
+    node.assertRejectedWritesNothing("PUT", "/kv/guarded?timeout=-5s", "changed", "timeout must be a duration");
+
+    Reply read = node.get("/kv/guarded");
+    assertEquals("original", read.body.get("value").asText());
+    assertEquals(version, read.body.get("version").asLong());
+  }
+
+  @Test
+  public void badDeletesAre400AndDeleteNothing() {
+    assertWritten(node.put("/kv/kept", "still here"), "kept", 3);
+    long version = node.get("/kv/kept").body.get("version").asLong();
+
+    node.assertRejectedWritesNothing("DELETE", "/kv/kept?w=6", null, "w must be an integer from 0 to 5");
+    node.assertRejectedWritesNothing("DELETE", "/kv/kept?w=abc", null, "w must be an integer");
+    node.assertRejectedWritesNothing("DELETE", "/kv/kept?timeout=0", null, "timeout must be a duration");
+    node.assertRejectedWritesNothing("DELETE", "/kv/" + "k".repeat(513), null, "key is 513 bytes");
+    node.assertRejectedWritesNothing("DELETE", "/kv/", null, "key must not be empty");
+
+    Reply read = node.get("/kv/kept");
+    assertEquals(200, read.status);
+    assertEquals("still here", read.body.get("value").asText());
+    assertEquals(version, read.body.get("version").asLong());
+  }
+
+  @Test
+  public void badJsonWritesAre400AndWriteNothing() {
+    assertWritten(node.post("/set", "{\"key\": \"json-guarded\", \"value\": \"original\"}"), "json-guarded", 3);
+
+    for (String path : List.of("/set", "/write")) {
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"json-guarded\", \"value\": ", "body is not valid JSON");
+      node.assertRejectedWritesNothing("POST", path, "not json at all", "body is not valid JSON");
+      node.assertRejectedWritesNothing("POST", path,
+          "{\"key\": \"json-guarded\", \"value\": \"changed\"} trailing", "body is not valid JSON");
+      node.assertRejectedWritesNothing("POST", path,
+          "{\"key\": \"json-guarded\", \"value\": \"changed\"}{\"key\": \"other\", \"value\": \"x\"}",
+          "body is not valid JSON");
+      node.assertRejectedWritesNothing("POST", path, "", "must be a JSON object");
+      node.assertRejectedWritesNothing("POST", path, "[\"json-guarded\", \"changed\"]", "must be a JSON object");
+      node.assertRejectedWritesNothing("POST", path, "\"json-guarded\"", "must be a JSON object");
+      node.assertRejectedWritesNothing("POST", path, "{\"value\": \"changed\"}", "missing field 'key'");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": null, \"value\": \"changed\"}", "missing field 'key'");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"json-guarded\"}", "missing field 'value'");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"json-guarded\", \"value\": null}", "missing field 'value'");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"json-guarded\", \"value\": 42}", "field 'value' must be a string");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"json-guarded\", \"value\": {\"a\": 1}}", "field 'value' must be a string");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": 7, \"value\": \"changed\"}", "field 'key' must be a string");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"\", \"value\": \"changed\"}", "key must not be empty");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"json-guarded\", \"value\": \"\"}", "value must not be empty");
+      node.assertRejectedWritesNothing("POST", path,
+          "{\"key\": \"" + "k".repeat(513) + "\", \"value\": \"v\"}", "key is 513 bytes");
+      node.assertRejectedWritesNothing("POST", path,
+          "{\"key\": \"json-guarded\", \"value\": \"" + "x".repeat(64 * 1024 + 1) + "\"}", "65537 bytes");
+      node.assertRejectedWritesNothing("POST", path + "?w=6",
+          "{\"key\": \"json-guarded\", \"value\": \"changed\"}", "w must be an integer from 0 to 5");
+      node.assertRejectedWritesNothing("POST", path + "?timeout=61s",
+          "{\"key\": \"json-guarded\", \"value\": \"changed\"}", "timeout must be a duration");
+    }
+
+    Reply read = node.get("/get?key=json-guarded");
+    assertEquals(200, read.status);
+    assertEquals("original", read.body.get("value").asText());
+  }
+
+  @Test
+  public void aBodyOverTheServersContentLimitIs413JsonAndWritesNothing() {
+    long before = node.leaderLastIndex();
+
+    Reply r = node.put("/kv/too-big-for-the-server", "x".repeat(8 * 1024 * 1024 + 1));
+
+    assertEquals(r.toString(), 413, r.status);
+    assertEquals(r.toString(), "application/json", r.contentType);
+    assertTrue(r.toString(), r.body.get("error").asText().contains("exceeded size limit"));
+    assertEquals(before, node.leaderLastIndex());
+    assertNotFound(node.get("/kv/too-big-for-the-server"), "too-big-for-the-server");
+  }
+
+  @Test
+  public void badReadsAre400() {
+    assertWritten(node.put("/kv/readable", "r"), "readable", 3);
+
+    assertBadRequest(node.get("/kv/readable?consistency=bogus"), "consistency must be 'local' or 'leader'");
+    assertBadRequest(node.get("/get?key=readable&consistency=bogus"), "got 'bogus'");
+    assertBadRequest(node.get("/read?key=readable&consistency=bogus"), "got 'bogus'");
+    assertBadRequest(node.get("/get"), "key must not be empty");
+    assertBadRequest(node.get("/read"), "key must not be empty");
+    assertBadRequest(node.get("/get?key="), "key must not be empty");
+    assertBadRequest(node.get("/kv/"), "key must not be empty");
+    assertBadRequest(node.get("/kv"), "key must not be empty");
+    assertBadRequest(node.get("/kv/" + "k".repeat(513)), "key is 513 bytes");
+    assertBadRequest(node.get("/get?key=" + "k".repeat(513)), "key is 513 bytes");
+  }
+
+  @Test
+  public void anUnknownPathIs404Json() {
+    for (String path : List.of("/nope", "/kv/a/b", "/status/extra", "/")) {
+      Reply r = node.get(path);
+      assertEquals(path, 404, r.status);
+      assertEquals(path, "application/json", r.contentType);
+      assertTrue(path + ": " + r.body, r.body.path("error").asText().contains("could not be found"));
+    }
+  }
+
+  @Test
+  public void aWrongMethodIs405JsonAndWritesNothing() {
+    long before = node.leaderLastIndex();
+
+    assertMethodNotAllowed(node.send("PATCH", "/kv/x", "v"), "PUT");
+    assertMethodNotAllowed(node.send("POST", "/kv/x", "v"), "DELETE");
+    assertMethodNotAllowed(node.get("/set"), "POST");
+    assertMethodNotAllowed(node.get("/write"), "POST");
+    assertMethodNotAllowed(node.post("/get?key=x", "{}"), "GET");
+    assertMethodNotAllowed(node.send("DELETE", "/status", null), "GET");
+    assertMethodNotAllowed(node.post("/ready", ""), "GET");
+
+    assertEquals(before, node.leaderLastIndex());
+    assertNotFound(node.get("/kv/x"), "x");
+  }
+
+  // --- status, health, readiness ---
+
+  @Test
+  public void statusDescribesTheLeaderNode() {
+    JsonNode s = node.status();
+
+    assertEquals("node0", s.get("node").asText());
+    assertEquals("leader", s.get("role").asText());
+    assertEquals("node0", s.get("leader").asText());
+    assertTrue("term " + s.get("term"), s.get("term").asLong() >= 1);
+    assertEquals(3, s.get("writeQuorum").asInt());
+    assertEquals(5, s.get("followers").asInt());
+    assertTrue(s.get("lastIndex").isIntegralNumber());
+    assertTrue(s.get("keyCount").isIntegralNumber());
+    assertTrue(s.get("committedIndex").isIntegralNumber());
+    assertTrue("digest " + s.get("digest"), s.get("digest").asText().matches("[0-9a-f]{16}"));
+    assertEquals(5, s.get("reachableFollowers").asInt());
+
+    JsonNode members = s.get("members");
+    assertEquals(1, members.size());
+    assertEquals("node0", members.get(0).get("node").asText());
+    assertEquals("Up", members.get(0).get("status").asText());
+    assertTrue(members.get(0).get("reachable").asBoolean());
+    assertTrue(members.get(0).get("address").asText().contains("127.0.0.1"));
+
+    JsonNode replication = s.get("replication");
+    List<String> nodes = new ArrayList<>();
+    replication.forEach(r -> {
+      nodes.add(r.get("node").asText());
+      assertTrue(r.toString(), r.get("reachable").asBoolean());
+      assertTrue(r.toString(), r.get("matchIndex").isIntegralNumber());
+      assertTrue(r.toString(), r.get("lag").asLong() >= 0);
+      assertFalse(r.toString(), r.get("stateTransfer").asBoolean());
+    });
+    assertEquals(List.of("node0", "node1", "node2", "node3", "node4", "node5"), nodes);
+  }
+
+  @Test
+  public void statusFollowsWritesAndTheDigestReturnsAfterPutAndDelete() {
+    JsonNode before = node.status();
+
+    Reply put = node.put("/kv/status-probe?w=5", "counted");
+    assertWritten(put, "status-probe", 5);
+    JsonNode during = node.status();
+    assertEquals(before.get("lastIndex").asLong() + 1, during.get("lastIndex").asLong());
+    assertEquals(put.body.get("version").asLong(), during.get("leaderLastIndex").asLong());
+    assertEquals(before.get("keyCount").asInt() + 1, during.get("keyCount").asInt());
+    assertNotEquals(before.get("digest").asText(), during.get("digest").asText());
+    assertEquals(during.get("leaderLastIndex").asLong(), during.get("committedIndex").asLong());
+
+    assertWritten(node.send("DELETE", "/kv/status-probe?w=5", null), "status-probe", 5);
+    JsonNode after = node.status();
+    assertEquals(before.get("lastIndex").asLong() + 2, after.get("lastIndex").asLong());
+    assertEquals(before.get("keyCount").asInt(), after.get("keyCount").asInt());
+    assertEquals(before.get("digest").asText(), after.get("digest").asText());
+  }
+
+  @Test
+  public void everyFollowerCatchesUpWithTheLeader() {
+    assertWritten(node.put("/kv/catch-up?w=1", "eventually everywhere"), "catch-up", 1);
+    long leaderIndex = node.leaderLastIndex();
+
+    node.awaitCondition("every replica has index " + leaderIndex, Duration.ofSeconds(20), () -> {
+      JsonNode replication = node.status().get("replication");
+      for (JsonNode r : replication) {
+        if (r.get("matchIndex").asLong() < leaderIndex || r.get("lag").asLong() != 0) {
+          return false;
+        }
+      }
+      return replication.size() == 6;
+    });
+    for (int i = 1; i <= 5; i++) {
+      assertEquals("eventually everywhere", node.readReplica(i, "catch-up").value());
+    }
+  }
+
+  @Test
+  public void healthIsOk() {
+    Reply r = node.get("/health");
+
+    assertEquals(200, r.status);
+    assertEquals("ok", r.body.get("status").asText());
+    assertEquals("node0", r.body.get("node").asText());
+  }
+
+  @Test
+  public void readyOnceJoinedWithALeader() {
+    Reply r = node.get("/ready");
+
+    assertEquals(200, r.status);
+    assertTrue(r.body.get("ready").asBoolean());
+    assertEquals("node0", r.body.get("node").asText());
+    assertEquals("node0", r.body.get("leader").asText());
+    assertTrue(r.body.get("lastIndex").isIntegralNumber());
+  }
+
+  // --- assertions ---
+
+  static void assertWritten(Reply r, String key, int quorum) {
+    assertEquals(r.toString(), 200, r.status);
+    assertEquals(r.toString(), key, r.body.get("key").asText());
+    assertTrue(r.toString(), r.body.get("version").asLong() >= 1);
+    int acks = r.body.get("acks").asInt();
+    assertTrue(r + ": acks must reach the quorum", acks >= quorum && acks <= 5);
+    assertEquals(r.toString(), quorum, r.body.get("quorum").asInt());
+    assertEquals(r.toString(), "node0", r.body.get("node").asText());
+    assertFalse(r.toString(), r.body.has("error"));
+  }
+
+  static void assertNotFound(Reply r, String key) {
+    assertEquals(r.toString(), 404, r.status);
+    assertEquals(r.toString(), "application/json", r.contentType);
+    assertTrue(r.toString(), r.body.get("error").asText().contains("not found"));
+    assertEquals(r.toString(), key, r.body.get("key").asText());
+    assertFalse(r.toString(), r.body.has("value"));
+  }
+
+  static void assertBadRequest(Reply r, String errorPart) {
+    assertEquals(r.toString(), 400, r.status);
+    assertEquals(r.toString(), "application/json", r.contentType);
+    assertNotNull(r.toString(), r.body.get("error"));
+    assertTrue(r + " should mention: " + errorPart, r.body.get("error").asText().contains(errorPart));
+  }
+
+  static void assertMethodNotAllowed(Reply r, String allowedMethod) {
+    assertEquals(r.toString(), 405, r.status);
+    assertEquals(r.toString(), "application/json", r.contentType);
+    String error = r.body.path("error").asText();
+    assertTrue(r.toString(), error.contains("not allowed"));
+    assertTrue(r.toString(), error.contains(allowedMethod));
+  }
+
+  // --- the node under test ---
+
+  /** An HTTP answer: status, content type without parameters, and the JSON body. */
+  static final class Reply {
+    final String request;
+    final int status;
+    final String contentType;
+    final JsonNode body;
+
+    Reply(String request, int status, String contentType, JsonNode body) {
+      this.request = request;
+      this.status = status;
+      this.contentType = contentType;
+      this.body = body;
+    }
+
+    @Override
+    public String toString() {
+      String text = body == null ? "<no body>" : body.toString();
+      return request + " -> " + status + " " + (text.length() > 300 ? text.substring(0, 300) + "..." : text);
+    }
+  }
+
+  /**
+   * One node of a single-node cluster: six replicas node0..node5 registered with the Receptionist,
+   * a leader on node0 spawned directly (no singleton), and the routes bound on a random port.
+   */
+  static final class Node implements AutoCloseable {
+    /** Bounds each start-up wait; on an idle machine the node is ready in a few seconds. */
+    private static final Duration STARTUP = Duration.ofSeconds(45);
+    /**
+     * The defaults (W = 3 of 5 followers) except a longer replication timeout than the 2 s
+     * default: no test here is about the timeout, and a slow, shared build machine must not turn
+     * a slow fsync into a 503.
+     */
+    private static final String OVERRIDES = "quorumkv.replication.timeout = 10s";
+
+    final ActorTestKit testKit;
+    final Settings settings;
+    final List<ActorRef<FollowerActor.Command>> replicas = new ArrayList<>();
+    final ActorRef<LeaderActor.Command> leader;
+    private final HttpClient http = HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    private final ObjectMapper mapper = new ObjectMapper();
+    private final String base;
+
+    static Node start(String name) {
+      Config config = TestConfig.singleNodeCluster(TestConfig.newDataDir(name), OVERRIDES);
+      ActorTestKit testKit = ActorTestKit.create(name, config);
+      try {
+        return new Node(testKit, Settings.from(config));
+      } catch (RuntimeException | Error e) {
+        testKit.shutdownTestKit();
+        throw e;
+      }
+    }
+
+    private Node(ActorTestKit testKit, Settings settings) {
+      this.testKit = testKit;
+      this.settings = settings;
+      Cluster cluster = Cluster.get(testKit.system());
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      awaitCondition("self member Up", STARTUP, () -> cluster.selfMember().status() == MemberStatus.up());
+
+      for (int i = 0; i <= 5; i++) {
+        String replicaNode = "node" + i;
+        ActorRef<FollowerActor.Command> ref =
+            testKit.spawn(FollowerActor.create(replicaNode, 1000), FollowerActor.actorName(replicaNode));
+        testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
+        replicas.add(ref);
+      }
+      leader = testKit.spawn(
+          LeaderActor.create(settings.replication(), "node0", replicas.get(0), ReplicationDelay.none(), true), "leader");
+      ServerBinding binding;
+      try {
+        binding = Http.get(testKit.system()).newServerAt("127.0.0.1", 0)
+            .bind(new KvRoutes(settings, testKit.system(), leader, replicas.get(0)).routes())
+            .toCompletableFuture().get(STARTUP.toSeconds(), TimeUnit.SECONDS);
+      } catch (Exception e) {
+        throw new IllegalStateException("could not bind the routes", e);
+      }
+      base = "http://127.0.0.1:" + binding.localAddress().getPort();
+
+      awaitCondition("GET /ready answers 200", STARTUP, () -> get("/ready").status == 200);
+      awaitCondition("the leader sees all five followers", STARTUP,
+          () -> status().path("reachableFollowers").asInt() == 5 && status().path("replication").size() == 6);
+    }
+
+    Reply get(String path) {
+      return send("GET", path, null);
+    }
+
+    Reply put(String path, String body) {
+      return send("PUT", path, body);
+    }
+
+    Reply post(String path, String body) {
+      return send("POST", path, body);
+    }
+
+    Reply send(String method, String path, String body) {
+      HttpRequest request = HttpRequest.newBuilder(URI.create(base + path))
+          .timeout(Duration.ofSeconds(30))
+          .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+          .build();
+      String label = method + " " + (path.length() > 80 ? path.substring(0, 80) + "..." : path);
+      try {
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        String contentType = response.headers().firstValue("Content-Type").orElse("").split(";")[0].trim();
+        JsonNode json = response.body().isEmpty() ? null : mapper.readTree(response.body());
+        return new Reply(label, response.statusCode(), contentType, json);
+      } catch (IOException e) {
+        throw new AssertionError(label + " failed: " + e, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(label + " interrupted", e);
+      }
+    }
+
+    JsonNode status() {
+      Reply r = get("/status");
+      assertEquals(r.toString(), 200, r.status);
+      return r.body;
+    }
+
+    long leaderLastIndex() {
+      return status().get("leaderLastIndex").asLong();
+    }
+
+    /** Reads a key straight from replica node{i}, bypassing HTTP. */
+    FollowerActor.Value readReplica(int i, String key) {
+      TestProbe<FollowerActor.Value> probe = testKit.createTestProbe();
+      replicas.get(i).tell(new FollowerActor.Get(key, probe.getRef()));
+      return probe.receiveMessage(Duration.ofSeconds(5));
+    }
+
+    /**
+     * Sends bad input and checks that it is answered 400 with the message, and that neither the
+     * leader's log nor this node's replica (index, keys, digest) moved.
+     */
+    void assertRejectedWritesNothing(String method, String path, String body, String errorPart) {
+      Map<String, JsonNode> before = position();
+      Reply r = send(method, path, body);
+      assertBadRequest(r, errorPart);
+      assertEquals(r + " must not write", before, position());
+    }
+
+    private Map<String, JsonNode> position() {
+      JsonNode s = status();
+      Map<String, JsonNode> out = new LinkedHashMap<>();
+      for (String field : List.of("lastIndex", "leaderLastIndex", "keyCount", "digest")) {
+        out.put(field, s.get(field));
+      }
+      return out;
+    }
+
+    void awaitCondition(String what, Duration max, BooleanSupplier condition) {
+      long deadline = System.nanoTime() + max.toNanos();
+      AssertionError last = null;
+      while (System.nanoTime() < deadline) {
+        try {
+          if (condition.getAsBoolean()) {
+            return;
+          }
+        } catch (AssertionError e) {
+          last = e;
+        }
+        try {
+          Thread.sleep(50); // poll interval, not a wait for the condition
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AssertionError("interrupted while waiting for: " + what, e);
+        }
+      }
+      fail("not true within " + max.toSeconds() + " s: " + what + (last == null ? "" : " (last failure: " + last.getMessage() + ")"));
+    }
+
+    @Override
+    public void close() {
+      testKit.shutdownTestKit();
+    }
+  }
+}
