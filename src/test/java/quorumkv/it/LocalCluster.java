@@ -81,7 +81,6 @@ public final class LocalCluster implements AutoCloseable {
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException("quorumkv jar not found at " + jar + ": run `mvn package` first");
     }
-    this.jar = jar.toAbsolutePath();
     this.writeQuorum = writeQuorum;
     this.retainedEntries = retainedEntries;
     this.replicationTimeout = replicationTimeout;
@@ -89,6 +88,14 @@ public final class LocalCluster implements AutoCloseable {
       this.dir = Files.createTempDirectory("quorumkv-it-");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+    try {
+      // The nodes run a private copy: a concurrent `mvn package` rewrites target/quorumkv.jar,
+      // and a JVM whose jar changes under it fails to load its next class.
+      this.jar = Files.copy(jar, dir.resolve("quorumkv.jar"));
+    } catch (IOException e) {
+      deleteRecursively(dir);
+      throw new UncheckedIOException("could not copy " + jar + " to " + dir, e);
     }
     this.httpExecutor = Executors.newFixedThreadPool(8, r -> {
       Thread t = new Thread(r, "local-cluster-http");
@@ -293,6 +300,12 @@ public final class LocalCluster implements AutoCloseable {
     return r.body();
   }
 
+  /** GET /status for polling: a missing node (empty JSON object) rather than a failure. */
+  public JsonNode statusOrEmpty(int n) {
+    Response r = request(n, "GET", "/status", null);
+    return r.ok() ? r.body() : mapper.createObjectNode();
+  }
+
   /** One request; a connection failure or timeout is reported as status -1 with the exception as body. */
   public Response request(int n, String method, String pathAndQuery, String body) {
     checkNode(n);
@@ -355,6 +368,18 @@ public final class LocalCluster implements AutoCloseable {
   public boolean logContains(int n, String text) {
     try {
       return Files.exists(logFile(n)) && Files.readString(logFile(n), StandardCharsets.ISO_8859_1).contains(text);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** How many lines of node n's log (all its runs) contain {@code text}. */
+  public long logCount(int n, String text) {
+    if (!Files.exists(logFile(n))) {
+      return 0;
+    }
+    try (Stream<String> lines = Files.lines(logFile(n), StandardCharsets.ISO_8859_1)) {
+      return lines.filter(l -> l.contains(text)).count();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
