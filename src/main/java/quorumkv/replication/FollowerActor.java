@@ -222,6 +222,11 @@ public final class FollowerActor
       return Effect().reply(cmd.replyTo(), new Rejected(node, cmd.term(), state.promisedTerm()));
     }
     boolean first = cmd.chunk() == 0;
+    if (first && cmd.snapshotIndex() <= state.appliedIndex()) {
+      // Already past that state (a transfer started before this replica caught up): keep ours.
+      expectedChunk = -1;
+      return Effect().reply(cmd.replyTo(), new Acked(node, cmd.term(), state.appliedIndex()));
+    }
     if (!first && cmd.chunk() != expectedChunk) {
       // A chunk of a transfer whose start this incarnation never saw: the leader will time out
       // and start over from chunk 0.

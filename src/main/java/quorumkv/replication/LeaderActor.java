@@ -105,6 +105,8 @@ public final class LeaderActor {
     long lastSendNanos;
     long lastReplyNanos;
     boolean stateTransfer;
+    /** The index of the state being transferred; acks below it are from before the transfer. */
+    long transferIndex;
 
     Replica(String node, ActorRef<FollowerActor.Command> ref, boolean local, ReplicationDelay.Link link, long nextIndex) {
       this.node = node;
@@ -478,6 +480,9 @@ public final class LeaderActor {
     r.inFlight = Math.max(0, r.inFlight - 1);
     r.lastReplyNanos = System.nanoTime();
     if (reply instanceof FollowerActor.Acked acked) {
+      if (r.stateTransfer && acked.matchIndex() < r.transferIndex) {
+        return Behaviors.same(); // an answer to something sent before the transfer
+      }
       r.stateTransfer = false;
       if (acked.matchIndex() > r.matchIndex) {
         notifyAggregators(r, r.matchIndex, acked.matchIndex());
@@ -547,7 +552,8 @@ public final class LeaderActor {
     }
     long resendAfter = settings.resendAfter().toNanos();
     for (Replica r : replicas.values()) {
-      boolean quiet = now - r.lastSendNanos > resendAfter;
+      // A state transfer may take a while to persist; give it much longer before starting over.
+      boolean quiet = now - r.lastSendNanos > (r.stateTransfer ? 30 * resendAfter : resendAfter);
       if (r.inFlight > 0 && quiet && now - r.lastReplyNanos > resendAfter) {
         // No answer to anything for a while: assume the messages were lost and start over from
         // what is known to match.
@@ -641,6 +647,9 @@ public final class LeaderActor {
   // --- full state transfer ---
 
   private void startStateTransfer(Replica r) {
+    if (unreachable.contains(r.ref.path().address())) {
+      return; // the tick tries again once it is back
+    }
     context.getLog().info("Replica {} needs index {} but the retained log starts at {}: full state transfer",
         r.node, r.nextIndex, log.firstIndex());
     r.stateTransfer = true;
@@ -670,6 +679,7 @@ public final class LeaderActor {
           term, state.appliedIndex(), state.appliedTerm(), i, last, chunks.get(i), replyAdapter));
     }
     r.lastSendNanos = System.nanoTime();
+    r.transferIndex = state.appliedIndex();
     r.nextIndex = state.appliedIndex() + 1;
     context.getLog().info("Sent {} keys at index {} to {} in {} chunks",
         state.keyCount(), state.appliedIndex(), r.node, chunks.size());

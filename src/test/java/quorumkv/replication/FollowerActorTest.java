@@ -2,10 +2,12 @@ package quorumkv.replication;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.TestKitJunitResource;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -18,35 +20,38 @@ import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
 
-/** A replica on a real SQLite journal: ordering, duplicates, gaps, terms, recovery, state transfer. */
+/** A replica on a real SQLite journal: log matching, commit, terms, recovery, state transfer. */
 public class FollowerActorTest {
   @ClassRule
   public static final TestKitJunitResource testKit =
       new TestKitJunitResource(TestConfig.local(TestConfig.newDataDir("follower"), ""));
 
   private static final AtomicInteger nodes = new AtomicInteger();
+  private static final long ALL = Long.MAX_VALUE;
 
   @BeforeClass
   public static void startJournal() {
     // Waits out the journal's start-up once, so that each test's expectations measure the replica.
     TestProbe<FollowerActor.Position> probe = testKit.createTestProbe();
-    testKit.spawn(FollowerActor.create("warmup", 1000)).tell(new FollowerActor.GetPosition(probe.ref()));
-    probe.receiveMessage(java.time.Duration.ofSeconds(60));
+    testKit.spawn(FollowerActor.create("warmup", 1000, 100)).tell(new FollowerActor.GetPosition(probe.ref()));
+    probe.receiveMessage(Duration.ofSeconds(60));
   }
 
   private final String node = "f" + nodes.incrementAndGet();
   private final TestProbe<FollowerActor.ReplicateReply> leader = testKit.createTestProbe();
 
   private ActorRef<FollowerActor.Command> spawn(int snapshotEvery) {
-    return testKit.spawn(FollowerActor.create(node, snapshotEvery));
+    return testKit.spawn(FollowerActor.create(node, snapshotEvery, 100));
   }
 
   private static List<LogEntry> entries(long term, long from, long to) {
     return LongStream.rangeClosed(from, to).mapToObj(i -> new LogEntry(i, term, "k" + (i % 3), "v" + i)).toList();
   }
 
-  private FollowerActor.ReplicateReply replicate(ActorRef<FollowerActor.Command> f, long term, List<LogEntry> entries) {
-    f.tell(new FollowerActor.Replicate(term, entries, leader.ref()));
+  /** Sends entries after (prevIndex, prevTerm) with the given commit index, returns the answer. */
+  private FollowerActor.ReplicateReply replicate(ActorRef<FollowerActor.Command> f, long term, long prevIndex,
+      long prevTerm, List<LogEntry> entries, long commit) {
+    f.tell(new FollowerActor.Replicate(term, prevIndex, prevTerm, entries, commit, leader.ref()));
     return leader.receiveMessage();
   }
 
@@ -63,31 +68,35 @@ public class FollowerActorTest {
   }
 
   @Test
-  public void appendsInOrderAndAcksTheLastDurableIndex() {
+  public void appendsInOrderAndAppliesOnlyWhatTheLeaderSaysIsCommitted() {
     var f = spawn(1000);
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, entries(1, 1, 3)));
-    FollowerActor.Value v = get(f, "k1");
-    assertEquals("v1", v.value());
-    assertEquals(1, v.version());
-    assertEquals("v3", get(f, "k0").value());
-    assertFalse(get(f, "missing").found());
+    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 0, 0, entries(1, 1, 3), 0));
+    assertFalse("durable but not committed: not visible", get(f, "k1").found());
+    assertEquals(3, position(f).lastIndex());
+    assertEquals(0, position(f).appliedIndex());
+
+    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 3, 1, List.of(), 2)); // heartbeat
+    assertEquals("v1", get(f, "k1").value());
+    assertEquals(1, get(f, "k1").version());
+    assertFalse(get(f, "k0").found()); // index 3 is not committed yet
+    assertEquals(2, position(f).appliedIndex());
   }
 
   @Test
   public void ignoresDuplicatesAndAppendsOnlyTheNewPartOfAnOverlap() {
     var f = spawn(1000);
-    replicate(f, 1, entries(1, 1, 3));
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, entries(1, 2, 3)));
-    assertEquals(3, get(f, "k0").version()); // not re-applied
-    assertEquals(new FollowerActor.Acked(node, 1, 5), replicate(f, 1, entries(1, 3, 5)));
-    assertEquals(5, position(f).lastIndex());
+    replicate(f, 1, 0, 0, entries(1, 1, 3), ALL);
+    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 1, 1, entries(1, 2, 3), ALL));
+    assertEquals(3, get(f, "k0").version());
+    assertEquals(new FollowerActor.Acked(node, 1, 5), replicate(f, 1, 2, 1, entries(1, 3, 5), ALL));
+    assertEquals(5, position(f).appliedIndex());
   }
 
   @Test
-  public void answersAGapWithTheIndexItHasSoTheLeaderResendsFromThere() {
+  public void answersAGapWithItsLastIndexSoTheLeaderResendsFromThere() {
     var f = spawn(1000);
-    replicate(f, 1, entries(1, 1, 3));
-    assertEquals(new FollowerActor.Gap(node, 1, 3), replicate(f, 1, entries(1, 6, 8)));
+    replicate(f, 1, 0, 0, entries(1, 1, 3), ALL);
+    assertEquals(new FollowerActor.Gap(node, 1, 3), replicate(f, 1, 5, 1, entries(1, 6, 8), ALL));
     assertEquals(3, position(f).lastIndex());
     assertEquals("v3", get(f, "k0").value()); // index 6 would have set k0 to v6
   }
@@ -96,46 +105,83 @@ public class FollowerActorTest {
   public void handlesReorderedReplicateMessages() {
     var f = spawn(1000);
     // The leader sent 1-2, 3-4, 5-6; they arrive as 3-4, 5-6, 1-2, then the resend 3-6.
-    assertEquals(new FollowerActor.Gap(node, 1, 0), replicate(f, 1, entries(1, 3, 4)));
-    assertEquals(new FollowerActor.Gap(node, 1, 0), replicate(f, 1, entries(1, 5, 6)));
-    assertEquals(new FollowerActor.Acked(node, 1, 2), replicate(f, 1, entries(1, 1, 2)));
-    assertEquals(new FollowerActor.Acked(node, 1, 6), replicate(f, 1, entries(1, 3, 6)));
+    assertEquals(new FollowerActor.Gap(node, 1, 0), replicate(f, 1, 2, 1, entries(1, 3, 4), ALL));
+    assertEquals(new FollowerActor.Gap(node, 1, 0), replicate(f, 1, 4, 1, entries(1, 5, 6), ALL));
+    assertEquals(new FollowerActor.Acked(node, 1, 2), replicate(f, 1, 0, 0, entries(1, 1, 2), ALL));
+    assertEquals(new FollowerActor.Acked(node, 1, 6), replicate(f, 1, 2, 1, entries(1, 3, 6), ALL));
     assertEquals("v6", get(f, "k0").value());
     assertEquals("v5", get(f, "k2").value());
   }
 
   @Test
+  public void replacesAnUncommittedSuffixThatTheNewLeaderDidNotAdopt() {
+    var f = spawn(1000);
+    replicate(f, 1, 0, 0, entries(1, 1, 2), 2);         // 1-2 committed
+    replicate(f, 1, 2, 1, entries(1, 3, 5), 2);         // 3-5 from the old leader, never committed
+    // The new leader of term 3 has a different entry 3 and nothing after it.
+    List<LogEntry> newLog = List.of(new LogEntry(3, 3, "k0", "new3"));
+    assertEquals(new FollowerActor.Gap(node, 3, 2), replicate(f, 3, 3, 3, List.of(), 2)); // 3 differs: back to applied
+    assertEquals(new FollowerActor.Acked(node, 3, 3), replicate(f, 3, 2, 1, newLog, 3));
+    FollowerActor.Position p = position(f);
+    assertEquals(3, p.lastIndex());
+    assertEquals(3, p.lastTerm());
+    assertEquals("new3", get(f, "k0").value());
+  }
+
+  @Test
   public void refusesEntriesFromATermOlderThanItPromised() {
     var f = spawn(1000);
-    replicate(f, 1, entries(1, 1, 2));
-    TestProbe<FollowerActor.Position> promised = testKit.createTestProbe();
-    f.tell(new FollowerActor.Promise(5, promised.ref()));
-    assertEquals(5, promised.receiveMessage().promisedTerm());
-    assertEquals(new FollowerActor.Rejected(node, 5, 2), replicate(f, 4, entries(4, 3, 4)));
+    replicate(f, 1, 0, 0, entries(1, 1, 2), ALL);
+    TestProbe<FollowerActor.PrepareReply> candidate = testKit.createTestProbe();
+    f.tell(new FollowerActor.Prepare(5, candidate.ref()));
+    assertEquals(new FollowerActor.Prepared(node, 5, 2, 1, 2), candidate.receiveMessage());
+    assertEquals(new FollowerActor.Rejected(node, 4, 5), replicate(f, 4, 2, 1, entries(4, 3, 4), ALL));
     assertEquals(2, position(f).lastIndex());
-    assertEquals(new FollowerActor.Acked(node, 5, 4), replicate(f, 5, entries(5, 3, 4)));
+    assertEquals(new FollowerActor.Acked(node, 5, 4), replicate(f, 5, 2, 1, entries(5, 3, 4), ALL));
   }
 
   @Test
-  public void aProbeReportsThePositionAndANewerTermIsRemembered() {
+  public void promisesATermOnlyOnceAndConfirmsItWithoutPersisting() {
     var f = spawn(1000);
-    replicate(f, 1, entries(1, 1, 4));
-    assertEquals(new FollowerActor.Acked(node, 7, 4), replicate(f, 7, List.of()));
-    assertEquals(7, position(f).promisedTerm());
+    TestProbe<FollowerActor.PrepareReply> candidate = testKit.createTestProbe();
+    f.tell(new FollowerActor.Prepare(3, candidate.ref()));
+    candidate.expectMessageClass(FollowerActor.Prepared.class);
+    f.tell(new FollowerActor.Prepare(3, candidate.ref())); // a second candidate with the same term
+    assertEquals(new FollowerActor.PrepareRejected(node, 3), candidate.receiveMessage());
+
+    TestProbe<FollowerActor.TermConfirmed> confirm = testKit.createTestProbe();
+    f.tell(new FollowerActor.ConfirmTerm(3, 1, confirm.ref()));
+    assertTrue(confirm.receiveMessage().confirmed());
+    f.tell(new FollowerActor.ConfirmTerm(2, 2, confirm.ref()));
+    assertFalse("a newer term was promised", confirm.receiveMessage().confirmed());
   }
 
   @Test
-  public void aRestartedReplicaRecoversItsStateFromTheJournal() {
+  public void aReadAtAnIndexWaitsUntilThatIndexIsApplied() {
     var f = spawn(1000);
-    replicate(f, 1, entries(1, 1, 50));
-    replicate(f, 2, List.of(new LogEntry(51, 2, "k1", null))); // delete
+    replicate(f, 1, 0, 0, entries(1, 1, 2), 1);
+    TestProbe<ReadResult> reader = testKit.createTestProbe();
+    f.tell(new FollowerActor.ReadAt("k2", 2, reader.ref()));
+    reader.expectNoMessage(Duration.ofMillis(200));
+    replicate(f, 1, 2, 1, List.of(), 2);
+    FollowerActor.Value v = (FollowerActor.Value) reader.receiveMessage();
+    assertEquals("v2", v.value());
+  }
+
+  @Test
+  public void aRestartedReplicaRecoversItsLogAndStateFromTheJournal() {
+    var f = spawn(1000);
+    replicate(f, 1, 0, 0, entries(1, 1, 50), 50);
+    replicate(f, 2, 50, 1, List.of(new LogEntry(51, 2, "k1", null)), 51); // delete
+    replicate(f, 2, 51, 2, entries(2, 52, 53), 51);                        // not committed yet
     FollowerActor.Position before = position(f);
     testKit.stop(f);
 
     var again = spawn(1000);
     FollowerActor.Position after = position(again);
     assertEquals(before, after);
-    assertEquals(51, after.lastIndex());
+    assertEquals(53, after.lastIndex());
+    assertEquals(51, after.appliedIndex());
     assertFalse(get(again, "k1").found());
     assertEquals("v50", get(again, "k2").value());
   }
@@ -144,7 +190,7 @@ public class FollowerActorTest {
   public void recoversFromASnapshotPlusTheEventsAfterIt() {
     var f = spawn(3); // a snapshot every 3 journal events
     for (long i = 1; i <= 20; i += 2) {
-      replicate(f, 1, entries(1, i, i + 1));
+      replicate(f, 1, i - 1, i == 1 ? 0 : 1, entries(1, i, i + 1), i + 1);
     }
     FollowerActor.Position before = position(f);
     testKit.stop(f);
@@ -155,14 +201,14 @@ public class FollowerActorTest {
 
   @Test
   public void installsAFullStateTransferAndContinuesFromItsIndex() {
-    var source = ReplicaState.empty().append(3, entries(3, 1, 25).stream()
-        .map(e -> new LogEntry(e.index(), e.term(), "key" + e.index(), e.value())).toList());
+    var source = ReplicaState.empty().append(3, 0, entries(3, 1, 25).stream()
+        .map(e -> new LogEntry(e.index(), e.term(), "key" + e.index(), e.value())).toList(), ALL, 100);
     List<List<KeyValue>> chunks = new ArrayList<>();
     source.forEachChunk(10, chunks::add);
     assertEquals(3, chunks.size());
 
     var f = spawn(1000);
-    replicate(f, 1, entries(1, 1, 2)); // stale contents that the transfer replaces
+    replicate(f, 1, 0, 0, entries(1, 1, 2), 1); // stale contents that the transfer replaces
     for (int i = 0; i < chunks.size(); i++) {
       boolean last = i == chunks.size() - 1;
       f.tell(new FollowerActor.InstallState(3, 25, 3, i, last, chunks.get(i), leader.ref()));
@@ -172,18 +218,39 @@ public class FollowerActorTest {
     assertEquals(25, p.keyCount());
     assertEquals(source.digestHex(), p.digest());
     assertFalse(get(f, "k1").found());
-    assertEquals(new FollowerActor.Acked(node, 3, 26), replicate(f, 3, entries(3, 26, 26)));
+    assertEquals(new FollowerActor.Acked(node, 3, 26), replicate(f, 3, 25, 3, entries(3, 26, 26), 26));
 
     testKit.stop(f);
-    assertEquals(26, position(spawn(1000)).lastIndex());
+    assertEquals(26, position(spawn(1000)).appliedIndex());
+  }
+
+  @Test
+  public void keepsItsStateWhenATransferIsOlderThanWhatItApplied() {
+    var f = spawn(1000);
+    replicate(f, 1, 0, 0, entries(1, 1, 30), 30);
+    f.tell(new FollowerActor.InstallState(1, 20, 1, 0, true, List.of(new KeyValue("x", "y", 9)), leader.ref()));
+    assertEquals(new FollowerActor.Acked(node, 1, 30), leader.receiveMessage());
+    assertEquals(30, position(f).appliedIndex());
+    assertFalse(get(f, "x").found());
   }
 
   @Test
   public void ignoresAStateChunkWhoseTransferItDidNotSeeStart() {
     var f = spawn(1000);
-    replicate(f, 1, entries(1, 1, 2));
+    replicate(f, 1, 0, 0, entries(1, 1, 2), 2);
     f.tell(new FollowerActor.InstallState(3, 25, 3, 1, true, List.of(new KeyValue("x", "y", 9)), leader.ref()));
-    leader.expectNoMessage(java.time.Duration.ofMillis(300));
+    leader.expectNoMessage(Duration.ofMillis(300));
     assertEquals(2, position(f).lastIndex());
+  }
+
+  @Test
+  public void servesItsLogToANewLeader() {
+    var f = spawn(1000);
+    replicate(f, 1, 0, 0, entries(1, 1, 10), 5);
+    TestProbe<FollowerActor.LogSlice> probe = testKit.createTestProbe();
+    f.tell(new FollowerActor.GetLog(4, 3, probe.ref()));
+    FollowerActor.LogSlice slice = probe.receiveMessage();
+    assertEquals(entries(1, 4, 6), slice.entries());
+    assertEquals(10, slice.lastIndex());
   }
 }

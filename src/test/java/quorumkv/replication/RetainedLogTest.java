@@ -18,7 +18,7 @@ public class RetainedLogTest {
   }
 
   private static RetainedLog logWith(int capacity, long from, long to) {
-    RetainedLog log = new RetainedLog(capacity, from - 1);
+    RetainedLog log = new RetainedLog(capacity, from - 1, 0);
     for (long i = from; i <= to; i++) {
       log.append(entry(i));
     }
@@ -44,7 +44,7 @@ public class RetainedLogTest {
 
   @Test
   public void anEmptyLogHoldsNothingAndStartsAfterItsLastIndex() {
-    RetainedLog log = new RetainedLog(5, 0);
+    RetainedLog log = new RetainedLog(5, 0, 0);
 
     assertEquals(1, log.firstIndex());
     assertEquals(0, log.lastIndex());
@@ -67,7 +67,7 @@ public class RetainedLogTest {
 
   @Test
   public void theFirstIndexMovesOneByOneOnceTheRingIsFull() {
-    RetainedLog log = new RetainedLog(4, 0);
+    RetainedLog log = new RetainedLog(4, 0, 0);
     for (long i = 1; i <= 4; i++) {
       log.append(entry(i));
       assertEquals(1, log.firstIndex());
@@ -110,7 +110,7 @@ public class RetainedLogTest {
 
   @Test
   public void sliceReturnsAtLeastOneEntryEvenIfItIsLargerThanMaxBytes() {
-    RetainedLog log = new RetainedLog(10, 0);
+    RetainedLog log = new RetainedLog(10, 0, 0);
     log.append(new LogEntry(1, 1, "big", "x".repeat(10_000)));
     log.append(entry(2));
 
@@ -125,7 +125,7 @@ public class RetainedLogTest {
     assertThrows(IllegalArgumentException.class, () -> log.slice(4, 10, Long.MAX_VALUE));
     assertThrows(IllegalArgumentException.class, () -> log.slice(8, 10, Long.MAX_VALUE));
     assertThrows(IllegalArgumentException.class, () -> log.slice(0, 10, Long.MAX_VALUE));
-    assertThrows(IllegalArgumentException.class, () -> new RetainedLog(3, 0).slice(1, 10, Long.MAX_VALUE));
+    assertThrows(IllegalArgumentException.class, () -> new RetainedLog(3, 0, 0).slice(1, 10, Long.MAX_VALUE));
   }
 
   @Test
@@ -145,7 +145,7 @@ public class RetainedLogTest {
 
   @Test
   public void aLogCreatedAtIndex100StartsAt101() {
-    RetainedLog log = new RetainedLog(10, 100);
+    RetainedLog log = new RetainedLog(10, 100, 0);
 
     assertEquals(101, log.firstIndex());
     assertEquals(100, log.lastIndex());
@@ -163,6 +163,6 @@ public class RetainedLogTest {
 
   @Test
   public void aCapacityBelowOneIsRefused() {
-    assertThrows(IllegalArgumentException.class, () -> new RetainedLog(0, 0));
+    assertThrows(IllegalArgumentException.class, () -> new RetainedLog(0, 0, 0));
   }
 }

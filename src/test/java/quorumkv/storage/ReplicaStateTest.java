@@ -28,8 +28,13 @@ public class ReplicaStateTest {
     return new LogEntry(index, 1, key, null);
   }
 
+  /** Appends entries after the state's last index and commits them all. */
+  private static ReplicaState commit(ReplicaState state, long term, List<LogEntry> entries) {
+    return state.append(term, state.lastIndex(), entries, Long.MAX_VALUE, 1000);
+  }
+
   private static ReplicaState applied(LogEntry... entries) {
-    return ReplicaState.empty().append(1, List.of(entries));
+    return commit(ReplicaState.empty(), 1, List.of(entries));
   }
 
   /** Every key's value and version, read back through the public API. */
@@ -62,7 +67,7 @@ public class ReplicaStateTest {
     entries.add(new LogEntry(26, 3, "key-7", "seven again"));
     entries.add(new LogEntry(27, 3, "key-9", null));
     entries.add(new LogEntry(28, 3, "key-26", "twenty-six"));
-    return ReplicaState.empty().append(3, entries);
+    return commit(ReplicaState.empty(), 3, entries);
   }
 
   @Test
@@ -80,9 +85,8 @@ public class ReplicaStateTest {
 
   @Test
   public void appendAppliesPutsAndDeletesWithTheLogIndexAsVersion() {
-    ReplicaState state = ReplicaState.empty()
-        .append(1, List.of(put(1, "a", "1"), put(2, "b", "2")))
-        .append(2, List.of(new LogEntry(3, 2, "a", "3"), new LogEntry(4, 2, "b", null)));
+    ReplicaState state = commit(commit(ReplicaState.empty(), 1, List.of(put(1, "a", "1"), put(2, "b", "2"))),
+        2, List.of(new LogEntry(3, 2, "a", "3"), new LogEntry(4, 2, "b", null)));
 
     assertEquals(Optional.of(new VersionedValue("3", 3)), state.get("a"));
     assertEquals(Optional.empty(), state.get("b"));
@@ -97,7 +101,7 @@ public class ReplicaStateTest {
   public void appendNeverLowersThePromisedTermAndKeepsTheEntriesTerm() {
     ReplicaState promised = ReplicaState.empty().promise(7);
 
-    ReplicaState state = promised.append(5, List.of(new LogEntry(1, 5, "a", "1")));
+    ReplicaState state = commit(promised, 5, List.of(new LogEntry(1, 5, "a", "1")));
 
     assertEquals(7, state.promisedTerm());
     assertEquals(5, state.lastTerm());
@@ -109,7 +113,7 @@ public class ReplicaStateTest {
   public void anEmptyAppendChangesNothingButThePromisedTerm() {
     ReplicaState state = applied(put(1, "a", "1"));
 
-    ReplicaState after = state.append(4, List.of());
+    ReplicaState after = commit(state, 4, List.of());
 
     assertEquals(1, after.lastIndex());
     assertEquals(1, after.lastTerm());
@@ -146,9 +150,9 @@ public class ReplicaStateTest {
   public void aPutThenDeleteReturnsTheDigestToItsEarlierValue() {
     ReplicaState before = applied(put(1, "a", "1"), put(2, "b", "2"));
 
-    ReplicaState withExtra = before.append(1, List.of(put(3, "z", "5")));
-    ReplicaState afterDelete = withExtra.append(1, List.of(delete(4, "z")));
-    ReplicaState overwrittenAndRestored = afterDelete.append(1, List.of(put(5, "a", "other"), put(6, "a", "1")));
+    ReplicaState withExtra = commit(before, 1, List.of(put(3, "z", "5")));
+    ReplicaState afterDelete = commit(withExtra, 1, List.of(delete(4, "z")));
+    ReplicaState overwrittenAndRestored = commit(afterDelete, 1, List.of(put(5, "a", "other"), put(6, "a", "1")));
 
     assertNotEquals(before.digest(), withExtra.digest());
     assertEquals(before.digest(), afterDelete.digest());
@@ -160,7 +164,7 @@ public class ReplicaStateTest {
   public void deletingAMissingKeyChangesNoDigest() {
     ReplicaState before = applied(put(1, "a", "1"));
 
-    ReplicaState after = before.append(1, List.of(delete(2, "nothing-here")));
+    ReplicaState after = commit(before, 1, List.of(delete(2, "nothing-here")));
 
     assertEquals(before.digest(), after.digest());
     assertEquals(2, after.lastIndex());
@@ -171,9 +175,10 @@ public class ReplicaStateTest {
   public void appendingAnEntryThatDoesNotFollowTheLastIndexThrows() {
     ReplicaState state = applied(put(1, "a", "1"), put(2, "b", "2"));
 
-    assertThrows(IllegalArgumentException.class, () -> state.append(1, List.of(put(4, "c", "3"))));
-    assertThrows(IllegalArgumentException.class, () -> state.append(1, List.of(put(2, "c", "3"))));
-    assertThrows(IllegalArgumentException.class, () -> state.append(1, List.of(put(3, "c", "3"), put(5, "d", "4"))));
+    assertThrows(IllegalArgumentException.class, () -> commit(state, 1, List.of(put(4, "c", "3"))));
+    // an entry at an index already applied is committed, the same everywhere: ignored
+    assertEquals(Optional.of(new VersionedValue("2", 2)), commit(state, 1, List.of(put(2, "b", "other"))).get("b"));
+    assertThrows(IllegalArgumentException.class, () -> commit(state, 1, List.of(put(3, "c", "3"), put(5, "d", "4"))));
     assertEquals(2, state.lastIndex());
     assertEquals(Optional.empty(), state.get("c"));
   }
@@ -248,11 +253,11 @@ public class ReplicaStateTest {
     ReplicaState installed = ReplicaState.empty().installChunk(
         2, 10, 2, true, true, List.of(new KeyValue("k1", "v1", 9)));
 
-    ReplicaState next = installed.append(2, List.of(new LogEntry(11, 2, "k2", "v2")));
+    ReplicaState next = commit(installed, 2, List.of(new LogEntry(11, 2, "k2", "v2")));
 
     assertEquals(11, next.lastIndex());
     assertEquals(2, next.keyCount());
-    assertThrows(IllegalArgumentException.class, () -> installed.append(2, List.of(new LogEntry(1, 2, "k", "v"))));
+    assertEquals(1, commit(installed, 2, List.of(new LogEntry(1, 2, "k", "v"))).keyCount()); // below the snapshot: ignored
   }
 
   @Test
@@ -278,7 +283,7 @@ public class ReplicaStateTest {
       assertEquals(source.digest(), copy.digest());
       assertEquals(Optional.of(new VersionedValue("seven again", 26)), copy.get("key-7"));
       // the copy is a working state, not just equal data
-      assertEquals(29, copy.append(9, List.of(new LogEntry(29, 9, "key-1", "new"))).lastIndex());
+      assertEquals(29, commit(copy, 9, List.of(new LogEntry(29, 9, "key-1", "new"))).lastIndex());
     } finally {
       testKit.shutdownTestKit();
     }
