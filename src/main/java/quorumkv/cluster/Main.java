@@ -16,8 +16,14 @@ public final class Main {
   public static void main(String[] args) throws Exception {
     Config config = ConfigFactory.load();
     Settings settings = Settings.from(config);
-    SqliteStore.prepare(settings.dataDir());
-    ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, clusterConfig(settings).withFallback(config));
+    try {
+      SqliteStore.prepare(settings.dataDir());
+      ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, clusterConfig(settings).withFallback(config));
+    } catch (Exception e) {
+      System.err.println("quorumkv node " + settings.nodeId() + " failed to start: " + e);
+      e.printStackTrace();
+      System.exit(1);
+    }
   }
 
   /** What is derived from the settings rather than written in application.conf: seeds, roles, bind address. */
@@ -26,6 +32,9 @@ public final class Main {
     Config derived = ConfigFactory.empty()
         .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
         .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(List.of(settings.nodeId())));
+    if (!settings.clusterBindHost().isEmpty()) {
+      derived = derived.withValue("akka.remote.artery.bind.hostname", ConfigValueFactory.fromAnyRef(settings.clusterBindHost()));
+    }
     return derived;
   }
 }

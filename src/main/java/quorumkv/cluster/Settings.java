@@ -13,6 +13,7 @@ public record Settings(
     int httpPort,
     Duration askTimeout,
     String clusterHost,
+    String clusterBindHost,
     int clusterPort,
     List<String> seedNodes,
     Path dataDir,
@@ -61,6 +62,7 @@ public record Settings(
         q.getInt("http.port"),
         q.getDuration("http.ask-timeout"),
         q.getString("cluster.host"),
+        q.getString("cluster.bind-host"),
         q.getInt("cluster.port"),
         Arrays.stream(q.getString("cluster.seed-nodes").split(","))
             .map(String::trim)
