@@ -52,7 +52,7 @@ public final class FollowerActor
       List<KeyValue> pairs, ActorRef<ReplicateReply> replyTo) implements Command {}
 
   /** A would-be leader asks for a promise to refuse every older term, and for this log's position. */
-  public record Prepare(long term, ActorRef<PrepareReply> replyTo) implements Command {}
+  public record Prepare(long term, String candidate, ActorRef<PrepareReply> replyTo) implements Command {}
 
   /** The leader checks that no newer term has been promised here; nothing is persisted. */
   public record ConfirmTerm(long term, long round, ActorRef<TermConfirmed> replyTo) implements Command {}
@@ -125,7 +125,7 @@ public final class FollowerActor
       long term, long snapshotIndex, long snapshotTerm, boolean first, boolean last, List<KeyValue> pairs)
       implements Event {}
 
-  public record TermPromised(long term) implements Event {}
+  public record TermPromised(long term, String candidate) implements Event {}
 
   // --- behaviour ---
   private record ParkedRead(String key, long minIndex, ActorRef<ReadResult> replyTo) {}
@@ -261,10 +261,14 @@ public final class FollowerActor
   }
 
   private Effect<Event, ReplicaState> onPrepare(ReplicaState state, Prepare cmd) {
-    if (cmd.term() <= state.promisedTerm()) {
+    if (!state.canPromise(cmd.term(), cmd.candidate())) {
       return Effect().reply(cmd.replyTo(), new PrepareRejected(node, state.promisedTerm()));
     }
-    return Effect().persist(new TermPromised(cmd.term())).thenReply(cmd.replyTo(), s ->
+    if (cmd.term() == state.promisedTerm()) { // the same candidate asking again
+      return Effect().reply(cmd.replyTo(),
+          new Prepared(node, cmd.term(), state.lastIndex(), state.lastTerm(), state.appliedIndex()));
+    }
+    return Effect().persist(new TermPromised(cmd.term(), cmd.candidate())).thenReply(cmd.replyTo(), s ->
         new Prepared(node, cmd.term(), s.lastIndex(), s.lastTerm(), s.appliedIndex()));
   }
 
@@ -306,7 +310,7 @@ public final class FollowerActor
             (s, e) -> s.append(e.term(), e.prevIndex(), e.entries(), e.leaderCommit(), retainedEntries))
         .onEvent(StateChunkInstalled.class,
             (s, e) -> s.installChunk(e.term(), e.snapshotIndex(), e.snapshotTerm(), e.first(), e.last(), e.pairs()))
-        .onEvent(TermPromised.class, (s, e) -> s.promise(e.term()))
+        .onEvent(TermPromised.class, (s, e) -> s.promise(e.term(), e.candidate()))
         .build();
   }
 

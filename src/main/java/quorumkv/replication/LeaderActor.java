@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 import quorumkv.CborSerializable;
 import quorumkv.cluster.Settings;
 import quorumkv.storage.KeyValue;
@@ -224,10 +223,12 @@ public final class LeaderActor {
 
   // --- election ---
 
+  /** A new term: forgets the promises of the last one and asks everyone again. */
   private void startElectionRound() {
     phase = Phase.ELECTING;
     electionStartedNanos = System.nanoTime();
     promises.clear();
+    localPosition = null;
     context.ask(FollowerActor.Position.class, localReplica, ASK_TIMEOUT, FollowerActor.GetPosition::new,
         (pos, failure) -> new LocalPosition(pos, failure == null ? null : failure.toString()));
   }
@@ -243,14 +244,19 @@ public final class LeaderActor {
     localPosition = msg.position();
     term = Math.max(highestSeenTerm, Math.max(localPosition.promisedTerm(), localPosition.lastTerm())) + 1;
     highestSeenTerm = term;
-    FollowerActor.Prepare prepare = new FollowerActor.Prepare(term, prepareAdapter);
+    askForPromises();
+    return Behaviors.same();
+  }
+
+  /** Asks every replica that has not promised this term yet (again: a Prepare may be lost or slow). */
+  private void askForPromises() {
+    FollowerActor.Prepare prepare = new FollowerActor.Prepare(term, node, prepareAdapter);
     localReplica.tell(prepare);
     for (Replica r : replicas.values()) {
-      if (!r.local) {
+      if (!r.local && !promises.containsKey(r.node)) {
         r.link.send(r.ref, prepare);
       }
     }
-    return Behaviors.same();
   }
 
   private Behavior<Command> onPrepareAnswered(PrepareAnswered msg) {
@@ -534,11 +540,15 @@ public final class LeaderActor {
   private Behavior<Command> onTick(Tick tick) {
     long now = System.nanoTime();
     if (phase == Phase.ELECTING && now - electionStartedNanos > ELECTION_ROUND.toNanos()) {
-      if (promises.size() < promisesNeeded) {
-        context.getLog().info("Leader candidate on {}: {}; retrying", node, electionStatus());
+      electionStartedNanos = now;
+      if (localPosition == null || highestSeenTerm > term) {
+        // Our replica did not answer, or someone has promised a newer term: take a newer one.
+        context.getLog().info("Leader candidate on {}: {}; trying a newer term", node, electionStatus());
+        startElectionRound();
+      } else {
+        context.getLog().info("Leader candidate on {}: {}; asking again", node, electionStatus());
+        askForPromises();
       }
-      timers.startSingleTimer(new Tick(), Duration.ofMillis(ThreadLocalRandom.current().nextInt(50, 250)));
-      startElectionRound();
       return Behaviors.same();
     }
     if (phase == Phase.ADOPTING && now - adoptionStartedNanos > Duration.ofSeconds(60).toNanos()) {
@@ -704,7 +714,7 @@ public final class LeaderActor {
         if (phase == Phase.LEADING) {
           heartbeat(r);
         } else if (phase == Phase.ELECTING && localPosition != null && !local) {
-          r.link.send(r.ref, new FollowerActor.Prepare(term, prepareAdapter));
+          r.link.send(r.ref, new FollowerActor.Prepare(term, node, prepareAdapter));
         }
       }
     }

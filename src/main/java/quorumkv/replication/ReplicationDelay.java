@@ -44,6 +44,11 @@ public final class ReplicationDelay implements AutoCloseable {
     return new ReplicationDelay(node -> minNanos + (long) (random.nextDouble() * spread));
   }
 
+  /** Any distribution, e.g. one a simulation changes while it runs. */
+  public static ReplicationDelay of(Distribution distribution) {
+    return new ReplicationDelay(distribution);
+  }
+
   /** A fixed delay per follower, for simulations that need to know which follower answers when. */
   public static ReplicationDelay perFollower(Map<String, Duration> delays) {
     Map<String, Long> nanos = new HashMap<>();

@@ -33,21 +33,24 @@ public final class ReplicaState implements CborSerializable {
   private final long baseTerm;
   private final Vector<LogEntry> log;
   private final long promisedTerm;
+  /** The node whose leader the promise of {@code promisedTerm} went to; "" when none or unknown. */
+  private final String promisedTo;
   private final long digest;
 
   private ReplicaState(HashMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
-      Vector<LogEntry> log, long promisedTerm, long digest) {
+      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest) {
     this.entries = entries;
     this.appliedIndex = appliedIndex;
     this.baseIndex = baseIndex;
     this.baseTerm = baseTerm;
     this.log = log;
     this.promisedTerm = promisedTerm;
+    this.promisedTo = promisedTo;
     this.digest = digest;
   }
 
   public static ReplicaState empty() {
-    return new ReplicaState(emptyMap(), 0, 0, 0, emptyLog(), 0, 0);
+    return new ReplicaState(emptyMap(), 0, 0, 0, emptyLog(), 0, "", 0);
   }
 
   @JsonCreator
@@ -57,7 +60,8 @@ public final class ReplicaState implements CborSerializable {
       @JsonProperty("baseIndex") long baseIndex,
       @JsonProperty("baseTerm") long baseTerm,
       @JsonProperty("log") List<LogEntry> log,
-      @JsonProperty("promisedTerm") long promisedTerm) {
+      @JsonProperty("promisedTerm") long promisedTerm,
+      @JsonProperty("promisedTo") String promisedTo) {
     HashMap<String, VersionedValue> map = emptyMap();
     long digest = 0;
     for (Map.Entry<String, VersionedValue> e : entries.entrySet()) {
@@ -68,7 +72,8 @@ public final class ReplicaState implements CborSerializable {
     for (LogEntry e : log) {
       v = appended(v, e);
     }
-    return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, promisedTerm, digest);
+    return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, promisedTerm,
+        promisedTo == null ? "" : promisedTo, digest);
   }
 
   private static HashMap<String, VersionedValue> emptyMap() {
@@ -146,7 +151,7 @@ public final class ReplicaState implements CborSerializable {
     }
     long verified = appended.isEmpty() ? prevIndex : Math.max(prevIndex, appended.get(appended.size() - 1).index());
     ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l,
-        Math.max(promisedTerm, term), digest);
+        Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest);
     return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained);
   }
 
@@ -177,7 +182,7 @@ public final class ReplicaState implements CborSerializable {
       l = l.drop((int) surplus);
       base += surplus;
     }
-    return new ReplicaState(map, applied, base, bTerm, l, promisedTerm, d);
+    return new ReplicaState(map, applied, base, bTerm, l, promisedTerm, promisedTo, d);
   }
 
   /** Entries from {@code from} on, at most {@code max}; empty if {@code from} is not in the log. */
@@ -194,8 +199,17 @@ public final class ReplicaState implements CborSerializable {
     return out;
   }
 
-  public ReplicaState promise(long term) {
-    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, Math.max(promisedTerm, term), digest);
+  /** Promises {@code term} to the leader candidate on {@code candidate}. */
+  public ReplicaState promise(long term, String candidate) {
+    if (term < promisedTerm) {
+      return this;
+    }
+    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, term, candidate, digest);
+  }
+
+  /** Whether a Prepare for {@code term} from {@code candidate} may be answered with a promise. */
+  public boolean canPromise(long term, String candidate) {
+    return term > promisedTerm || (term == promisedTerm && candidate.equals(promisedTo));
   }
 
   /**
@@ -218,7 +232,8 @@ public final class ReplicaState implements CborSerializable {
     long index = last ? snapshotIndex : 0;
     long indexTerm = last ? snapshotTerm : 0;
     Vector<LogEntry> l = first || last ? emptyLog() : log;
-    return new ReplicaState(map, index, index, indexTerm, l, Math.max(promisedTerm, term), d);
+    return new ReplicaState(map, index, index, indexTerm, l, Math.max(promisedTerm, term),
+        term > promisedTerm ? "" : promisedTo, d);
   }
 
   public Optional<VersionedValue> get(String key) {
@@ -279,6 +294,11 @@ public final class ReplicaState implements CborSerializable {
   @JsonProperty("promisedTerm")
   public long promisedTerm() {
     return promisedTerm;
+  }
+
+  @JsonProperty("promisedTo")
+  public String promisedTo() {
+    return promisedTo;
   }
 
   @JsonIgnore

@@ -594,7 +594,7 @@ public class KvRoutesTest {
       for (int i = 0; i <= 5; i++) {
         String replicaNode = "node" + i;
         ActorRef<FollowerActor.Command> ref =
-            testKit.spawn(FollowerActor.create(replicaNode, 1000), FollowerActor.actorName(replicaNode));
+            testKit.spawn(FollowerActor.create(replicaNode, 1000, 1000), FollowerActor.actorName(replicaNode));
         testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
         replicas.add(ref);
       }

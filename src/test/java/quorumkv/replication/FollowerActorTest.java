@@ -133,7 +133,7 @@ public class FollowerActorTest {
     var f = spawn(1000);
     replicate(f, 1, 0, 0, entries(1, 1, 2), ALL);
     TestProbe<FollowerActor.PrepareReply> candidate = testKit.createTestProbe();
-    f.tell(new FollowerActor.Prepare(5, candidate.ref()));
+    f.tell(new FollowerActor.Prepare(5, "nodeX", candidate.ref()));
     assertEquals(new FollowerActor.Prepared(node, 5, 2, 1, 2), candidate.receiveMessage());
     assertEquals(new FollowerActor.Rejected(node, 4, 5), replicate(f, 4, 2, 1, entries(4, 3, 4), ALL));
     assertEquals(2, position(f).lastIndex());
@@ -141,12 +141,14 @@ public class FollowerActorTest {
   }
 
   @Test
-  public void promisesATermOnlyOnceAndConfirmsItWithoutPersisting() {
+  public void promisesATermToOneCandidateOnlyAndConfirmsItWithoutPersisting() {
     var f = spawn(1000);
     TestProbe<FollowerActor.PrepareReply> candidate = testKit.createTestProbe();
-    f.tell(new FollowerActor.Prepare(3, candidate.ref()));
+    f.tell(new FollowerActor.Prepare(3, "nodeA", candidate.ref()));
     candidate.expectMessageClass(FollowerActor.Prepared.class);
-    f.tell(new FollowerActor.Prepare(3, candidate.ref())); // a second candidate with the same term
+    f.tell(new FollowerActor.Prepare(3, "nodeA", candidate.ref())); // the same candidate asking again
+    candidate.expectMessageClass(FollowerActor.Prepared.class);
+    f.tell(new FollowerActor.Prepare(3, "nodeB", candidate.ref())); // another candidate, same term
     assertEquals(new FollowerActor.PrepareRejected(node, 3), candidate.receiveMessage());
 
     TestProbe<FollowerActor.TermConfirmed> confirm = testKit.createTestProbe();

@@ -39,7 +39,7 @@ public class ReplicationSimulationTest {
     settings = Settings.from(config).replication();
     delay = injected;
     for (String node : List.of("node0", "node1", "node2", "node3", "node4", "node5")) {
-      ActorRef<FollowerActor.Command> r = testKit.spawn(FollowerActor.create(node, 1000), FollowerActor.actorName(node));
+      ActorRef<FollowerActor.Command> r = testKit.spawn(FollowerActor.create(node, 1000, 1000), FollowerActor.actorName(node));
       testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, r));
       replicas.put(node, r);
     }
@@ -216,7 +216,7 @@ public class ReplicationSimulationTest {
     for (int i = 0; i < 60; i++) {
       assertTrue(write("key" + (i % 25), "v" + i, 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
     }
-    ActorRef<FollowerActor.Command> back = testKit.spawn(FollowerActor.create("node5", 1000), FollowerActor.actorName("node5"));
+    ActorRef<FollowerActor.Command> back = testKit.spawn(FollowerActor.create("node5", 1000, 1000), FollowerActor.actorName("node5"));
     testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, back));
     replicas.put("node5", back);
     awaitConverged(60);

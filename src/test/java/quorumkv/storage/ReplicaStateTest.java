@@ -99,7 +99,7 @@ public class ReplicaStateTest {
 
   @Test
   public void appendNeverLowersThePromisedTermAndKeepsTheEntriesTerm() {
-    ReplicaState promised = ReplicaState.empty().promise(7);
+    ReplicaState promised = ReplicaState.empty().promise(7, "candidate");
 
     ReplicaState state = commit(promised, 5, List.of(new LogEntry(1, 5, "a", "1")));
 
@@ -265,7 +265,7 @@ public class ReplicaStateTest {
     ActorTestKit testKit = ActorTestKit.create("replica-state-serialization",
         TestConfig.local(TestConfig.newDataDir("replica-state"), ""));
     try {
-      ReplicaState source = twentyFiveKeys().promise(9);
+      ReplicaState source = twentyFiveKeys().promise(9, "candidate");
       Serialization serialization = SerializationExtension.get(testKit.system().classicSystem());
       Serializer serializer = serialization.serializerFor(ReplicaState.class);
       assertEquals("akka.serialization.jackson.JacksonCborSerializer", serializer.getClass().getName());
