@@ -12,8 +12,9 @@ import java.util.List;
 
 /**
  * {@code ./kv check}: compares every replica with the leader's, like the lab's consistency check.
- * A replica is CONSISTENT when it is at the leader's log index with the same state digest,
- * BEHIND when it is at a lower index, DIVERGED when it is at the same index with another digest.
+ * A replica is CONSISTENT when it has applied the same log index as the leader's replica and has
+ * the same state digest, BEHIND when it has applied less, DIVERGED when it is at the same index
+ * with another digest.
  * Writes may be in flight, so it looks again for a few seconds before it calls anything behind.
  *
  * <p>Usage: {@code java -cp quorumkv.jar quorumkv.cli.ConsistencyCheck [--wait SECONDS] URL...}
@@ -22,7 +23,7 @@ import java.util.List;
 public final class ConsistencyCheck {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  record Replica(String url, String node, String role, long lastIndex, long keyCount, String digest, String error) {
+  record Replica(String url, String node, String role, long appliedIndex, long keyCount, String digest, String error) {
     boolean up() {
       return error == null;
     }
@@ -69,7 +70,7 @@ public final class ConsistencyCheck {
       if (r.statusCode() != 200) {
         return new Replica(url, "?", "?", 0, 0, "", "HTTP " + r.statusCode() + ": " + s.path("error").asText());
       }
-      return new Replica(url, s.path("node").asText(), s.path("role").asText(), s.path("lastIndex").asLong(),
+      return new Replica(url, s.path("node").asText(), s.path("role").asText(), s.path("appliedIndex").asLong(),
           s.path("keyCount").asLong(), s.path("digest").asText(), null);
     } catch (Exception e) {
       return new Replica(url, "?", "-", 0, 0, "", e.getClass().getSimpleName()
@@ -84,8 +85,8 @@ public final class ConsistencyCheck {
   static Verdict verdict(Replica r, Replica leader) {
     if (!r.up()) return Verdict.DOWN;
     if (r == leader) return Verdict.REFERENCE;
-    if (r.lastIndex() < leader.lastIndex()) return Verdict.BEHIND;
-    if (r.lastIndex() > leader.lastIndex()) return Verdict.AHEAD;
+    if (r.appliedIndex() < leader.appliedIndex()) return Verdict.BEHIND;
+    if (r.appliedIndex() > leader.appliedIndex()) return Verdict.AHEAD;
     return r.digest().equals(leader.digest()) ? Verdict.CONSISTENT : Verdict.DIVERGED;
   }
 
@@ -102,28 +103,28 @@ public final class ConsistencyCheck {
       replicas.forEach(r -> System.out.printf("  %-24s %s%n", r.url(), r.up() ? r.role() : "DOWN (" + r.error() + ")"));
       return false;
     }
-    System.out.printf("%-7s %-9s %10s %8s  %-16s  %s%n", "node", "role", "lastIndex", "keys", "digest", "verdict");
+    System.out.printf("%-7s %-9s %10s %8s  %-16s  %s%n", "node", "role", "applied", "keys", "digest", "verdict");
     int consistent = 0;
     for (Replica r : replicas) {
       Verdict v = verdict(r, leader);
       String detail = switch (v) {
         case REFERENCE -> "leader (reference)";
         case CONSISTENT -> "CONSISTENT";
-        case BEHIND -> "BEHIND by " + (leader.lastIndex() - r.lastIndex()) + " entries";
-        case AHEAD -> "AHEAD by " + (r.lastIndex() - leader.lastIndex()) + " entries (writes in flight?)";
+        case BEHIND -> "BEHIND by " + (leader.appliedIndex() - r.appliedIndex()) + " entries";
+        case AHEAD -> "AHEAD by " + (r.appliedIndex() - leader.appliedIndex()) + " entries (writes in flight?)";
         case DIVERGED -> "DIVERGED: same index, different state";
         case DOWN -> "DOWN (" + r.error() + ")";
       };
       if (v == Verdict.REFERENCE || v == Verdict.CONSISTENT) consistent++;
       if (r.up()) {
-        System.out.printf("%-7s %-9s %10d %8d  %-16s  %s%n", r.node(), r.role(), r.lastIndex(), r.keyCount(), r.digest(), detail);
+        System.out.printf("%-7s %-9s %10d %8d  %-16s  %s%n", r.node(), r.role(), r.appliedIndex(), r.keyCount(), r.digest(), detail);
       } else {
         System.out.printf("%-7s %-9s %10s %8s  %-16s  %s%n", r.url().replaceAll(".*:", ":"), "-", "-", "-", "-", detail);
       }
     }
     boolean ok = consistent == replicas.size();
     System.out.printf("%s: %d of %d replicas match the leader (index %d, digest %s)%n",
-        ok ? "CONSISTENT" : "INCONSISTENT", consistent, replicas.size(), leader.lastIndex(), leader.digest());
+        ok ? "CONSISTENT" : "INCONSISTENT", consistent, replicas.size(), leader.appliedIndex(), leader.digest());
     return ok;
   }
 }

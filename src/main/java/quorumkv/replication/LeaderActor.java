@@ -491,9 +491,12 @@ public final class LeaderActor {
       }
       r.stateTransfer = false;
       if (acked.matchIndex() > r.matchIndex) {
-        notifyAggregators(r, r.matchIndex, acked.matchIndex());
+        long before = r.matchIndex;
         r.matchIndex = acked.matchIndex();
+        // The commit index goes to our own replica before the clients hear of their writes, so
+        // that a read on this node after the answer finds them applied.
         advanceCommitIndex();
+        notifyAggregators(r, before, acked.matchIndex());
       }
       if (r.nextIndex <= r.matchIndex) {
         r.nextIndex = r.matchIndex + 1;

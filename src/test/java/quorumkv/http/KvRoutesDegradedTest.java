@@ -104,9 +104,10 @@ public class KvRoutesDegradedTest {
     assertEquals(3, byDefault.body.get("acks").asInt());
 
     assertEquals(before + 2, node.leaderLastIndex());
-    assertEquals("written", node.get("/kv/needs-three").body.get("value").asText());
+    assertEquals("written", node.get("/kv/needs-three?consistency=leader").body.get("value").asText());
+    long version = three.body.get("version").asLong();
     for (int i = 1; i <= 3; i++) {
-      assertEquals("node" + i, "written", node.readReplica(i, "needs-three").value());
+      assertEquals("node" + i, "written", node.readReplicaAt(i, "needs-three", version).value());
     }
   }
 

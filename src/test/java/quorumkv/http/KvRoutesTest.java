@@ -37,6 +37,7 @@ import org.junit.Test;
 import quorumkv.TestConfig;
 import quorumkv.cluster.Settings;
 import quorumkv.replication.FollowerActor;
+import quorumkv.replication.ReadResult;
 import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReplicationDelay;
 
@@ -72,7 +73,7 @@ public class KvRoutesTest {
     assertTrue("version is a log index, got " + v1, v1 >= 1);
     assertEquals("application/json", first.contentType);
 
-    Reply read = node.get("/kv/alpha");
+    Reply read = node.get("/kv/alpha?consistency=leader");
     assertEquals(200, read.status);
     assertEquals("alpha", read.body.get("key").asText());
     assertEquals("one", read.body.get("value").asText());
@@ -84,7 +85,7 @@ public class KvRoutesTest {
     long v2 = second.body.get("version").asLong();
     assertTrue("versions increase: " + v1 + " then " + v2, v2 > v1);
 
-    Reply reread = node.get("/kv/alpha");
+    Reply reread = node.get("/kv/alpha?consistency=leader");
     assertEquals("two", reread.body.get("value").asText());
     assertEquals(v2, reread.body.get("version").asLong());
   }
@@ -110,8 +111,9 @@ public class KvRoutesTest {
     assertEquals(5, r.body.get("acks").asInt());
     long version = r.body.get("version").asLong();
     for (int i = 1; i <= 5; i++) {
-      FollowerActor.Value v = node.readReplica(i, "all-five");
-      assertEquals("node" + i + " acked, so it must hold the write", "everywhere", v.value());
+      assertTrue("node" + i + " acked, so it must hold the write durably", node.replicaLastIndex(i) >= version);
+      FollowerActor.Value v = node.readReplicaAt(i, "all-five", version); // applied once it learns the commit
+      assertEquals("everywhere", v.value());
       assertEquals(version, v.version());
     }
   }
@@ -125,7 +127,7 @@ public class KvRoutesTest {
     int acks = r.body.get("acks").asInt();
     assertTrue("acks " + acks, acks >= 0 && acks <= 5);
     assertEquals("node0", r.body.get("node").asText());
-    Reply read = node.get("/kv/leader-only");
+    Reply read = node.get("/kv/leader-only?consistency=leader");
     assertEquals(200, read.status);
     assertEquals("fast", read.body.get("value").asText());
     assertEquals(r.body.get("version").asLong(), read.body.get("version").asLong());
@@ -136,7 +138,7 @@ public class KvRoutesTest {
     assertWritten(node.put("/kv/with-timeout?timeout=5s", "a"), "with-timeout", 3);
     assertWritten(node.put("/kv/with-timeout?timeout=3000", "b"), "with-timeout", 3);
     assertWritten(node.put("/kv/with-timeout?timeout=4000ms&w=2", "c"), "with-timeout", 2);
-    assertEquals("c", node.get("/kv/with-timeout").body.get("value").asText());
+    assertEquals("c", node.get("/kv/with-timeout?consistency=leader").body.get("value").asText());
   }
 
   @Test
@@ -148,7 +150,7 @@ public class KvRoutesTest {
     assertWritten(del, "doomed", 3);
     assertTrue(del.body.get("version").asLong() > put.body.get("version").asLong());
 
-    Reply get = node.get("/kv/doomed");
+    Reply get = node.get("/kv/doomed?consistency=leader");
     assertNotFound(get, "doomed");
     assertNotFound(node.get("/kv/doomed?consistency=leader"), "doomed");
     assertNotFound(node.get("/get?key=doomed"), "doomed");
@@ -161,14 +163,15 @@ public class KvRoutesTest {
     Reply del = node.send("DELETE", "/kv/doomed-everywhere?w=5", null);
 
     assertWritten(del, "doomed-everywhere", 5);
+    long version = del.body.get("version").asLong();
     for (int i = 1; i <= 5; i++) {
-      assertFalse("node" + i, node.readReplica(i, "doomed-everywhere").found());
+      assertFalse("node" + i, node.readReplicaAt(i, "doomed-everywhere", version).found());
     }
   }
 
   @Test
   public void aKeyNeverWrittenIs404OnEveryReadPath() {
-    assertNotFound(node.get("/kv/never-written"), "never-written");
+    assertNotFound(node.get("/kv/never-written?consistency=leader"), "never-written");
     assertNotFound(node.get("/kv/never-written?consistency=leader"), "never-written");
     assertNotFound(node.get("/kv/never-written?consistency=local"), "never-written");
     assertNotFound(node.get("/get?key=never-written"), "never-written");
@@ -184,15 +187,15 @@ public class KvRoutesTest {
     assertWritten(node.put("/kv/" + maxKey, "fits"), maxKey, 3);
     assertWritten(node.put("/kv/max-value", maxValue), "max-value", 3);
 
-    assertEquals("fits", node.get("/kv/" + maxKey).body.get("value").asText());
-    assertEquals(maxValue, node.get("/kv/max-value").body.get("value").asText());
+    assertEquals("fits", node.get("/kv/" + maxKey + "?consistency=leader").body.get("value").asText());
+    assertEquals(maxValue, node.get("/kv/max-value?consistency=leader").body.get("value").asText());
   }
 
   @Test
   public void nonAsciiKeysAndValuesRoundTrip() {
     assertWritten(node.put("/kv/caf%C3%A9", "naïve ☃"), "café", 3);
 
-    Reply read = node.get("/kv/caf%C3%A9");
+    Reply read = node.get("/kv/caf%C3%A9?consistency=leader");
     assertEquals(200, read.status);
     assertEquals("café", read.body.get("key").asText());
     assertEquals("naïve ☃", read.body.get("value").asText());
@@ -212,7 +215,7 @@ public class KvRoutesTest {
     assertEquals(set.body.get("version").asLong(), get.body.get("version").asLong());
     assertEquals("node0", get.body.get("node").asText());
 
-    assertEquals("from set", node.get("/kv/card").body.get("value").asText());
+    assertEquals("from set", node.get("/kv/card?consistency=leader").body.get("value").asText());
   }
 
   @Test
@@ -261,7 +264,7 @@ public class KvRoutesTest {
   @Test
   public void badPutsAre400AndWriteNothing() {
     assertWritten(node.put("/kv/guarded", "original"), "guarded", 3);
-    long version = node.get("/kv/guarded").body.get("version").asLong();
+    long version = node.get("/kv/guarded?consistency=leader").body.get("version").asLong();
 
     node.assertRejectedWritesNothing("PUT", "/kv/guarded", "", "value must not be empty");
     node.assertRejectedWritesNothing("PUT", "/kv/guarded", "x".repeat(64 * 1024 + 1), "65537 bytes");
@@ -279,7 +282,7 @@ public class KvRoutesTest {
     node.assertRejectedWritesNothing("PUT", "/kv/guarded?timeout=abc", "changed", "got 'abc'");
     node.assertRejectedWritesNothing("PUT", "/kv/guarded?timeout=-5s", "changed", "timeout must be a duration");
 
-    Reply read = node.get("/kv/guarded");
+    Reply read = node.get("/kv/guarded?consistency=leader");
     assertEquals("original", read.body.get("value").asText());
     assertEquals(version, read.body.get("version").asLong());
   }
@@ -287,7 +290,7 @@ public class KvRoutesTest {
   @Test
   public void badDeletesAre400AndDeleteNothing() {
     assertWritten(node.put("/kv/kept", "still here"), "kept", 3);
-    long version = node.get("/kv/kept").body.get("version").asLong();
+    long version = node.get("/kv/kept?consistency=leader").body.get("version").asLong();
 
     node.assertRejectedWritesNothing("DELETE", "/kv/kept?w=6", null, "w must be an integer from 0 to 5");
     node.assertRejectedWritesNothing("DELETE", "/kv/kept?w=abc", null, "w must be an integer");
@@ -295,7 +298,7 @@ public class KvRoutesTest {
     node.assertRejectedWritesNothing("DELETE", "/kv/" + "k".repeat(513), null, "key is 513 bytes");
     node.assertRejectedWritesNothing("DELETE", "/kv/", null, "key must not be empty");
 
-    Reply read = node.get("/kv/kept");
+    Reply read = node.get("/kv/kept?consistency=leader");
     assertEquals(200, read.status);
     assertEquals("still here", read.body.get("value").asText());
     assertEquals(version, read.body.get("version").asLong());
@@ -350,14 +353,14 @@ public class KvRoutesTest {
     assertEquals(r.toString(), "application/json", r.contentType);
     assertTrue(r.toString(), r.body.get("error").asText().contains("exceeded size limit"));
     assertEquals(before, node.leaderLastIndex());
-    assertNotFound(node.get("/kv/too-big-for-the-server"), "too-big-for-the-server");
+    assertNotFound(node.get("/kv/too-big-for-the-server?consistency=leader"), "too-big-for-the-server");
   }
 
   @Test
   public void badReadsAre400() {
     assertWritten(node.put("/kv/readable", "r"), "readable", 3);
 
-    assertBadRequest(node.get("/kv/readable?consistency=bogus"), "consistency must be 'local' or 'leader'");
+    assertBadRequest(node.get("/kv/readable?consistency=bogus"), "consistency must be 'local', 'leader' or 'linearizable'");
     assertBadRequest(node.get("/get?key=readable&consistency=bogus"), "got 'bogus'");
     assertBadRequest(node.get("/read?key=readable&consistency=bogus"), "got 'bogus'");
     assertBadRequest(node.get("/get"), "key must not be empty");
@@ -392,7 +395,7 @@ public class KvRoutesTest {
     assertMethodNotAllowed(node.post("/ready", ""), "GET");
 
     assertEquals(before, node.leaderLastIndex());
-    assertNotFound(node.get("/kv/x"), "x");
+    assertNotFound(node.get("/kv/x?consistency=leader"), "x");
   }
 
   // --- status, health, readiness ---
@@ -454,7 +457,9 @@ public class KvRoutesTest {
 
   @Test
   public void everyFollowerCatchesUpWithTheLeader() {
-    assertWritten(node.put("/kv/catch-up?w=1", "eventually everywhere"), "catch-up", 1);
+    Reply written = node.put("/kv/catch-up?w=1", "eventually everywhere");
+    assertWritten(written, "catch-up", 1);
+    long version = written.body.get("version").asLong();
     long leaderIndex = node.leaderLastIndex();
 
     node.awaitCondition("every replica has index " + leaderIndex, Duration.ofSeconds(20), () -> {
@@ -467,7 +472,7 @@ public class KvRoutesTest {
       return replication.size() == 6;
     });
     for (int i = 1; i <= 5; i++) {
-      assertEquals("eventually everywhere", node.readReplica(i, "catch-up").value());
+      assertEquals("eventually everywhere", node.readReplicaAt(i, "catch-up", version).value());
     }
   }
 
@@ -488,7 +493,7 @@ public class KvRoutesTest {
     assertTrue(r.body.get("ready").asBoolean());
     assertEquals("node0", r.body.get("node").asText());
     assertEquals("node0", r.body.get("leader").asText());
-    assertTrue(r.body.get("lastIndex").isIntegralNumber());
+    assertTrue(r.body.get("appliedIndex").isIntegralNumber());
   }
 
   // --- assertions ---
@@ -657,6 +662,19 @@ public class KvRoutesTest {
     }
 
     /** Reads a key straight from replica node{i}, bypassing HTTP. */
+    /** Reads replica i once it has applied {@code index}. */
+    FollowerActor.Value readReplicaAt(int i, String key, long index) {
+      TestProbe<ReadResult> probe = testKit.createTestProbe();
+      replicas.get(i).tell(new FollowerActor.ReadAt(key, index, probe.getRef()));
+      return (FollowerActor.Value) probe.receiveMessage(Duration.ofSeconds(10));
+    }
+
+    long replicaLastIndex(int i) {
+      TestProbe<FollowerActor.Position> probe = testKit.createTestProbe();
+      replicas.get(i).tell(new FollowerActor.GetPosition(probe.getRef()));
+      return probe.receiveMessage(Duration.ofSeconds(5)).lastIndex();
+    }
+
     FollowerActor.Value readReplica(int i, String key) {
       TestProbe<FollowerActor.Value> probe = testKit.createTestProbe();
       replicas.get(i).tell(new FollowerActor.Get(key, probe.getRef()));
