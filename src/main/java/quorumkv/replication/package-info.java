@@ -17,9 +17,14 @@
  *   <li>The in-memory {@link quorumkv.replication.RetainedLog} bounds what can be resent; a replica
  *       further behind gets the leader's whole state in chunks. The first chunk resets the
  *       replica to index 0, so an interrupted transfer is simply started again.
- *   <li>Terms: the leader takes a term above any its local replica has promised or seen; replicas
- *       refuse Replicate from an older term. Failover with log adoption from N − W replicas is not
- *       done yet.
+ *   <li>Terms and failover: a new leader takes a higher term and needs promises from N − W
+ *       replicas (its own included) before it serves; it adopts the most complete of their logs
+ *       (highest last term, then index), re-stamps the part not known to be committed with its own
+ *       term, and replicas replace whatever differs after the last entry that matches (the entry
+ *       before each batch is checked, as in Raft). Entries are applied only once committed (on
+ *       W + 1 replicas), so dropping an unadopted suffix never undoes anything.
+ *   <li>Linearizable reads confirm the term with W followers (then no newer leader can have
+ *       collected its N − W promises) and read at the commit index seen when the read arrived.
  *   <li>{@link quorumkv.replication.Quorum} holds the quorum arithmetic, free of actors.
  * </ul>
  */
