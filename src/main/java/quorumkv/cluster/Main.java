@@ -26,10 +26,16 @@ public final class Main {
     }
   }
 
-  /** What is derived from the settings rather than written in application.conf: seeds, roles, bind address. */
+  /**
+   * What is derived from the settings rather than written in application.conf: seeds, roles, bind
+   * address; and, for a node process only (not for tests that load application.conf), that a node
+   * which has been downed (cut off, or frozen too long) exits: it cannot rejoin under the same
+   * identity, and a supervisor (docker's restart policy, ./kv start) starts it afresh.
+   */
   public static Config clusterConfig(Settings settings) {
     List<String> seeds = settings.seedNodes().stream().map(s -> "akka://" + SYSTEM_NAME + "@" + s).toList();
     Config derived = ConfigFactory.empty()
+        .withValue("akka.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef("on"))
         .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
         .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(List.of(settings.nodeId())));
     if (!settings.clusterBindHost().isEmpty()) {
