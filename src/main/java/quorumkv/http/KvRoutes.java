@@ -7,7 +7,11 @@ import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
 import akka.http.javadsl.marshallers.jackson.Jackson;
+import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpCharsets;
+import akka.http.javadsl.model.HttpEntities;
+import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.HttpEntity;
 import akka.http.javadsl.model.StatusCode;
 import akka.http.javadsl.model.StatusCodes;
@@ -33,6 +37,7 @@ import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReadResult;
 import quorumkv.replication.WriteResult;
+import quorumkv.metrics.Metrics;
 
 /**
  * The HTTP API of every node. Writes go to the leader (through the singleton proxy, wherever it
@@ -47,6 +52,9 @@ public final class KvRoutes extends AllDirectives {
   private final ActorRef<LeaderActor.Command> leader;
   private final ActorRef<FollowerActor.Command> localReplica;
   private final RequestLimits limits;
+  private static final ContentType.WithCharset PROMETHEUS_TEXT =
+      MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
+  private final Metrics metrics;
   private final ObjectMapper mapper = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   public KvRoutes(
@@ -56,11 +64,24 @@ public final class KvRoutes extends AllDirectives {
     this.system = system;
     this.leader = leader;
     this.localReplica = localReplica;
+    this.metrics = Metrics.get(system);
     this.limits = new RequestLimits(settings.maxKeyBytes(), settings.maxValueBytes(),
         settings.replication().followers(), settings.replication().timeout());
   }
 
+  private static final java.util.Set<String> ROUTES =
+      java.util.Set.of("kv", "set", "get", "write", "read", "status", "health", "ready", "metrics");
+
   public Route routes() {
+    return extractRequest(request -> mapResponse(response -> {
+      String first = request.getUri().pathSegments().iterator().hasNext()
+          ? request.getUri().pathSegments().iterator().next() : "";
+      metrics.request(request.method().value(), ROUTES.contains(first) ? first : "other", response.status().intValue());
+      return response;
+    }, this::api));
+  }
+
+  private Route api() {
     return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
         pathPrefix("kv", () -> concat(
             pathEnd(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
@@ -76,7 +97,8 @@ public final class KvRoutes extends AllDirectives {
         path("read", () -> get(() -> keyParam())),
         path("status", () -> get(this::status)),
         path("health", () -> get(() -> json(StatusCodes.OK, Map.of("status", "ok", "node", settings.nodeId())))),
-        path("ready", () -> get(this::ready)))));
+        path("ready", () -> get(this::ready)),
+        path("metrics", () -> get(() -> complete(HttpEntities.create(PROMETHEUS_TEXT, metrics.scrape())))))));
   }
 
   // --- writes ---
@@ -99,10 +121,15 @@ public final class KvRoutes extends AllDirectives {
 
   private Route write(String key, String value, WriteParams params) {
     long timeoutMillis = params.timeout().toMillis();
+    long started = System.nanoTime();
     CompletionStage<WriteResult> result = AskPattern.ask(
         leader, replyTo -> new LeaderActor.Write(key, value, params.writeQuorum(), timeoutMillis, replyTo),
         params.timeout().plus(settings.askTimeout()), system.scheduler());
     return onComplete(result, tried -> {
+      metrics.write(params.writeQuorum(), tried.isFailure() ? "no-answer" : outcome(tried.get()), System.nanoTime() - started);
+      if (tried.isSuccess() && tried.get() instanceof WriteResult.Written w) {
+        metrics.acks(w.acks());
+      }
       if (tried.isFailure()) {
         return json(StatusCodes.SERVICE_UNAVAILABLE, error(
             "no answer from the leader within " + params.timeout().plus(settings.askTimeout()).toMillis()
@@ -111,6 +138,14 @@ public final class KvRoutes extends AllDirectives {
       }
       return writeResponse(tried.get());
     });
+  }
+
+  private static String outcome(WriteResult result) {
+    if (result instanceof WriteResult.Written) return "written";
+    if (result instanceof WriteResult.QuorumNotReached) return "quorum-not-reached";
+    if (result instanceof WriteResult.NotEnoughReplicas) return "not-enough-replicas";
+    if (result instanceof WriteResult.NoLeader) return "no-leader";
+    return "overloaded";
   }
 
   private Route writeResponse(WriteResult result) {

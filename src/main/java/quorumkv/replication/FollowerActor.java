@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import quorumkv.CborSerializable;
+import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
@@ -139,6 +140,7 @@ public final class FollowerActor
   /** Reads waiting for entries to be applied; answered after each apply. */
   private final List<ParkedRead> parkedReads = new ArrayList<>();
   private final long startNanos = System.nanoTime();
+  private final Metrics metrics;
 
   public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries) {
     return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries));
@@ -160,6 +162,7 @@ public final class FollowerActor
     this.node = node;
     this.snapshotEvery = snapshotEvery;
     this.retainedEntries = retainedEntries;
+    this.metrics = Metrics.get(context.getSystem());
   }
 
   @Override
@@ -211,9 +214,14 @@ public final class FollowerActor
     if (!changesSomething) {
       return Effect().reply(cmd.replyTo(), ack);
     }
+    long started = System.nanoTime();
     return Effect()
         .persist(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit()))
-        .thenRun(this::answerParkedReads)
+        .thenRun(s -> {
+          metrics.persisted(System.nanoTime() - started);
+          metrics.applied(s.appliedIndex());
+          answerParkedReads(s);
+        })
         .thenReply(cmd.replyTo(), s -> ack);
   }
 

@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import quorumkv.CborSerializable;
 import quorumkv.cluster.Settings;
+import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
@@ -131,6 +132,7 @@ public final class LeaderActor {
   private final String address;
   private final ActorRef<FollowerActor.Command> localReplica;
   private final ReplicationDelay delay;
+  private final Metrics metrics;
   private final ActorRef<FollowerActor.ReplicateReply> replyAdapter;
   private final ActorRef<FollowerActor.PrepareReply> prepareAdapter;
   private final ActorRef<FollowerActor.TermConfirmed> confirmAdapter;
@@ -181,6 +183,7 @@ public final class LeaderActor {
     this.address = context.getSystem().address().toString();
     this.localReplica = localReplica;
     this.delay = delay;
+    this.metrics = Metrics.get(context.getSystem());
     this.promisesNeeded = Quorum.promisesNeeded(settings.followers() + 1, settings.writeQuorum());
     this.replyAdapter = context.messageAdapter(FollowerActor.ReplicateReply.class, ReplicaReplied::new);
     this.prepareAdapter = context.messageAdapter(FollowerActor.PrepareReply.class, PrepareAnswered::new);
@@ -210,7 +213,7 @@ public final class LeaderActor {
         .onMessage(TermAnswered.class, this::onTermAnswered)
         .onMessage(LocalPosition.class, this::onLocalPosition)
         .onMessage(LogFetched.class, this::onLogFetched)
-        .onMessage(AggregatorStopped.class, m -> { pending.remove(m.index()); return Behaviors.same(); })
+        .onMessage(AggregatorStopped.class, this::onAggregatorStopped)
         .onMessage(ReplicasChanged.class, this::onReplicasChanged)
         .onMessage(ReachabilityChanged.class, this::onReachabilityChanged)
         .onMessage(MemberRemoved.class, m -> { unreachable.remove(m.event().member().address()); return Behaviors.same(); })
@@ -368,6 +371,8 @@ public final class LeaderActor {
       resetProgress(r);
     }
     phase = Phase.LEADING;
+    metrics.elected(term);
+    metrics.committed(commitIndex);
     long restamped = adopted.stream().filter(e -> e.index() >= adoptRestampFrom).count();
     context.getLog().info(
         "Leader on {} elected in term {} with promises from {} in {} ms: adopted the log of {} up to index {} "
@@ -418,6 +423,7 @@ public final class LeaderActor {
         entry.index(), w.key(), quorum, followers, Duration.ofMillis(w.timeoutMillis()), w.replyTo(), node));
     context.watchWith(aggregator, new AggregatorStopped(entry.index()));
     pending.put(entry.index(), aggregator);
+    metrics.pendingWrites(pending.size());
     for (Replica r : replicas.values()) {
       sendNewEntries(r);
     }
@@ -443,6 +449,7 @@ public final class LeaderActor {
         return;
       }
       List<LogEntry> batch = log.slice(r.nextIndex, settings.maxBatchEntries(), settings.maxBatchBytes());
+      metrics.batch(batch.size());
       send(r, new FollowerActor.Replicate(term, prev, log.termAt(prev), batch, commitIndex, replyAdapter));
       r.nextIndex += batch.size();
     }
@@ -508,6 +515,15 @@ public final class LeaderActor {
       }
     }
     sendNewEntries(r);
+    if (!r.local) {
+      metrics.follower(r.node, Math.max(0, lastIndex - r.matchIndex), 0, r.inFlight);
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onAggregatorStopped(AggregatorStopped msg) {
+    pending.remove(msg.index());
+    metrics.pendingWrites(pending.size());
     return Behaviors.same();
   }
 
@@ -532,6 +548,7 @@ public final class LeaderActor {
         leaderMatch, matches.stream().mapToLong(Long::longValue).toArray(), settings.writeQuorum());
     if (committed > commitIndex) {
       commitIndex = committed;
+      metrics.committed(commitIndex);
       for (Replica r : replicas.values()) {
         if (r.inFlight == 0 && !r.stateTransfer && r.matchIndex >= r.nextIndex - 1) {
           heartbeat(r); // idle replicas learn the commit index now, not with the next write
@@ -565,6 +582,9 @@ public final class LeaderActor {
     }
     long resendAfter = settings.resendAfter().toNanos();
     for (Replica r : replicas.values()) {
+      if (!r.local) {
+        metrics.follower(r.node, Math.max(0, lastIndex - r.matchIndex), (now - r.lastReplyNanos) / 1_000_000, r.inFlight);
+      }
       // A state transfer may take a while to persist; give it much longer before starting over.
       boolean quiet = now - r.lastSendNanos > (r.stateTransfer ? 30 * resendAfter : resendAfter);
       if (r.inFlight > 0 && quiet && now - r.lastReplyNanos > resendAfter) {

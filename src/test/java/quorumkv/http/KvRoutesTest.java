@@ -477,6 +477,29 @@ public class KvRoutesTest {
   }
 
   @Test
+  public void metricsArePrometheusTextWithTheReplicationMeters() {
+    assertWritten(node.put("/kv/measured?w=2", "m"), "measured", 2);
+    node.get("/kv/never-measured");
+    String[] m = node.getText("/metrics");
+    assertEquals("200", m[0]);
+    assertTrue(m[1], m[1].startsWith("text/plain"));
+    String text = m[2];
+    for (String expected : List.of(
+        "quorumkv_http_requests_total{method=\"PUT\",route=\"kv\",status=\"200\",}",
+        "quorumkv_http_requests_total{method=\"GET\",route=\"kv\",status=\"404\",}",
+        "quorumkv_write_latency_seconds_bucket{outcome=\"written\",w=\"2\",",
+        "quorumkv_write_acks_count",
+        "quorumkv_replicate_batch_entries_count",
+        "quorumkv_replica_persist_seconds_count",
+        "quorumkv_replication_lag_entries{follower=\"node1\",}",
+        "quorumkv_pending_writes",
+        "quorumkv_leader_elections_total 1.0",
+        "quorumkv_term ")) {
+      assertTrue("missing " + expected + " in:\n" + text, text.contains(expected));
+    }
+  }
+
+  @Test
   public void healthIsOk() {
     Reply r = node.get("/health");
 
@@ -648,6 +671,21 @@ public class KvRoutesTest {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new AssertionError(label + " interrupted", e);
+      }
+    }
+
+    /** A GET whose body is plain text: status, content type, body. */
+    String[] getText(String path) {
+      HttpRequest request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30)).build();
+      try {
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        return new String[] {Integer.toString(response.statusCode()),
+            response.headers().firstValue("Content-Type").orElse(""), response.body()};
+      } catch (IOException e) {
+        throw new AssertionError(path + " failed: " + e, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(path + " interrupted", e);
       }
     }
 

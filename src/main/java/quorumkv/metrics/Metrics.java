@@ -1,0 +1,144 @@
+package quorumkv.metrics;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Extension;
+import akka.actor.typed.ExtensionId;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheus.PrometheusConfig;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A node's metrics, one registry per ActorSystem (an Akka extension, so actors and routes reach it
+ * without being handed it), served at {@code GET /metrics} in Prometheus text format by Micrometer.
+ * Meters are created once and cached: recording on the hot path is a map lookup and an add.
+ */
+public final class Metrics implements Extension {
+  private static final ExtensionId<Metrics> ID = new ExtensionId<>() {
+    @Override
+    public Metrics createExtension(ActorSystem<?> system) {
+      return new Metrics();
+    }
+  };
+
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Map<String, Counter> requests = new ConcurrentHashMap<>();
+  private final Map<String, Timer> writeLatency = new ConcurrentHashMap<>();
+  private final Map<String, AtomicLong> lagEntries = new ConcurrentHashMap<>();
+  private final Map<String, AtomicLong> lagMillis = new ConcurrentHashMap<>();
+  private final Map<String, AtomicLong> inFlight = new ConcurrentHashMap<>();
+  private final DistributionSummary acks;
+  private final DistributionSummary batchEntries;
+  private final Timer persistLatency;
+  private final Counter elections;
+  private final AtomicLong term = new AtomicLong();
+  private final AtomicLong pendingWrites = new AtomicLong();
+  private final AtomicLong appliedIndex = new AtomicLong();
+  private final AtomicLong commitIndex = new AtomicLong();
+
+  public static Metrics get(ActorSystem<?> system) {
+    return ID.apply(system);
+  }
+
+  private Metrics() {
+    acks = DistributionSummary.builder("quorumkv_write_acks")
+        .description("Follower acks a write had when it was answered 200")
+        .serviceLevelObjectives(0, 1, 2, 3, 4, 5).register(registry);
+    batchEntries = DistributionSummary.builder("quorumkv_replicate_batch_entries")
+        .description("Log entries per Replicate message sent by the leader (group commit)")
+        .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000).register(registry);
+    persistLatency = Timer.builder("quorumkv_replica_persist_seconds")
+        .description("Time for this node's replica to persist a Replicate (journal write to SQLite)")
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(0)).register(registry);
+    elections = Counter.builder("quorumkv_leader_elections_total")
+        .description("Times a leader was elected on this node").register(registry);
+    Gauge.builder("quorumkv_term", term, AtomicLong::get)
+        .description("The leader's term, as last seen on this node").register(registry);
+    Gauge.builder("quorumkv_pending_writes", pendingWrites, AtomicLong::get)
+        .description("Writes logged by the leader on this node and waiting for their quorum").register(registry);
+    Gauge.builder("quorumkv_applied_index", appliedIndex, AtomicLong::get)
+        .description("The last log index applied by this node's replica").register(registry);
+    Gauge.builder("quorumkv_commit_index", commitIndex, AtomicLong::get)
+        .description("The leader's commit index (on the leader's node)").register(registry);
+  }
+
+  /** One HTTP request answered; {@code route} is the first path segment. */
+  public void request(String method, String route, int status) {
+    requests.computeIfAbsent(method + ' ' + route + ' ' + status, k -> Counter.builder("quorumkv_http_requests_total")
+        .description("HTTP requests by route and status")
+        .tags("method", method, "route", route, "status", Integer.toString(status)).register(registry)).increment();
+  }
+
+  /** A write's latency as its client saw it from this node, by write quorum and outcome. */
+  public void write(int writeQuorum, String outcome, long nanos) {
+    String w = writeQuorum < 0 ? "default" : Integer.toString(writeQuorum);
+    writeLatency.computeIfAbsent(w + ' ' + outcome, k -> Timer.builder("quorumkv_write_latency_seconds")
+        .description("Write latency by write quorum (w) and outcome")
+        .tags("w", w, "outcome", outcome)
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(0)).register(registry))
+        .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  public void acks(int count) {
+    acks.record(count);
+  }
+
+  public void batch(int entries) {
+    batchEntries.record(entries);
+  }
+
+  public void persisted(long nanos) {
+    persistLatency.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  public void elected(long newTerm) {
+    elections.increment();
+    term.set(newTerm);
+  }
+
+  public void term(long t) {
+    term.set(t);
+  }
+
+  public void pendingWrites(int n) {
+    pendingWrites.set(n);
+  }
+
+  public void applied(long index) {
+    appliedIndex.set(index);
+  }
+
+  public void committed(long index) {
+    commitIndex.set(index);
+  }
+
+  /** A follower's replication progress as the leader sees it. */
+  public void follower(String node, long lagInEntries, long msSinceLastAck, int replicateInFlight) {
+    gauge(lagEntries, node, "quorumkv_replication_lag_entries", "Log entries the leader has that the follower has not acked")
+        .set(lagInEntries);
+    gauge(lagMillis, node, "quorumkv_replication_lag_seconds", "Time since the follower last answered the leader")
+        .set(msSinceLastAck);
+    gauge(inFlight, node, "quorumkv_replicate_in_flight", "Replicate messages sent to the follower and not yet answered")
+        .set(replicateInFlight);
+  }
+
+  private AtomicLong gauge(Map<String, AtomicLong> gauges, String node, String name, String description) {
+    return gauges.computeIfAbsent(node, n -> {
+      AtomicLong value = new AtomicLong();
+      Gauge.builder(name, value, v -> name.endsWith("_seconds") ? v.get() / 1000.0 : v.get())
+          .description(description).tag("follower", n).register(registry);
+      return value;
+    });
+  }
+
+  /** The Prometheus text exposition of every meter. */
+  public String scrape() {
+    return registry.scrape();
+  }
+}
