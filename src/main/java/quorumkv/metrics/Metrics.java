@@ -49,13 +49,13 @@ public final class Metrics implements Extension {
   private Metrics() {
     acks = DistributionSummary.builder("quorumkv_write_acks")
         .description("Follower acks a write had when it was answered 200")
-        .serviceLevelObjectives(0, 1, 2, 3, 4, 5).register(registry);
+        .serviceLevelObjectives(1, 2, 3, 4, 5).register(registry);
     batchEntries = DistributionSummary.builder("quorumkv_replicate_batch_entries")
         .description("Log entries per Replicate message sent by the leader (group commit)")
         .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000).register(registry);
     persistLatency = Timer.builder("quorumkv_replica_persist_seconds")
         .description("Time for this node's replica to persist a Replicate (journal write to SQLite)")
-        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(0)).register(registry);
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000)).maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
     elections = Counter.builder("quorumkv_leader_elections_total")
         .description("Times a leader was elected on this node").register(registry);
     Gauge.builder("quorumkv_term", term, AtomicLong::get)
@@ -81,7 +81,7 @@ public final class Metrics implements Extension {
     writeLatency.computeIfAbsent(w + ' ' + outcome, k -> Timer.builder("quorumkv_write_latency_seconds")
         .description("Write latency by write quorum (w) and outcome")
         .tags("w", w, "outcome", outcome)
-        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(0)).register(registry))
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000)).maximumExpectedValue(Duration.ofSeconds(60)).register(registry))
         .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
