@@ -41,6 +41,15 @@ public final class LatencyRecorder {
     return count;
   }
 
+  /** A copy of every sample recorded so far, in milliseconds, in no particular order (e.g. for a histogram). */
+  public synchronized double[] samplesMillis() {
+    double[] millis = new double[count];
+    for (int i = 0; i < count; i++) {
+      millis[i] = samplesNanos[i] / 1e6;
+    }
+    return millis;
+  }
+
   /**
    * The nearest-rank percentile: the smallest sample such that at least {@code percent}% of all
    * samples are less than or equal to it, i.e. the sample at rank ceil(percent / 100 * n) in

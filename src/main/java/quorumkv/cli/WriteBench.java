@@ -294,12 +294,20 @@ public final class WriteBench {
 
   /** Runs the benchmark to completion: returns once every one of the requests has finished. */
   public static Result run(Options options) {
+    return run(options, new LatencyRecorder(options.requests()));
+  }
+
+  /**
+   * As {@link #run(Options)}, recording the latency of each successful request into
+   * {@code latencies} as well, for callers that want the raw samples (e.g. for a histogram).
+   */
+  public static Result run(Options options, LatencyRecorder latencies) {
     HttpClient http = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(options.requestTimeout())
         .executor(HTTP_CLIENT_POOL)
         .build();
-    ClosedLoop loop = new ClosedLoop(options, http);
+    ClosedLoop loop = new ClosedLoop(options, http, latencies);
     int clientCount = Math.min(options.clients(), options.requests());
     ExecutorService clientThreads = Executors.newFixedThreadPool(clientCount,
         daemonThreads("write-bench-client-"));
@@ -382,14 +390,14 @@ public final class WriteBench {
     private final ConcurrentMap<String, LongAdder> successesByStatus = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, LongAdder> errorsByStatus = new ConcurrentHashMap<>();
 
-    ClosedLoop(Options options, HttpClient http) {
+    ClosedLoop(Options options, HttpClient http, LatencyRecorder latencies) {
       this.options = options;
       this.http = http;
+      this.latencies = latencies;
       this.nodeBaseUrls = options.nodes().stream().map(ClosedLoop::withoutTrailingSlash).toList();
       this.query = options.writeQuorum().isPresent() ? "?w=" + options.writeQuorum().getAsInt() : "";
       byte[] valueBytes = "v".repeat(options.valueSizeBytes()).getBytes(StandardCharsets.US_ASCII);
       this.value = HttpRequest.BodyPublishers.ofByteArray(valueBytes);
-      this.latencies = new LatencyRecorder(options.requests());
     }
 
     /** One client: sends a request, waits for its outcome, and repeats until none are left. */

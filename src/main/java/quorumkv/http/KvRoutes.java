@@ -235,6 +235,8 @@ public final class KvRoutes extends AllDirectives {
       body.put("term", info.map(LeaderActor.LeaderInfo::term).orElse(p.promisedTerm()));
       body.put("writeQuorum", settings.replication().writeQuorum());
       body.put("followers", settings.replication().followers());
+      body.put("minDelay", settings.replication().minDelay().toNanos() / 1e6);
+      body.put("maxDelay", settings.replication().maxDelay().toNanos() / 1e6);
       body.put("leaderAddress", info.map(LeaderActor.LeaderInfo::address).orElse(null));
       body.put("appliedIndex", p.appliedIndex());
       body.put("lastIndex", p.lastIndex());
