@@ -550,8 +550,8 @@ public final class LeaderActor {
       commitIndex = committed;
       metrics.committed(commitIndex);
       for (Replica r : replicas.values()) {
-        if (r.inFlight == 0 && !r.stateTransfer && r.matchIndex >= r.nextIndex - 1) {
-          heartbeat(r); // idle replicas learn the commit index now, not with the next write
+        if (r.inFlight == 0 && !r.stateTransfer && r.matchIndex >= r.nextIndex - 1 && r.nextIndex > lastIndex) {
+          heartbeat(r); // idle replicas learn the commit index now; busy ones with their next batch
         }
       }
     }
