@@ -146,6 +146,8 @@ public final class LeaderActor {
   private Phase phase = Phase.ELECTING;
   private long term;
   private long highestSeenTerm;
+  /** A replica refused this term (it promised it, or a newer one, to someone else). */
+  private boolean termRefused;
   private long electionStartedNanos;
   private FollowerActor.Position localPosition;
   private final Map<String, FollowerActor.Prepared> promises = new HashMap<>();
@@ -232,6 +234,7 @@ public final class LeaderActor {
     electionStartedNanos = System.nanoTime();
     promises.clear();
     localPosition = null;
+    termRefused = false;
     context.ask(FollowerActor.Position.class, localReplica, ASK_TIMEOUT, FollowerActor.GetPosition::new,
         (pos, failure) -> new LocalPosition(pos, failure == null ? null : failure.toString()));
   }
@@ -265,6 +268,7 @@ public final class LeaderActor {
   private Behavior<Command> onPrepareAnswered(PrepareAnswered msg) {
     if (msg.reply() instanceof FollowerActor.PrepareRejected rejected) {
       highestSeenTerm = Math.max(highestSeenTerm, rejected.promisedTerm());
+      termRefused |= phase == Phase.ELECTING && rejected.promisedTerm() >= term;
       return Behaviors.same();
     }
     FollowerActor.Prepared prepared = (FollowerActor.Prepared) msg.reply();
@@ -561,7 +565,7 @@ public final class LeaderActor {
     long now = System.nanoTime();
     if (phase == Phase.ELECTING && now - electionStartedNanos > ELECTION_ROUND.toNanos()) {
       electionStartedNanos = now;
-      if (localPosition == null || highestSeenTerm > term) {
+      if (localPosition == null || termRefused || highestSeenTerm > term) {
         // Our replica did not answer, or someone has promised a newer term: take a newer one.
         context.getLog().info("Leader candidate on {}: {}; trying a newer term", node, electionStatus());
         startElectionRound();

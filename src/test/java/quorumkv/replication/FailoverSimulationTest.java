@@ -180,6 +180,23 @@ public class FailoverSimulationTest {
   }
 
   @Test
+  public void aCandidateWhoseTermWasPromisedToAnotherTakesANewerOne() {
+    // node0's replica last promised term 1; the others promised term 2 to a candidate on node9.
+    // node0's candidate picks term 2 as well and is refused at that same term: it must move on.
+    TestProbe<FollowerActor.PrepareReply> other = testKit.createTestProbe();
+    replicas.get("node0").tell(new FollowerActor.Prepare(1, "node9", other.ref()));
+    other.expectMessageClass(FollowerActor.Prepared.class);
+    for (String n : List.of("node1", "node2", "node3", "node4", "node5")) {
+      replicas.get(n).tell(new FollowerActor.Prepare(2, "node9", other.ref()));
+      other.expectMessageClass(FollowerActor.Prepared.class);
+    }
+    ActorRef<LeaderActor.Command> leader = leaderOn("node0", ReplicationDelay.none());
+    awaitActive(leader, 5);
+    assertTrue(info(leader).term() >= 3);
+    assertTrue(write(leader, "k", "v", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
+  }
+
+  @Test
   public void aDeposedLeaderCanNoLongerWrite() {
     ActorRef<LeaderActor.Command> old = leaderOn("node0", ReplicationDelay.none());
     awaitActive(old, 5);
