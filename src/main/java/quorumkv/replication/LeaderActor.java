@@ -101,7 +101,13 @@ public final class LeaderActor {
     final ReplicationDelay.Link link;
     long nextIndex;
     long matchIndex;
+    /** Replicate messages with entries (or a state transfer) sent and not yet answered. */
     int inFlight;
+    /**
+     * What each unanswered message carried (true: entries), in send order: a replica answers its
+     * messages in the order it gets them, so a heartbeat's answer never frees an entries slot.
+     */
+    final java.util.ArrayDeque<Boolean> unanswered = new java.util.ArrayDeque<>();
     long lastSendNanos;
     long lastReplyNanos;
     boolean stateTransfer;
@@ -391,6 +397,7 @@ public final class LeaderActor {
     r.nextIndex = lastIndex + 1;
     r.matchIndex = 0;
     r.inFlight = 0;
+    r.unanswered.clear();
     r.stateTransfer = false;
   }
 
@@ -454,7 +461,7 @@ public final class LeaderActor {
       }
       List<LogEntry> batch = log.slice(r.nextIndex, settings.maxBatchEntries(), settings.maxBatchBytes());
       metrics.batch(batch.size());
-      send(r, new FollowerActor.Replicate(term, prev, log.termAt(prev), batch, commitIndex, replyAdapter));
+      send(r, new FollowerActor.Replicate(term, prev, log.termAt(prev), batch, commitIndex, replyAdapter), true);
       r.nextIndex += batch.size();
     }
   }
@@ -467,11 +474,14 @@ public final class LeaderActor {
       prev = r.matchIndex;
       prevTerm = Math.max(0, log.termAt(prev));
     }
-    send(r, new FollowerActor.Replicate(term, prev, prevTerm, List.of(), commitIndex, replyAdapter));
+    send(r, new FollowerActor.Replicate(term, prev, prevTerm, List.of(), commitIndex, replyAdapter), false);
   }
 
-  private void send(Replica r, FollowerActor.Command msg) {
-    r.inFlight++;
+  private void send(Replica r, FollowerActor.Command msg, boolean carriesEntries) {
+    if (carriesEntries) {
+      r.inFlight++;
+    }
+    r.unanswered.add(carriesEntries);
     r.lastSendNanos = System.nanoTime();
     r.link.send(r.ref, msg);
   }
@@ -494,7 +504,9 @@ public final class LeaderActor {
     if (r == null || phase != Phase.LEADING || reply.term() != term) {
       return Behaviors.same();
     }
-    r.inFlight = Math.max(0, r.inFlight - 1);
+    if (Boolean.TRUE.equals(r.unanswered.poll())) {
+      r.inFlight = Math.max(0, r.inFlight - 1);
+    }
     r.lastReplyNanos = System.nanoTime();
     if (reply instanceof FollowerActor.Acked acked) {
       if (r.stateTransfer && acked.matchIndex() < r.transferIndex) {
@@ -595,10 +607,11 @@ public final class LeaderActor {
         // No answer to anything for a while: assume the messages were lost and start over from
         // what is known to match.
         r.inFlight = 0;
+        r.unanswered.clear();
         r.stateTransfer = false;
         r.nextIndex = r.matchIndex > 0 ? r.matchIndex + 1 : lastIndex + 1;
         heartbeat(r);
-      } else if (r.inFlight == 0 && quiet) {
+      } else if (r.unanswered.isEmpty() && quiet) {
         heartbeat(r); // keeps idle replicas' commit index and position fresh, and finds restarted ones
       }
     }
@@ -706,8 +719,10 @@ public final class LeaderActor {
       // Our own replica has not applied far enough for the log to continue from its state yet.
       r.stateTransfer = false;
       r.inFlight = 0;
+      r.unanswered.clear();
       return Behaviors.same();
     }
+    r.unanswered.add(true); // the last chunk is answered, and frees the slot startStateTransfer took
     List<List<KeyValue>> chunks = new ArrayList<>();
     state.forEachChunk(settings.stateTransferChunk(), chunks::add);
     for (int i = 0; i < chunks.size(); i++) {
