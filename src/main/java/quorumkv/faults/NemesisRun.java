@@ -485,12 +485,32 @@ public final class NemesisRun {
       }
     }
 
+    /**
+     * Waits for all six to be ready. On a busy machine a node that starts slowly can be taken for
+     * dead and downed before it is up; it exits, and is started again here.
+     */
+    boolean awaitAllReadyRestartingExited(Duration timeout) throws InterruptedException {
+      long end = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < end) {
+        for (int n = 0; n < NetnsCluster.NODES; n++) {
+          if (cluster.reapExited(n).isPresent()) {
+            log(NetnsCluster.nodeId(n) + " exited while the cluster formed; starting it again");
+            cluster.start(n);
+          }
+        }
+        if (cluster.awaitAllReady(Duration.ofSeconds(5))) {
+          return true;
+        }
+      }
+      return false;
+    }
+
     Report execute(long t0) throws IOException, InterruptedException {
       log("nemesis run: " + seconds(o.faultTime()) + " s of faults, " + o.clients() + " clients, " + o.keys()
           + " keys, seed " + o.seed() + "; " + cluster);
       cluster.startAll();
       Duration setupWait = min(Duration.ofSeconds(150), remaining(Duration.ofSeconds(60).plus(o.faultTime())));
-      if (!cluster.awaitAllReady(setupWait)) {
+      if (!awaitAllReadyRestartingExited(setupWait)) {
         throw new IllegalStateException("the cluster did not become ready within " + setupWait.toSeconds() + " s: "
             + cluster.readiness());
       }
