@@ -1014,17 +1014,23 @@ public final class NemesisRun {
         if (killedByUs[n]) {
           continue;
         }
-        Optional<Integer> exit = cluster.reapExited(n);
-        if (exit.isPresent()) {
-          pendingSelfExit.put(n, selfExits.size());
-          selfExits.add(new SelfExit(NetnsCluster.nodeId(n), now(), exit.get(), currentFault, "not restarted",
-              downedHint(n)));
-          log.accept(NetnsCluster.nodeId(n) + " exited by itself (code " + exit.get() + ") " + currentFault);
-        }
+        recordSelfExit(n).ifPresent(code ->
+            log.accept(NetnsCluster.nodeId(n) + " exited by itself (code " + code + ") " + currentFault));
       }
       if (cluster.partitionedMinority().isEmpty()) {
         restartExited();
       }
+    }
+
+    /** Notes a node that exited by itself since the last look; its exit code, if it did. */
+    private Optional<Integer> recordSelfExit(int n) {
+      Optional<Integer> exit = cluster.reapExited(n);
+      if (exit.isPresent()) {
+        pendingSelfExit.put(n, selfExits.size());
+        selfExits.add(new SelfExit(NetnsCluster.nodeId(n), now(), exit.get(), currentFault, "not restarted",
+            downedHint(n)));
+      }
+      return exit;
     }
 
     /** Starts every node that is down (other than by a kill in progress). */
@@ -1033,12 +1039,7 @@ public final class NemesisRun {
         if (killedByUs[n]) {
           continue;
         }
-        Optional<Integer> exit = cluster.reapExited(n);
-        if (exit.isPresent()) {
-          pendingSelfExit.put(n, selfExits.size());
-          selfExits.add(new SelfExit(NetnsCluster.nodeId(n), now(), exit.get(), currentFault, "not restarted",
-              downedHint(n)));
-        }
+        recordSelfExit(n);
         if (!cluster.isRunning(n)) {
           cluster.start(n);
           Integer i = pendingSelfExit.remove(n);
