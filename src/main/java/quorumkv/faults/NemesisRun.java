@@ -1014,8 +1014,8 @@ public final class NemesisRun {
         if (killedByUs[n]) {
           continue;
         }
-        recordSelfExit(n).ifPresent(code ->
-            log.accept(NetnsCluster.nodeId(n) + " exited by itself (code " + code + ") " + currentFault));
+        String node = NetnsCluster.nodeId(n);
+        recordSelfExit(n).ifPresent(code -> log.accept(node + " exited by itself (code " + code + ") " + currentFault));
       }
       if (cluster.partitionedMinority().isEmpty()) {
         restartExited();
