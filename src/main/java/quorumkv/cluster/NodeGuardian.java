@@ -14,6 +14,7 @@ import quorumkv.http.KvRoutes;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReplicationDelay;
+import quorumkv.replication.WriteForwarder;
 
 /**
  * The root of a node: its replica (registered with the Receptionist), the leader singleton (runs
@@ -31,7 +32,9 @@ public final class NodeGuardian {
       ActorRef<LeaderActor.Command> leader = ClusterSingleton.get(ctx.getSystem()).init(
           SingletonActor.of(supervisedLeader(settings, replica), "leader"));
 
-      KvRoutes routes = new KvRoutes(settings, ctx.getSystem(), leader, replica);
+      ActorRef<WriteForwarder.Command> writes = ctx.spawn(WriteForwarder.create(
+          leader, settings.askTimeout(), settings.replication().maxBatchEntries()), "writes");
+      KvRoutes routes = new KvRoutes(settings, ctx.getSystem(), leader, writes, replica);
       Http.get(ctx.getSystem())
           .newServerAt(settings.httpHost(), settings.httpPort())
           .bind(routes.routes())

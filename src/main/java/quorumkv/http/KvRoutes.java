@@ -36,6 +36,7 @@ import quorumkv.cluster.Settings;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReadResult;
+import quorumkv.replication.WriteForwarder;
 import quorumkv.replication.WriteResult;
 import quorumkv.metrics.Metrics;
 
@@ -50,6 +51,7 @@ public final class KvRoutes extends AllDirectives {
   private final Settings settings;
   private final ActorSystem<?> system;
   private final ActorRef<LeaderActor.Command> leader;
+  private final ActorRef<WriteForwarder.Command> writes;
   private final ActorRef<FollowerActor.Command> localReplica;
   private final RequestLimits limits;
   private static final ContentType.WithCharset PROMETHEUS_TEXT =
@@ -59,10 +61,11 @@ public final class KvRoutes extends AllDirectives {
 
   public KvRoutes(
       Settings settings, ActorSystem<?> system, ActorRef<LeaderActor.Command> leader,
-      ActorRef<FollowerActor.Command> localReplica) {
+      ActorRef<WriteForwarder.Command> writes, ActorRef<FollowerActor.Command> localReplica) {
     this.settings = settings;
     this.system = system;
     this.leader = leader;
+    this.writes = writes;
     this.localReplica = localReplica;
     this.metrics = Metrics.get(system);
     this.limits = new RequestLimits(settings.maxKeyBytes(), settings.maxValueBytes(),
@@ -123,7 +126,7 @@ public final class KvRoutes extends AllDirectives {
     long timeoutMillis = params.timeout().toMillis();
     long started = System.nanoTime();
     CompletionStage<WriteResult> result = AskPattern.ask(
-        leader, replyTo -> new LeaderActor.Write(key, value, params.writeQuorum(), timeoutMillis, replyTo),
+        writes, replyTo -> new WriteForwarder.Forward(key, value, params.writeQuorum(), timeoutMillis, replyTo),
         params.timeout().plus(settings.askTimeout()), system.scheduler());
     return onComplete(result, tried -> {
       metrics.write(params.writeQuorum(), tried.isFailure() ? "no-answer" : outcome(tried.get()), System.nanoTime() - started);

@@ -55,6 +55,12 @@ public final class LeaderActor {
   public record Write(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo)
       implements Command {}
 
+  /** One write of a {@link WriteBatch}, with the id its forwarder will match the answer by. */
+  public record ForwardedWrite(long id, String key, String value, int writeQuorum, long timeoutMillis) {}
+
+  /** Writes grouped by a node's {@link WriteForwarder}; answered as grouped {@link WriteForwarder.Results}. */
+  public record WriteBatch(List<ForwardedWrite> writes, ActorRef<WriteForwarder.Results> replyTo) implements Command {}
+
   public enum ReadLevel { LEADER, LINEARIZABLE }
 
   public record Read(String key, ReadLevel level, ActorRef<ReadResult> replyTo) implements Command {}
@@ -90,6 +96,8 @@ public final class LeaderActor {
   private record AggregatorStopped(long index) implements Command {}
 
   private record Tick() implements Command {}
+
+  private record BatcherStopped(ActorRef<WriteForwarder.Results> origin) implements Command {}
 
   private record ReadRoundTimedOut(long round) implements Command {}
 
@@ -148,6 +156,8 @@ public final class LeaderActor {
   private final Map<String, Replica> replicas = new HashMap<>();
   private final Set<Address> unreachable = new HashSet<>();
   private final TreeMap<Long, ActorRef<QuorumAggregator.Command>> pending = new TreeMap<>();
+  /** One per node whose forwarder sent writes: groups the answers going back to it. */
+  private final Map<ActorRef<WriteForwarder.Results>, ActorRef<ReplyBatcher.Command>> batchers = new HashMap<>();
 
   private Phase phase = Phase.ELECTING;
   private long term;
@@ -215,6 +225,8 @@ public final class LeaderActor {
   private Behavior<Command> behavior() {
     return Behaviors.receive(Command.class)
         .onMessage(Write.class, this::onWrite)
+        .onMessage(WriteBatch.class, this::onWriteBatch)
+        .onMessage(BatcherStopped.class, b -> { batchers.remove(b.origin()); return Behaviors.same(); })
         .onMessage(Read.class, this::onRead)
         .onMessage(ReplicaReplied.class, this::onReplicaReplied)
         .onMessage(PrepareAnswered.class, this::onPrepareAnswered)
@@ -224,7 +236,7 @@ public final class LeaderActor {
         .onMessage(AggregatorStopped.class, this::onAggregatorStopped)
         .onMessage(ReplicasChanged.class, this::onReplicasChanged)
         .onMessage(ReachabilityChanged.class, this::onReachabilityChanged)
-        .onMessage(MemberRemoved.class, m -> { unreachable.remove(m.event().member().address()); return Behaviors.same(); })
+        .onMessage(MemberRemoved.class, this::onMemberRemoved)
         .onMessage(StateForTransfer.class, this::onStateForTransfer)
         .onMessage(Tick.class, this::onTick)
         .onMessage(ReadRoundTimedOut.class, this::onReadRoundTimedOut)
@@ -413,31 +425,73 @@ public final class LeaderActor {
   // --- writes ---
 
   private Behavior<Command> onWrite(Write w) {
-    if (phase != Phase.LEADING) {
-      w.replyTo().tell(new WriteResult.NoLeader(w.key(), "no leader serving writes yet: the new leader on " + node
-          + " is " + electionStatus() + "; it keeps trying", node));
-      return Behaviors.same();
+    accept(w.key(), w.value(), w.writeQuorum(), w.timeoutMillis(), w.replyTo()::tell);
+    sendToReplicas();
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onWriteBatch(WriteBatch batch) {
+    ActorRef<ReplyBatcher.Command> batcher = batchers.computeIfAbsent(batch.replyTo(), origin -> {
+      ActorRef<ReplyBatcher.Command> child =
+          context.spawnAnonymous(ReplyBatcher.create(origin, settings.maxBatchEntries()));
+      context.watchWith(child, new BatcherStopped(origin));
+      return child;
+    });
+    for (ForwardedWrite w : batch.writes()) {
+      long id = w.id();
+      accept(w.key(), w.value(), w.writeQuorum(), w.timeoutMillis(),
+          result -> batcher.tell(new ReplyBatcher.Answer(id, result)));
     }
-    int quorum = w.writeQuorum() < 0 ? settings.writeQuorum() : w.writeQuorum();
+    sendToReplicas();
+    return Behaviors.same();
+  }
+
+  /** Logs one write and gives it an aggregator, or answers at once why it cannot be taken. */
+  private void accept(String key, String value, int writeQuorum, long timeoutMillis,
+      java.util.function.Consumer<WriteResult> reply) {
+    if (phase != Phase.LEADING) {
+      reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet: the new leader on " + node
+          + " is " + electionStatus() + "; it keeps trying", node));
+      return;
+    }
+    int quorum = writeQuorum < 0 ? settings.writeQuorum() : writeQuorum;
     if (pending.size() >= settings.maxPendingWrites()) {
-      w.replyTo().tell(new WriteResult.Overloaded(w.key(), pending.size(), node));
-      return Behaviors.same();
+      reply.accept(new WriteResult.Overloaded(key, pending.size(), node));
+      return;
     }
     Set<String> followers = reachableFollowers();
     if (!Quorum.reachable(followers.size(), quorum)) {
-      w.replyTo().tell(new WriteResult.NotEnoughReplicas(w.key(), followers.size(), quorum, node));
-      return Behaviors.same();
+      reply.accept(new WriteResult.NotEnoughReplicas(key, followers.size(), quorum, node));
+      return;
     }
-    LogEntry entry = new LogEntry(++lastIndex, term, w.key(), w.value());
+    LogEntry entry = new LogEntry(++lastIndex, term, key, value);
     log.append(entry);
     ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(QuorumAggregator.create(
-        entry.index(), w.key(), quorum, followers, Duration.ofMillis(w.timeoutMillis()), w.replyTo(), node));
+        entry.index(), key, quorum, followers, Duration.ofMillis(timeoutMillis), reply, node));
     context.watchWith(aggregator, new AggregatorStopped(entry.index()));
     pending.put(entry.index(), aggregator);
     metrics.pendingWrites(pending.size());
+  }
+
+  private void sendToReplicas() {
+    if (phase != Phase.LEADING) {
+      return;
+    }
     for (Replica r : replicas.values()) {
       sendNewEntries(r);
     }
+  }
+
+  private Behavior<Command> onMemberRemoved(MemberRemoved m) {
+    Address gone = m.event().member().address();
+    unreachable.remove(gone);
+    batchers.entrySet().removeIf(e -> {
+      if (gone.equals(e.getKey().path().address())) {
+        context.stop(e.getValue());
+        return true;
+      }
+      return false;
+    });
     return Behaviors.same();
   }
 

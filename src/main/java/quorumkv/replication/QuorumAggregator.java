@@ -10,6 +10,7 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * One per client write, a child of the leader: counts the acks for its log index and answers the
@@ -42,20 +43,30 @@ public final class QuorumAggregator extends AbstractBehavior<QuorumAggregator.Co
   private final Set<String> awaited;
   private final Set<String> acked = new HashSet<>();
   private final Duration timeout;
-  private final ActorRef<WriteResult> replyTo;
+  private final Consumer<WriteResult> replyTo;
   private final String leaderNode;
   private boolean leaderDurable;
 
   public static Behavior<Command> create(
       long index, String key, int quorum, Set<String> followers, Duration timeout,
       ActorRef<WriteResult> replyTo, String leaderNode) {
+    return create(index, key, quorum, followers, timeout, replyTo::tell, leaderNode);
+  }
+
+  /**
+   * {@code reply} is called once, on this actor's thread; it must only send a message (the leader
+   * passes one that tags the answer for the {@link ReplyBatcher} of a forwarded write).
+   */
+  public static Behavior<Command> create(
+      long index, String key, int quorum, Set<String> followers, Duration timeout,
+      Consumer<WriteResult> reply, String leaderNode) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new QuorumAggregator(ctx, timers, index, key, quorum, followers, timeout, replyTo, leaderNode)));
+        new QuorumAggregator(ctx, timers, index, key, quorum, followers, timeout, reply, leaderNode)));
   }
 
   private QuorumAggregator(
       ActorContext<Command> context, TimerScheduler<Command> timers, long index, String key, int quorum,
-      Set<String> followers, Duration timeout, ActorRef<WriteResult> replyTo, String leaderNode) {
+      Set<String> followers, Duration timeout, Consumer<WriteResult> replyTo, String leaderNode) {
     super(context);
     this.index = index;
     this.key = key;
@@ -106,14 +117,14 @@ public final class QuorumAggregator extends AbstractBehavior<QuorumAggregator.Co
 
   private Behavior<Command> replyIfDone() {
     if (leaderDurable && acked.size() >= quorum) {
-      replyTo.tell(new WriteResult.Written(key, index, acked.size(), quorum, leaderNode));
+      replyTo.accept(new WriteResult.Written(key, index, acked.size(), quorum, leaderNode));
       return Behaviors.stopped();
     }
     return this;
   }
 
   private Behavior<Command> fail(String reason) {
-    replyTo.tell(new WriteResult.QuorumNotReached(key, index, acked.size(), quorum, leaderNode, reason));
+    replyTo.accept(new WriteResult.QuorumNotReached(key, index, acked.size(), quorum, leaderNode, reason));
     return Behaviors.stopped();
   }
 }

@@ -1,8 +1,20 @@
 package quorumkv.replication;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import quorumkv.CborSerializable;
 
-/** The answer to a client write; the HTTP layer maps each case to a status code. */
+/**
+ * The answer to a client write; the HTTP layer maps each case to a status code. The type names
+ * let a list of answers ({@link WriteForwarder.Results}) cross the network.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME)
+@JsonSubTypes({
+    @JsonSubTypes.Type(value = WriteResult.Written.class, name = "written"),
+    @JsonSubTypes.Type(value = WriteResult.QuorumNotReached.class, name = "quorum-not-reached"),
+    @JsonSubTypes.Type(value = WriteResult.NotEnoughReplicas.class, name = "not-enough-replicas"),
+    @JsonSubTypes.Type(value = WriteResult.NoLeader.class, name = "no-leader"),
+    @JsonSubTypes.Type(value = WriteResult.Overloaded.class, name = "overloaded")})
 public sealed interface WriteResult extends CborSerializable {
 
   /** Durable on the leader and on {@code acks >= quorum} followers. */

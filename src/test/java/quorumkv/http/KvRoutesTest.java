@@ -40,6 +40,7 @@ import quorumkv.replication.FollowerActor;
 import quorumkv.replication.ReadResult;
 import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReplicationDelay;
+import quorumkv.replication.WriteForwarder;
 
 /**
  * The HTTP API over real HTTP against a one-node cluster that holds six replicas (node0 is the
@@ -631,7 +632,8 @@ public class KvRoutesTest {
       ServerBinding binding;
       try {
         binding = Http.get(testKit.system()).newServerAt("127.0.0.1", 0)
-            .bind(new KvRoutes(settings, testKit.system(), leader, replicas.get(0)).routes())
+            .bind(new KvRoutes(settings, testKit.system(), leader,
+                testKit.spawn(WriteForwarder.create(leader, settings.askTimeout(), 1000), "writes"), replicas.get(0)).routes())
             .toCompletableFuture().get(STARTUP.toSeconds(), TimeUnit.SECONDS);
       } catch (Exception e) {
         throw new IllegalStateException("could not bind the routes", e);

@@ -1,0 +1,134 @@
+package quorumkv.replication;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import quorumkv.CborSerializable;
+
+/**
+ * One per node, between its HTTP clients and the leader (wherever the singleton runs): the writes
+ * that arrive while it is busy go to the leader as one {@link LeaderActor.WriteBatch}, and the
+ * answers come back grouped as {@link Results}. Under load that is one remote message each way per
+ * group instead of two per write, which is most of what a write costs a node that is not the
+ * leader.
+ *
+ * <p>Grouping adds no waiting: the first write of a group schedules a {@code Flush} behind itself
+ * in the mailbox, so the group is exactly what arrived before the mailbox reached it.
+ *
+ * <p>A write whose answer never comes (the leader died with it) is forgotten once its HTTP request
+ * has timed out; the client got a 503 saying the write is in doubt.
+ */
+public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Command> {
+
+  public sealed interface Command {}
+
+  /** A client write from this node's HTTP layer; {@code writeQuorum < 0} means the default W. */
+  public record Forward(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo)
+      implements Command {}
+
+  /** The leader's answers to writes of earlier batches, by the id this forwarder gave them. */
+  public record Results(List<Result> results) implements Command, CborSerializable {}
+
+  public record Result(long id, WriteResult result) {}
+
+  private record Flush() implements Command {}
+
+  private record Sweep() implements Command {}
+
+  private record Waiting(ActorRef<WriteResult> replyTo, long deadlineNanos) {}
+
+  private static final Duration SWEEP_EVERY = Duration.ofSeconds(1);
+
+  private final ActorRef<LeaderActor.Command> leader;
+  private final Duration answerGrace;
+  private final int maxBatch;
+  private final List<LeaderActor.ForwardedWrite> buffer = new ArrayList<>();
+  private final Map<Long, Waiting> waiting = new HashMap<>();
+  private long nextId;
+  private boolean flushScheduled;
+
+  /**
+   * @param answerGrace how long past a write's own timeout its answer is still awaited (the HTTP
+   *     request waits that long too)
+   * @param maxBatch writes per batch at most; a larger group goes out in several
+   */
+  public static Behavior<Command> create(ActorRef<LeaderActor.Command> leader, Duration answerGrace, int maxBatch) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      timers.startTimerWithFixedDelay(new Sweep(), SWEEP_EVERY);
+      return new WriteForwarder(ctx, leader, answerGrace, maxBatch);
+    }));
+  }
+
+  private WriteForwarder(ActorContext<Command> context, ActorRef<LeaderActor.Command> leader, Duration answerGrace,
+      int maxBatch) {
+    super(context);
+    this.leader = leader;
+    this.answerGrace = answerGrace;
+    this.maxBatch = maxBatch;
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Forward.class, this::onForward)
+        .onMessage(Flush.class, f -> {
+          flushScheduled = false;
+          flush();
+          return this;
+        })
+        .onMessage(Results.class, this::onResults)
+        .onMessage(Sweep.class, this::onSweep)
+        .build();
+  }
+
+  private Behavior<Command> onForward(Forward f) {
+    long id = ++nextId;
+    long deadline = System.nanoTime() + Duration.ofMillis(f.timeoutMillis()).plus(answerGrace).toNanos();
+    waiting.put(id, new Waiting(f.replyTo(), deadline));
+    buffer.add(new LeaderActor.ForwardedWrite(id, f.key(), f.value(), f.writeQuorum(), f.timeoutMillis()));
+    if (buffer.size() >= maxBatch) {
+      flush();
+    } else if (!flushScheduled) {
+      flushScheduled = true;
+      getContext().getSelf().tell(new Flush());
+    }
+    return this;
+  }
+
+  private void flush() {
+    if (buffer.isEmpty()) {
+      return;
+    }
+    leader.tell(new LeaderActor.WriteBatch(List.copyOf(buffer), getContext().getSelf().narrow()));
+    buffer.clear();
+  }
+
+  private Behavior<Command> onResults(Results results) {
+    for (Result r : results.results()) {
+      Waiting w = waiting.remove(r.id());
+      if (w != null) {
+        w.replyTo().tell(r.result());
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onSweep(Sweep sweep) {
+    long now = System.nanoTime();
+    for (Iterator<Waiting> it = waiting.values().iterator(); it.hasNext(); ) {
+      if (now - it.next().deadlineNanos() > 0) {
+        it.remove();
+      }
+    }
+    return this;
+  }
+}

@@ -1,0 +1,101 @@
+package quorumkv.replication;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.SerializationTestKit;
+import akka.actor.testkit.typed.javadsl.TestKitJunitResource;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.ClassRule;
+import org.junit.Test;
+
+/**
+ * The forwarder groups writes into one batch for the leader and hands each grouped answer to the
+ * request it belongs to; the answers survive the trip through Jackson CBOR (they are polymorphic).
+ */
+public class WriteForwarderTest {
+  @ClassRule
+  public static final TestKitJunitResource testKit = new TestKitJunitResource(
+      "akka.actor.provider = local\n"
+          + "akka.actor.serialization-bindings { \"quorumkv.CborSerializable\" = jackson-cbor }");
+
+  @Test
+  public void writesThatArriveTogetherGoToTheLeaderAsOneBatch() {
+    TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
+    // The forwarder is busy (suspended in a burst): everything sent before its Flush is one group.
+    ActorRef<WriteForwarder.Command> forwarder =
+        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 1000));
+    List<TestProbe<WriteResult>> clients = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      TestProbe<WriteResult> client = testKit.createTestProbe();
+      clients.add(client);
+      forwarder.tell(new WriteForwarder.Forward("k" + i, "v" + i, 3, 2000, client.ref()));
+    }
+    List<LeaderActor.ForwardedWrite> forwarded = new ArrayList<>();
+    ActorRef<WriteForwarder.Results> replyTo = null;
+    while (forwarded.size() < 20) {
+      LeaderActor.WriteBatch batch = leader.expectMessageClass(LeaderActor.WriteBatch.class);
+      forwarded.addAll(batch.writes());
+      replyTo = batch.replyTo();
+    }
+    assertEquals(20, forwarded.size());
+    for (int i = 0; i < 20; i++) {
+      assertEquals("k" + i, forwarded.get(i).key());
+      assertEquals("v" + i, forwarded.get(i).value());
+      assertEquals(3, forwarded.get(i).writeQuorum());
+      assertEquals(2000, forwarded.get(i).timeoutMillis());
+    }
+
+    // Answers come back grouped and in any order; each goes to its own client.
+    List<WriteForwarder.Result> answers = new ArrayList<>();
+    for (int i = 19; i >= 0; i--) {
+      answers.add(new WriteForwarder.Result(forwarded.get(i).id(), new WriteResult.Written("k" + i, 100 + i, 3, 3, "node0")));
+    }
+    replyTo.tell(new WriteForwarder.Results(answers));
+    for (int i = 0; i < 20; i++) {
+      assertEquals(new WriteResult.Written("k" + i, 100 + i, 3, 3, "node0"), clients.get(i).receiveMessage());
+    }
+    // An answer for an id that is no longer awaited (already answered) goes nowhere.
+    replyTo.tell(new WriteForwarder.Results(List.of(answers.get(0))));
+    clients.get(19).expectNoMessage(Duration.ofMillis(200));
+  }
+
+  @Test
+  public void aBurstLargerThanTheBatchLimitGoesOutInSeveralBatches() {
+    TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
+    ActorRef<WriteForwarder.Command> forwarder =
+        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 4));
+    TestProbe<WriteResult> client = testKit.createTestProbe();
+    for (int i = 0; i < 10; i++) {
+      forwarder.tell(new WriteForwarder.Forward("k", "v" + i, -1, 2000, client.ref()));
+    }
+    int seen = 0;
+    while (seen < 10) {
+      LeaderActor.WriteBatch batch = leader.expectMessageClass(LeaderActor.WriteBatch.class);
+      assertTrue("batch of " + batch.writes().size(), batch.writes().size() <= 4);
+      for (LeaderActor.ForwardedWrite w : batch.writes()) {
+        assertEquals("v" + seen++, w.value()); // order kept across batches
+      }
+    }
+  }
+
+  @Test
+  public void groupedAnswersOfEveryKindSurviveSerialization() {
+    SerializationTestKit serialization = new SerializationTestKit(testKit.system());
+    WriteForwarder.Results results = new WriteForwarder.Results(List.of(
+        new WriteForwarder.Result(1, new WriteResult.Written("a", 7, 3, 3, "node0")),
+        new WriteForwarder.Result(2, new WriteResult.QuorumNotReached("b", 8, 1, 3, "node0", "timeout")),
+        new WriteForwarder.Result(3, new WriteResult.NotEnoughReplicas("c", 2, 3, "node0")),
+        new WriteForwarder.Result(4, new WriteResult.NoLeader("d", "electing", "node0")),
+        new WriteForwarder.Result(5, new WriteResult.Overloaded("e", 20000, "node0"))));
+    serialization.verifySerialization(results, true);
+    TestProbe<WriteForwarder.Results> origin = testKit.createTestProbe();
+    serialization.verifySerialization(new LeaderActor.WriteBatch(
+        List.of(new LeaderActor.ForwardedWrite(1, "k", "v", 2, 500), new LeaderActor.ForwardedWrite(2, "k", null, -1, 500)),
+        origin.ref()), true);
+  }
+}
