@@ -3,9 +3,11 @@
 # with a few users. Exits non-zero if any run fails (a Gatling assertion failed, i.e. fewer
 # than 95% of requests succeeded, or the build/run itself failed).
 #
-# Usage: loadtest/smoke.sh [NODES] [extra mvn -D options...]
+# Usage: loadtest/smoke.sh [NODES] [extra mvn options...]
 #   NODES  comma-separated base URLs (default: the six nodes of `./kv up`,
 #          http://127.0.0.1:8000,...,http://127.0.0.1:8005); also settable as $NODES.
+#   Extra options go to every mvn call: -D settings for the simulations (-Dw=2), and Maven's
+#   own (-q, -o, -Dmaven.repo.local=...).
 # Environment:
 #   DURATION (3)  seconds per simulation      USERS (4)  concurrent users
 #   SIMULATIONS   class names to run (default: WriteThroughputSimulation
@@ -38,7 +40,7 @@ for node in "${node_list[@]}"; do
 done
 
 echo "smoke: compiling the simulations"
-"$MVN" -B -q test-compile
+"$MVN" -B -q test-compile "$@"
 
 failed=()
 for sim in $SIMULATIONS; do

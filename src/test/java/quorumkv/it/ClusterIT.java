@@ -21,6 +21,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Rule;
@@ -29,8 +31,9 @@ import org.junit.rules.Timeout;
 
 /**
  * The six-node cluster as six JVMs: concurrent writes through every node converge to one state;
- * W=3 survives two crashed followers and refuses (503) with three crashed while W=2 goes on;
- * crashed followers catch up by themselves (by log or by full state transfer); and after every
+ * the Gatling smoke run ({@code loadtest/smoke.sh}) passes against all six and its writes read
+ * the same on every node; W=3 survives two crashed followers and refuses (503) with three crashed
+ * while W=2 goes on; crashed followers catch up by themselves (by log or by full state transfer); and after every
  * JVM is killed and restarted, no acknowledged write is missing.
  */
 public class ClusterIT {
@@ -48,7 +51,27 @@ public class ClusterIT {
   /** Where node logs are kept: always on failure, and with -Dquorumkv.it.keepLogs=true. */
   private static final Path KEPT_LOGS = Path.of("target", "cluster-it-logs");
 
-  @Rule public final Timeout globalTimeout = Timeout.seconds(600);
+  /** {@code loadtest/smoke.sh}'s defaults plus SmokeSimulation (each write read back through another node). */
+  private static final List<String> SMOKE_SIMULATIONS = List.of(
+      "WriteThroughputSimulation", "ReadWriteMixSimulation", "SpreadWritesSimulation", "SmokeSimulation");
+  private static final int SMOKE_USERS = 4;
+  private static final int SMOKE_SECONDS = 3;
+  /**
+   * The load simulations write {@code gatling-0 .. gatling-9}; phase 1 writes other keys and every
+   * run starts from empty data directories, so whatever those keys hold the smoke run wrote.
+   */
+  private static final String SMOKE_KEY_PREFIX = "gatling-";
+  private static final int SMOKE_KEYS = 10;
+  /** What loadtest's KvLoad writes: its sequence number, '-', random letters and digits; 100 bytes. */
+  private static final Pattern SMOKE_VALUE = Pattern.compile("(?=.{100}$)[0-9]+-[A-Za-z0-9]+");
+  /**
+   * About a minute here (Maven and a Gatling JVM per simulation); a fresh CI machine also
+   * downloads Gatling from Maven Central first.
+   */
+  private static final Duration SMOKE_TIMEOUT = Duration.ofSeconds(300);
+  private static final Path SMOKE_LOG = Path.of("target", "loadtest-smoke.log");
+
+  @Rule public final Timeout globalTimeout = Timeout.seconds(900);
 
   /** An acknowledged (200) write. */
   private record Ack(String key, String value, long version) {}
@@ -83,10 +106,12 @@ public class ClusterIT {
   public void acknowledgedWritesSurviveFollowerCrashesAndAFullRestart() throws Exception {
     try {
       phase("1 start six nodes, 240 concurrent writes, convergence", this::concurrentWritesConverge);
-      phase("2 kill -9 node4+node5, W=3 still succeeds", this::twoFollowersDownWriteQuorumStillMet);
-      phase("3 kill -9 node3, W=3 refused, W=2 succeeds", this::threeFollowersDownWriteQuorumRefused);
-      phase("4 restart node3-5, they catch up", this::restartedFollowersCatchUp);
-      phase("5 kill -9 all six, restart, nothing acknowledged lost", this::fullRestartLosesNothing);
+      // While all six are up: the phases after it kill nodes.
+      phase("2 Gatling smoke run against all six", this::gatlingSmokeRunPasses);
+      phase("3 kill -9 node4+node5, W=3 still succeeds", this::twoFollowersDownWriteQuorumStillMet);
+      phase("4 kill -9 node3, W=3 refused, W=2 succeeds", this::threeFollowersDownWriteQuorumRefused);
+      phase("5 restart node3-5, they catch up", this::restartedFollowersCatchUp);
+      phase("6 kill -9 all six, restart, nothing acknowledged lost", this::fullRestartLosesNothing);
       if (Boolean.getBoolean("quorumkv.it.keepLogs")) {
         cluster.copyLogsTo(KEPT_LOGS);
         System.out.println("node logs copied to " + KEPT_LOGS.toAbsolutePath());
@@ -121,6 +146,54 @@ public class ClusterIT {
     mark("all six have the same lastIndex and digest");
     verifyEveryKeyOn(0, 1, 2, 3, 4, 5);
     mark("every key reads the same latest acknowledged value on all six");
+  }
+
+  /**
+   * loadtest/smoke.sh exits 0 (every Gatling assertion held), leaves an HTML report per
+   * simulation, and the values it wrote read the same on all six.
+   */
+  private void gatlingSmokeRunPasses() throws Exception {
+    List<String> nodeUrls = IntStream.range(0, LocalCluster.NODES).mapToObj(LocalCluster::baseUrl).toList();
+    GatlingSmoke smoke = new GatlingSmoke(SMOKE_SIMULATIONS, SMOKE_USERS, SMOKE_SECONDS, SMOKE_LOG);
+    int exit = smoke.run(nodeUrls, SMOKE_TIMEOUT, "-DkeyPrefix=" + SMOKE_KEY_PREFIX, "-Dkeys=" + SMOKE_KEYS);
+    mark("loadtest/smoke.sh exited " + exit + ", output in " + smoke.log().toAbsolutePath());
+    assertEquals("loadtest/smoke.sh exit code (0: every simulation passed its assertions); its output ("
+        + smoke.log().toAbsolutePath() + "):\n" + smoke.logTail(80), 0, exit);
+    List<String> reports = new ArrayList<>();
+    for (String simulation : SMOKE_SIMULATIONS) {
+      Path report = smoke.newReport(simulation).orElseThrow(() -> new AssertionError(
+          "no new Gatling HTML report (<simulation>-<timestamp>/index.html) for " + simulation + " under "
+              + smoke.reportsDir().toAbsolutePath() + "; smoke.sh output:\n" + smoke.logTail(80)));
+      reports.add(report.getFileName().toString());
+    }
+    mark("a new HTML report per simulation under " + smoke.reportsDir() + ": " + reports);
+
+    cluster.awaitSameState(0, ALL_BUT_NODE0, CONVERGE);
+    mark("all six have the same lastIndex and digest after the smoke run");
+    List<String> found = new ArrayList<>();
+    for (int k = 0; k < SMOKE_KEYS; k++) {
+      String key = SMOKE_KEY_PREFIX + k;
+      LocalCluster.Response onNode0 = cluster.get(0, key);
+      if (onNode0.status() == 404) {
+        continue;
+      }
+      assertEquals("node0 GET " + key + ": " + onNode0, 200, onNode0.status());
+      String value = onNode0.body().path("value").asText("");
+      assertTrue("node0 GET " + key + " should return a value the smoke run wrote: " + onNode0,
+          SMOKE_VALUE.matcher(value).matches());
+      for (int n : ALL_BUT_NODE0) {
+        LocalCluster.Response r = cluster.get(n, key);
+        String context = "node" + n + " GET " + key + " after convergence: " + r + "; node0: " + onNode0;
+        assertEquals(context, 200, r.status());
+        assertEquals(context, value, r.body().path("value").asText(null));
+        assertEquals(context, onNode0.body().path("version").asLong(), r.body().path("version").asLong(-1));
+      }
+      found.add(key);
+    }
+    assertTrue("the smoke run's writes (keys " + SMOKE_KEY_PREFIX + "0.." + (SMOKE_KEYS - 1)
+        + ") should be readable from the cluster, none is; smoke.sh output:\n" + smoke.logTail(80),
+        !found.isEmpty());
+    mark(found.size() + " of " + SMOKE_KEYS + " keys the smoke run wrote read the same value on all six");
   }
 
   private void twoFollowersDownWriteQuorumStillMet() throws Exception {

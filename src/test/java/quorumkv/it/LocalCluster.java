@@ -128,6 +128,11 @@ public final class LocalCluster implements AutoCloseable {
     return HTTP_BASE_PORT + n;
   }
 
+  /** Node n's HTTP base URL, e.g. {@code http://127.0.0.1:9100}. */
+  public static String baseUrl(int n) {
+    return "http://" + HOST + ":" + httpPort(n);
+  }
+
   public Path logFile(int n) {
     return dir.resolve(nodeId(n) + ".log");
   }
