@@ -29,7 +29,7 @@
 #   WRK_TIMEOUT [10s]         wrk's per-request timeout (quorumkv answers 503 after 2 s itself)
 #   PREFILL_DURATION [60s]    bound of the pass that writes every key once before the runs
 #                             (it ends as soon as the system holds every key)
-#   WARMUP [10s]              unrecorded W=W writes at CONNECTIONS after the prefill (JIT
+#   WARMUP [60s]              unrecorded W=W writes at CONNECTIONS after the prefill (JIT
 #                             warm-up for the JVM; the same for etcd); 0 skips it
 #   QKV_READY_TIMEOUT [300]   seconds ./kv up may take until every node is ready
 #   PORT_WAIT [900]           seconds to wait for 127.0.0.1:8000-8005/2550-2555 to be free
@@ -57,7 +57,7 @@ SYSTEMS=${SYSTEMS:-etcd,quorumkv}
 ETCD_TARGET=${ETCD_TARGET:-all}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 PREFILL_DURATION=${PREFILL_DURATION:-60s}
-WARMUP=${WARMUP:-10s}
+WARMUP=${WARMUP:-60s}
 QKV_READY_TIMEOUT=${QKV_READY_TIMEOUT:-300}
 PORT_WAIT=${PORT_WAIT:-900}
 KEEP_TMP=${KEEP_TMP:-0}
