@@ -17,7 +17,7 @@ COPY target/quorumkv.jar /app/quorumkv.jar
 
 # Defaults for one node; docker-compose.yml sets the per-node values (NODE_ID, CLUSTER_HOST, ...).
 # JAVA_OPTS replaces the JVM flags as a whole.
-ENV JAVA_OPTS="-XX:+UseG1GC -Xmx512m -XX:+ExitOnOutOfMemoryError" \
+ENV JAVA_OPTS="-XX:+UseG1GC -Xmx1g -XX:+ExitOnOutOfMemoryError" \
     HTTP_PORT=8000 \
     CLUSTER_BIND_HOST=0.0.0.0 \
     CLUSTER_PORT=2550 \
