@@ -13,6 +13,7 @@ import java.util.Random;
 import quorumkv.http.KvRoutes;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
+import quorumkv.replication.ReplicaView;
 import quorumkv.replication.ReplicationDelay;
 import quorumkv.replication.WriteForwarder;
 
@@ -25,8 +26,10 @@ public final class NodeGuardian {
 
   public static Behavior<Void> create(Settings settings) {
     return Behaviors.setup(ctx -> {
+      ReplicaView view = new ReplicaView(settings.nodeId());
       ActorRef<FollowerActor.Command> replica = ctx.spawn(
-          FollowerActor.create(settings.nodeId(), settings.snapshotEvery(), settings.replication().retainedEntries()), FollowerActor.actorName(settings.nodeId()));
+          FollowerActor.create(settings.nodeId(), settings.snapshotEvery(), settings.replication().retainedEntries(), view),
+          FollowerActor.actorName(settings.nodeId()));
       ctx.getSystem().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, replica));
 
       ActorRef<LeaderActor.Command> leader = ClusterSingleton.get(ctx.getSystem()).init(
@@ -34,7 +37,7 @@ public final class NodeGuardian {
 
       ActorRef<WriteForwarder.Command> writes = ctx.spawn(WriteForwarder.create(
           leader, settings.askTimeout(), settings.replication().maxBatchEntries()), "writes");
-      KvRoutes routes = new KvRoutes(settings, ctx.getSystem(), leader, writes, replica);
+      KvRoutes routes = new KvRoutes(settings, ctx.getSystem(), leader, writes, replica, view);
       Http.get(ctx.getSystem())
           .newServerAt(settings.httpHost(), settings.httpPort())
           .bind(routes.routes())

@@ -36,6 +36,7 @@ import quorumkv.cluster.Settings;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReadResult;
+import quorumkv.replication.ReplicaView;
 import quorumkv.replication.WriteForwarder;
 import quorumkv.replication.WriteResult;
 import quorumkv.metrics.Metrics;
@@ -53,6 +54,7 @@ public final class KvRoutes extends AllDirectives {
   private final ActorRef<LeaderActor.Command> leader;
   private final ActorRef<WriteForwarder.Command> writes;
   private final ActorRef<FollowerActor.Command> localReplica;
+  private final ReplicaView localView;
   private final RequestLimits limits;
   private static final ContentType.WithCharset PROMETHEUS_TEXT =
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
@@ -61,12 +63,13 @@ public final class KvRoutes extends AllDirectives {
 
   public KvRoutes(
       Settings settings, ActorSystem<?> system, ActorRef<LeaderActor.Command> leader,
-      ActorRef<WriteForwarder.Command> writes, ActorRef<FollowerActor.Command> localReplica) {
+      ActorRef<WriteForwarder.Command> writes, ActorRef<FollowerActor.Command> localReplica, ReplicaView localView) {
     this.settings = settings;
     this.system = system;
     this.leader = leader;
     this.writes = writes;
     this.localReplica = localReplica;
+    this.localView = localView;
     this.metrics = Metrics.get(system);
     this.limits = new RequestLimits(settings.maxKeyBytes(), settings.maxValueBytes(),
         settings.replication().followers(), settings.replication().timeout());
@@ -181,6 +184,12 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private Route read(String key, ReadConsistency consistency) {
+    if (consistency == ReadConsistency.LOCAL) {
+      Optional<FollowerActor.Value> published = localView.read(key);
+      if (published.isPresent()) { // the replica has recovered: no message to it needed
+        return valueResponse(key, published.get());
+      }
+    }
     CompletionStage<ReadResult> result = switch (consistency) {
       case LOCAL -> AskPattern.<FollowerActor.Command, ReadResult>ask(localReplica,
           replyTo -> new FollowerActor.ReadAt(key, 0, replyTo), settings.askTimeout(), system.scheduler());
@@ -200,12 +209,15 @@ public final class KvRoutes extends AllDirectives {
       if (tried.get() instanceof ReadResult.Unavailable unavailable) {
         return json(StatusCodes.SERVICE_UNAVAILABLE, error(unavailable.reason(), "key", key));
       }
-      FollowerActor.Value v = (FollowerActor.Value) tried.get();
-      if (!v.found()) {
-        return json(StatusCodes.NOT_FOUND, error("key '" + key + "' not found", "key", key, "node", v.node()));
-      }
-      return json(StatusCodes.OK, ordered("key", v.key(), "value", v.value(), "node", v.node(), "version", v.version()));
+      return valueResponse(key, (FollowerActor.Value) tried.get());
     });
+  }
+
+  private Route valueResponse(String key, FollowerActor.Value v) {
+    if (!v.found()) {
+      return json(StatusCodes.NOT_FOUND, error("key '" + key + "' not found", "key", key, "node", v.node()));
+    }
+    return json(StatusCodes.OK, ordered("key", v.key(), "value", v.value(), "node", v.node(), "version", v.version()));
   }
 
   // --- status and readiness ---

@@ -141,9 +141,17 @@ public final class FollowerActor
   private final List<ParkedRead> parkedReads = new ArrayList<>();
   private final long startNanos = System.nanoTime();
   private final Metrics metrics;
+  /** Where the applied state is published for local reads; null when nobody reads it that way. */
+  private final ReplicaView view;
+  private boolean recovered;
 
   public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries) {
-    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries));
+    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries, null));
+  }
+
+  /** Also publishes its state to {@code view} after recovery and after every persisted event. */
+  public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries, ReplicaView view) {
+    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries, view));
   }
 
   public static String actorName(String node) {
@@ -156,8 +164,10 @@ public final class FollowerActor
     return name.startsWith(NAME_PREFIX) ? name.substring(NAME_PREFIX.length()) : name;
   }
 
-  private FollowerActor(ActorContext<Command> context, String node, int snapshotEvery, int retainedEntries) {
+  private FollowerActor(ActorContext<Command> context, String node, int snapshotEvery, int retainedEntries,
+      ReplicaView view) {
     super(PersistenceId.ofUniqueId(NAME_PREFIX + node));
+    this.view = view;
     this.context = context;
     this.node = node;
     this.snapshotEvery = snapshotEvery;
@@ -299,6 +309,10 @@ public final class FollowerActor
   }
 
   private Value read(ReplicaState state, String key) {
+    return value(node, state, key);
+  }
+
+  static Value value(String node, ReplicaState state, String key) {
     Optional<VersionedValue> v = state.get(key);
     return v.map(x -> new Value(key, x.value(), x.version(), node, state.appliedIndex()))
         .orElseGet(() -> new Value(key, null, 0, node, state.appliedIndex()));
@@ -310,25 +324,40 @@ public final class FollowerActor
         s.keyCount(), s.digestHex());
   }
 
+  /**
+   * Publishes a state for local reads. Event handlers run once the event is in the journal, so a
+   * published state is always durable; during recovery nothing is published until it completes.
+   */
+  private ReplicaState published(ReplicaState state) {
+    if (view != null && recovered) {
+      view.publish(state);
+    }
+    return state;
+  }
+
   @Override
   public EventHandler<ReplicaState, Event> eventHandler() {
     return newEventHandlerBuilder()
         .forAnyState()
         .onEvent(Appended.class,
-            (s, e) -> s.append(e.term(), e.prevIndex(), e.entries(), e.leaderCommit(), retainedEntries))
+            (s, e) -> published(s.append(e.term(), e.prevIndex(), e.entries(), e.leaderCommit(), retainedEntries)))
         .onEvent(StateChunkInstalled.class,
-            (s, e) -> s.installChunk(e.term(), e.snapshotIndex(), e.snapshotTerm(), e.first(), e.last(), e.pairs()))
-        .onEvent(TermPromised.class, (s, e) -> s.promise(e.term(), e.candidate()))
+            (s, e) -> published(s.installChunk(e.term(), e.snapshotIndex(), e.snapshotTerm(), e.first(), e.last(), e.pairs())))
+        .onEvent(TermPromised.class, (s, e) -> published(s.promise(e.term(), e.candidate())))
         .build();
   }
 
   @Override
   public SignalHandler<ReplicaState> signalHandler() {
     return newSignalHandlerBuilder()
-        .onSignal(RecoveryCompleted.instance(), s -> context.getLog().info(
-            "Replica {} recovered in {} ms: {} keys, applied index {}, log up to {} (term {}), promised term {}",
-            node, (System.nanoTime() - startNanos) / 1_000_000, s.keyCount(), s.appliedIndex(), s.lastIndex(),
-            s.lastTerm(), s.promisedTerm()))
+        .onSignal(RecoveryCompleted.instance(), s -> {
+          recovered = true;
+          published(s);
+          context.getLog().info(
+              "Replica {} recovered in {} ms: {} keys, applied index {}, log up to {} (term {}), promised term {}",
+              node, (System.nanoTime() - startNanos) / 1_000_000, s.keyCount(), s.appliedIndex(), s.lastIndex(),
+              s.lastTerm(), s.promisedTerm());
+        })
         .build();
   }
 }

@@ -39,6 +39,7 @@ import quorumkv.cluster.Settings;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.ReadResult;
 import quorumkv.replication.LeaderActor;
+import quorumkv.replication.ReplicaView;
 import quorumkv.replication.ReplicationDelay;
 import quorumkv.replication.WriteForwarder;
 
@@ -596,6 +597,8 @@ public class KvRoutesTest {
     final ActorTestKit testKit;
     final Settings settings;
     final List<ActorRef<FollowerActor.Command>> replicas = new ArrayList<>();
+    /** node0's published state: the routes' local reads use it. */
+    final ReplicaView localView = new ReplicaView("node0");
     final ActorRef<LeaderActor.Command> leader;
     private final HttpClient http = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
@@ -622,8 +625,9 @@ public class KvRoutesTest {
 
       for (int i = 0; i <= 5; i++) {
         String replicaNode = "node" + i;
-        ActorRef<FollowerActor.Command> ref =
-            testKit.spawn(FollowerActor.create(replicaNode, 1000, 1000), FollowerActor.actorName(replicaNode));
+        ActorRef<FollowerActor.Command> ref = testKit.spawn(i == 0
+            ? FollowerActor.create(replicaNode, 1000, 1000, localView)
+            : FollowerActor.create(replicaNode, 1000, 1000), FollowerActor.actorName(replicaNode));
         testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
         replicas.add(ref);
       }
@@ -633,7 +637,8 @@ public class KvRoutesTest {
       try {
         binding = Http.get(testKit.system()).newServerAt("127.0.0.1", 0)
             .bind(new KvRoutes(settings, testKit.system(), leader,
-                testKit.spawn(WriteForwarder.create(leader, settings.askTimeout(), 1000), "writes"), replicas.get(0)).routes())
+                testKit.spawn(WriteForwarder.create(leader, settings.askTimeout(), 1000), "writes"), replicas.get(0), localView)
+                .routes())
             .toCompletableFuture().get(STARTUP.toSeconds(), TimeUnit.SECONDS);
       } catch (Exception e) {
         throw new IllegalStateException("could not bind the routes", e);

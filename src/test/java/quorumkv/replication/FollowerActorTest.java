@@ -189,6 +189,31 @@ public class FollowerActorTest {
   }
 
   @Test
+  public void publishesItsAppliedStateForLocalReadsOnlyOnceDurableAndCommitted() {
+    ReplicaView view = new ReplicaView(node);
+    var f = testKit.spawn(FollowerActor.create(node, 1000, 100, view));
+    position(f); // recovered (empty)
+    FollowerActor.Value none = view.read("k1").orElseThrow();
+    assertFalse(none.found());
+
+    replicate(f, 1, 0, 0, entries(1, 1, 3), 0);
+    assertFalse("durable but not committed: not visible", view.read("k1").orElseThrow().found());
+    replicate(f, 1, 3, 1, List.of(), 3);
+    FollowerActor.Value k1 = view.read("k1").orElseThrow();
+    assertEquals("v1", k1.value());
+    assertEquals(get(f, "k1"), k1); // exactly what the actor answers
+    assertEquals("v3", view.read("k0").orElseThrow().value());
+    testKit.stop(f);
+
+    ReplicaView afterRestart = new ReplicaView(node);
+    assertTrue("nothing before recovery", afterRestart.read("k1").isEmpty());
+    var again = testKit.spawn(FollowerActor.create(node, 1000, 100, afterRestart));
+    position(again);
+    assertEquals("v1", afterRestart.read("k1").orElseThrow().value());
+    assertEquals(3, afterRestart.read("k1").orElseThrow().appliedIndex());
+  }
+
+  @Test
   public void recoversFromASnapshotPlusTheEventsAfterIt() {
     var f = spawn(3); // a snapshot every 3 journal events
     for (long i = 1; i <= 20; i += 2) {

@@ -1,0 +1,30 @@
+package quorumkv.replication;
+
+import java.util.Optional;
+import quorumkv.storage.ReplicaState;
+
+/**
+ * The durable, applied state of this node's replica as its {@link FollowerActor} last published
+ * it: after recovery and after every event it persisted. Local reads use it directly instead of
+ * asking the actor, so they cost no message and never wait behind a persist (the actor stashes
+ * every command while SQLite syncs). {@link ReplicaState} is immutable, so a reader always sees one
+ * whole state, exactly one the actor itself would have answered from.
+ */
+public final class ReplicaView {
+  private final String node;
+  private volatile ReplicaState state;
+
+  public ReplicaView(String node) {
+    this.node = node;
+  }
+
+  void publish(ReplicaState published) {
+    state = published;
+  }
+
+  /** The key as of the last published state; empty until the replica has recovered. */
+  public Optional<FollowerActor.Value> read(String key) {
+    ReplicaState current = state;
+    return current == null ? Optional.empty() : Optional.of(FollowerActor.value(node, current, key));
+  }
+}
