@@ -31,6 +31,8 @@
 #                             (it ends as soon as the system holds every key)
 #   WARMUP [60s]              unrecorded W=W writes at CONNECTIONS after the prefill (JIT
 #                             warm-up for the JVM; the same for etcd); 0 skips it
+#   READ_WARMUP [20s]         unrecorded reads before the read run (the read path's JIT warm-up;
+#                             the same for etcd); 0 skips it
 #   QKV_READY_TIMEOUT [300]   seconds ./kv up may take until every node is ready
 #   PORT_WAIT [900]           seconds to wait for 127.0.0.1:8000-8005/2550-2555 to be free
 #   KV_DATA [temp dir]        quorumkv's data directory (passed to ./kv): new, empty, or left by
@@ -58,6 +60,7 @@ ETCD_TARGET=${ETCD_TARGET:-all}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 PREFILL_DURATION=${PREFILL_DURATION:-60s}
 WARMUP=${WARMUP:-60s}
+READ_WARMUP=${READ_WARMUP:-20s}
 QKV_READY_TIMEOUT=${QKV_READY_TIMEOUT:-300}
 PORT_WAIT=${PORT_WAIT:-900}
 KEEP_TMP=${KEEP_TMP:-0}
@@ -95,6 +98,8 @@ DURATION_S=$(seconds_of "$DURATION")
 PREFILL_S=$(seconds_of "$PREFILL_DURATION")
 WARMUP_S=0
 [[ $WARMUP == 0 || $WARMUP == 0s ]] || WARMUP_S=$(seconds_of "$WARMUP")
+READ_WARMUP_S=0
+[[ $READ_WARMUP == 0 || $READ_WARMUP == 0s ]] || READ_WARMUP_S=$(seconds_of "$READ_WARMUP")
 WRK_TIMEOUT_S=$(seconds_of "$WRK_TIMEOUT")
 for v in CONNECTIONS VALUE_SIZE KEYS SETTLE PORT_WAIT QKV_READY_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
@@ -335,6 +340,11 @@ run_scenarios() {
     script=$put wargs=()
     if [[ $kind == read ]]; then
       script=$get
+      if ((READ_WARMUP_S > 0)); then
+        say "read warm-up: reads at $conns connections for ${READ_WARMUP_S}s (not recorded; the write warm-up did not exercise the read path)"
+        run_wrk "$system-read-warmup" "$script" "$threads" "$conns" "$READ_WARMUP_S" "$targets" || true
+        sleep "$SETTLE"
+      fi
     elif ((has_w)); then
       wargs=("BENCH_W=$w")
     fi
