@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import quorumkv.CborSerializable;
 import quorumkv.cluster.Settings;
 import quorumkv.metrics.Metrics;
@@ -425,7 +426,7 @@ public final class LeaderActor {
   // --- writes ---
 
   private Behavior<Command> onWrite(Write w) {
-    accept(w.key(), w.value(), w.writeQuorum(), w.timeoutMillis(), w.replyTo()::tell);
+    accept(w.key(), w.value(), w.writeQuorum(), w.timeoutMillis(), w.replyTo()::tell, reachableFollowers());
     sendToReplicas();
     return Behaviors.same();
   }
@@ -437,18 +438,22 @@ public final class LeaderActor {
       context.watchWith(child, new BatcherStopped(origin));
       return child;
     });
+    Set<String> followers = reachableFollowers();
     for (ForwardedWrite w : batch.writes()) {
       long id = w.id();
       accept(w.key(), w.value(), w.writeQuorum(), w.timeoutMillis(),
-          result -> batcher.tell(new ReplyBatcher.Answer(id, result)));
+          result -> batcher.tell(new ReplyBatcher.Answer(id, result)), followers);
     }
     sendToReplicas();
     return Behaviors.same();
   }
 
-  /** Logs one write and gives it an aggregator, or answers at once why it cannot be taken. */
-  private void accept(String key, String value, int writeQuorum, long timeoutMillis,
-      java.util.function.Consumer<WriteResult> reply) {
+  /**
+   * Logs one write and gives it an aggregator awaiting {@code followers} (the reachable ones), or
+   * answers at once why it cannot be taken.
+   */
+  private void accept(String key, String value, int writeQuorum, long timeoutMillis, Consumer<WriteResult> reply,
+      Set<String> followers) {
     if (phase != Phase.LEADING) {
       reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet: the new leader on " + node
           + " is " + electionStatus() + "; it keeps trying", node));
@@ -459,7 +464,6 @@ public final class LeaderActor {
       reply.accept(new WriteResult.Overloaded(key, pending.size(), node));
       return;
     }
-    Set<String> followers = reachableFollowers();
     if (!Quorum.reachable(followers.size(), quorum)) {
       reply.accept(new WriteResult.NotEnoughReplicas(key, followers.size(), quorum, node));
       return;
