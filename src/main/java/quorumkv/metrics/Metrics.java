@@ -39,6 +39,8 @@ public final class Metrics implements Extension {
   private final Counter elections;
   private final AtomicLong term = new AtomicLong();
   private final AtomicLong pendingWrites = new AtomicLong();
+  private final AtomicLong forwardedWaiting = new AtomicLong();
+  private final DistributionSummary forwardedBatch;
   private final AtomicLong appliedIndex = new AtomicLong();
   private final AtomicLong commitIndex = new AtomicLong();
 
@@ -56,6 +58,11 @@ public final class Metrics implements Extension {
     persistLatency = Timer.builder("quorumkv_replica_persist_seconds")
         .description("Time for this node's replica to persist a Replicate (journal write to SQLite)")
         .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000)).maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
+    forwardedBatch = DistributionSummary.builder("quorumkv_forwarded_batch_writes")
+        .description("Writes per WriteBatch this node's forwarder sent to the leader")
+        .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000).register(registry);
+    Gauge.builder("quorumkv_forwarded_writes_waiting", forwardedWaiting, AtomicLong::get)
+        .description("Writes this node forwarded to the leader and still waiting for their answer").register(registry);
     elections = Counter.builder("quorumkv_leader_elections_total")
         .description("Times a leader was elected on this node").register(registry);
     Gauge.builder("quorumkv_term", term, AtomicLong::get)
@@ -104,6 +111,16 @@ public final class Metrics implements Extension {
 
   public void term(long t) {
     term.set(t);
+  }
+
+  /** The forwarder sent a batch of {@code writes}; {@code waiting} writes now await an answer. */
+  public void forwarded(int writes, int waiting) {
+    forwardedBatch.record(writes);
+    forwardedWaiting.set(waiting);
+  }
+
+  public void forwardedWaiting(int waiting) {
+    forwardedWaiting.set(waiting);
   }
 
   public void pendingWrites(int n) {

@@ -13,6 +13,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import quorumkv.CborSerializable;
+import quorumkv.metrics.Metrics;
 
 /**
  * One per node, between its HTTP clients and the leader (wherever the singleton runs): the writes
@@ -53,6 +54,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
   private final int maxBatch;
   private final List<LeaderActor.ForwardedWrite> buffer = new ArrayList<>();
   private final Map<Long, Waiting> waiting = new HashMap<>();
+  private final Metrics metrics;
   private long nextId;
   private boolean flushScheduled;
 
@@ -74,6 +76,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
     this.leader = leader;
     this.answerGrace = answerGrace;
     this.maxBatch = maxBatch;
+    this.metrics = Metrics.get(context.getSystem());
   }
 
   @Override
@@ -109,6 +112,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
       return;
     }
     leader.tell(new LeaderActor.WriteBatch(List.copyOf(buffer), getContext().getSelf().narrow()));
+    metrics.forwarded(buffer.size(), waiting.size());
     buffer.clear();
   }
 
@@ -119,6 +123,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
         w.replyTo().tell(r.result());
       }
     }
+    metrics.forwardedWaiting(waiting.size());
     return this;
   }
 
@@ -129,6 +134,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
         it.remove();
       }
     }
+    metrics.forwardedWaiting(waiting.size());
     return this;
   }
 }

@@ -495,6 +495,8 @@ public class KvRoutesTest {
         "quorumkv_replica_persist_seconds_count",
         "quorumkv_replication_lag_entries{follower=\"node1\",}",
         "quorumkv_pending_writes",
+        "quorumkv_forwarded_batch_writes_count",
+        "quorumkv_forwarded_writes_waiting",
         "quorumkv_leader_elections_total 1.0",
         "quorumkv_term ")) {
       assertTrue("missing " + expected + " in:\n" + text, text.contains(expected));
