@@ -32,7 +32,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
-import quorumkv.cluster.Settings;
+import quorumkv.config.Settings;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReadResult;

@@ -21,7 +21,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import quorumkv.CborSerializable;
-import quorumkv.cluster.Settings;
+import quorumkv.config.Settings;
 import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;

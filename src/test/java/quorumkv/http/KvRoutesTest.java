@@ -35,7 +35,7 @@ import org.junit.AfterClass;
 import org.junit.BeforeClass;
 import org.junit.Test;
 import quorumkv.TestConfig;
-import quorumkv.cluster.Settings;
+import quorumkv.config.Settings;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.ReadResult;
 import quorumkv.replication.LeaderActor;

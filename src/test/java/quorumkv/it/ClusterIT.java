@@ -1,5 +1,6 @@
 package quorumkv.it;
 
+import quorumkv.harness.LocalCluster;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;

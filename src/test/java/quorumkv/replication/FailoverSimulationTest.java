@@ -19,7 +19,7 @@ import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
 import quorumkv.TestConfig;
-import quorumkv.cluster.Settings;
+import quorumkv.config.Settings;
 
 /**
  * Leader changes among six replicas in one ActorSystem on real SQLite journals: what a new leader

@@ -18,7 +18,7 @@ import java.util.Random;
 import org.junit.After;
 import org.junit.Test;
 import quorumkv.TestConfig;
-import quorumkv.cluster.Settings;
+import quorumkv.config.Settings;
 
 /**
  * A leader and six replicas (its own and five followers) in one ActorSystem on real SQLite

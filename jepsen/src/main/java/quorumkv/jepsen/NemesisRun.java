@@ -1,0 +1,1327 @@
+package quorumkv.jepsen;
+
+import quorumkv.harness.NetnsCluster;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/**
+ * A Jepsen-style run against the real six-node cluster ({@link NetnsCluster}): concurrent clients
+ * write ({@code W=3}) and read ({@code consistency=linearizable}) a handful of keys and record every
+ * operation in a {@link History}, while a nemesis kills (SIGKILL) and restarts nodes, pauses them
+ * (SIGSTOP/SIGCONT) and partitions the network into a majority and a minority, the leader included.
+ * Then it heals everything, waits for the replicas to converge and checks:
+ * <ol>
+ *   <li>acknowledged writes lost (must be 0): an OK write that nothing could have overwritten, or
+ *       whose acknowledged version is above the key's final version, yet is not the final value;
+ *   <li>replicas not converged (must be 0): every node must end with the same log index and digest,
+ *       following the same leader (a node that formed a cluster of its own never converges);
+ *   <li>linearizability of each key's history ({@link LinearizabilityChecker}), the final read of
+ *       each key included;
+ *   <li>valid requests answered 400 (must be 0): e.g. a build that does not know
+ *       {@code consistency=linearizable}, which would leave the reads unchecked.
+ * </ol>
+ * It prints (and writes to {@code report.txt}, {@code report.json}) operations by outcome, faults
+ * by kind, leader changes (and any term claimed by two leaders), the longest write unavailability
+ * and the anomalies, with {@code history.jsonl} and the node logs beside them. A saved history can
+ * be checked again with {@code java -cp quorumkv.jar quorumkv.jepsen.LinearizabilityChecker}.
+ *
+ * <p>The long run (as root; {@code NemesisIT} is the one-minute run {@code mvn verify} does):
+ * <pre>
+ * mvn -B package -DskipTests &amp;&amp; cp target/quorumkv.jar /tmp/quorumkv-under-test.jar
+ * java -cp /tmp/quorumkv-under-test.jar quorumkv.jepsen.NemesisRun --minutes 10 --jar /tmp/quorumkv-under-test.jar
+ * </pre>
+ * If the runner itself is SIGKILLed, {@code java -cp quorumkv.jar quorumkv.jepsen.NetnsCluster --clean-up}
+ * (or the next run) removes the node JVMs and namespaces it left.
+ *
+ * <p>Choices: one fault at a time, each aimed at the leader 40% of the time, with calm between
+ * them and a bounded wait for every node to be ready again; a node that exits by itself (downed by
+ * the split-brain resolver) is restarted, but not while a partition is in place. Clients pick a
+ * random node per operation, so writes are also forwarded through nodes on the minority side.
+ * <p>Exit status: 0 no anomaly, 1 anomalies, 2 the run itself failed (setup, harness), 3 over its deadline.
+ */
+public final class NemesisRun {
+  /** Time for setup, recovery, checks and teardown beyond the faults. */
+  static final Duration OVERHEAD = Duration.ofMinutes(3);
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
+  /** Each client sends at most one operation per this long (about 50 per second). */
+  private static final long MIN_OP_NANOS = Duration.ofMillis(20).toNanos();
+  private static final int WRITE_QUORUM = 3;
+  private static final String WRITE_TIMEOUT = "2s";
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private NemesisRun() {}
+
+  // --- options ---
+
+  /**
+   * @param faultTime how long clients run and the nemesis injects faults
+   * @param readConsistency the clients' read consistency; {@code linearizable} is what the check is for
+   */
+  public record Options(Duration faultTime, Path jar, int clients, int keys, Path out, long seed,
+      String readConsistency) {
+    public Options {
+      if (faultTime.isNegative() || faultTime.isZero()) throw new IllegalArgumentException("fault time must be > 0");
+      if (clients < 1) throw new IllegalArgumentException("--clients must be >= 1");
+      if (keys < 1) throw new IllegalArgumentException("--keys must be >= 1");
+    }
+
+    public static Options defaults() {
+      return new Options(Duration.ofSeconds(60), Path.of("target", "quorumkv.jar"), 6, 5,
+          Path.of("target", "nemesis-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))),
+          System.currentTimeMillis(), "linearizable");
+    }
+
+    public Options withFaultTime(Duration d) {
+      return new Options(d, jar, clients, keys, out, seed, readConsistency);
+    }
+
+    public Options withJar(Path p) {
+      return new Options(faultTime, p, clients, keys, out, seed, readConsistency);
+    }
+
+    public Options withOut(Path p) {
+      return new Options(faultTime, jar, clients, keys, p, seed, readConsistency);
+    }
+
+    public Options withSeed(long s) {
+      return new Options(faultTime, jar, clients, keys, out, s, readConsistency);
+    }
+
+    static Options parse(String[] args) {
+      Options o = defaults();
+      for (int i = 0; i < args.length; i++) {
+        String a = args[i];
+        if (a.equals("--help") || a.equals("-h")) {
+          throw new IllegalArgumentException("");
+        }
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException("missing value after " + a);
+        }
+        String v = args[++i];
+        o = switch (a) {
+          case "--minutes" -> o.withFaultTime(Duration.ofMillis((long) (Double.parseDouble(v) * 60_000)));
+          case "--seconds" -> o.withFaultTime(Duration.ofMillis((long) (Double.parseDouble(v) * 1000)));
+          case "--jar" -> o.withJar(Path.of(v));
+          case "--clients" -> new Options(o.faultTime, o.jar, Integer.parseInt(v), o.keys, o.out, o.seed, o.readConsistency);
+          case "--keys" -> new Options(o.faultTime, o.jar, o.clients, Integer.parseInt(v), o.out, o.seed, o.readConsistency);
+          case "--out" -> o.withOut(Path.of(v));
+          case "--seed" -> o.withSeed(Long.parseLong(v));
+          case "--read-consistency" -> new Options(o.faultTime, o.jar, o.clients, o.keys, o.out, o.seed, v);
+          default -> throw new IllegalArgumentException("unknown option " + a);
+        };
+      }
+      return o;
+    }
+  }
+
+  static final String USAGE = String.join("\n",
+      "usage: java -cp quorumkv.jar quorumkv.jepsen.NemesisRun [options]   (as root)",
+      "  --minutes M | --seconds S   how long to inject faults (default 60 s); the whole run is bounded by this + 3 min",
+      "  --jar PATH                  the quorumkv jar the nodes run (default target/quorumkv.jar)",
+      "  --clients C                 concurrent clients (default 6)",
+      "  --keys K                    keys k0..k(K-1) (default 5)",
+      "  --out DIR                   report.txt, report.json, history.jsonl, logs/ (default target/nemesis-<time>)",
+      "  --seed N                    seeds the clients' and the nemesis' choices (default: the clock)",
+      "  --read-consistency C        the clients' reads (default linearizable; local/leader to see stale reads)",
+      "exit status: 0 no anomaly, 1 anomalies found, 2 the run failed, 3 deadline exceeded");
+
+  // --- what a run reports ---
+
+  /**
+   * One fault the nemesis injected; times in seconds since the run began. {@code leaderBefore} is
+   * the leader just before it; {@code aimedAtLeader} says whether the nemesis chose the leader on
+   * purpose (it may also hit it by chance).
+   */
+  public record Fault(String kind, List<String> nodes, boolean aimedAtLeader, String leaderBefore,
+      double start, double end, String note) {
+    public boolean hitLeader() {
+      return leaderBefore != null && nodes.contains(leaderBefore);
+    }
+
+    String countKey() {
+      return switch (kind) {
+        case "partition" -> hitLeader() ? "partition-with-leader" : "partition";
+        default -> hitLeader() ? kind + "-leader" : kind;
+      };
+    }
+
+    @Override
+    public String toString() {
+      return String.format("%7.1f s - %7.1f s  %-22s %s  (%s; leader before: %s%s)", start, end, countKey(), nodes,
+          note, leaderBefore, aimedAtLeader ? ", aimed at it" : "");
+    }
+  }
+
+  /** A node whose JVM exited without the nemesis killing it (e.g. downed by the split-brain resolver). */
+  public record SelfExit(String node, double at, int exitCode, String during, String restartedAt, String logHint) {
+    @Override
+    public String toString() {
+      return String.format("%7.1f s  %s exited (code %d) %s; %s%s", at, node, exitCode, during, restartedAt,
+          logHint.isEmpty() ? "" : "\n             log: " + logHint);
+    }
+  }
+
+  public record LostWrite(String key, String value, long opId, Long version, String why) {
+    @Override
+    public String toString() {
+      return "op " + opId + " write " + key + " = \"" + value + "\"" + (version == null ? "" : " (version " + version + ")")
+          + ": " + why;
+    }
+  }
+
+  /** A node's replica after healing, and its view of the cluster (leader, term, members it sees Up). */
+  public record ReplicaState(String node, Long lastIndex, String digest, boolean converged, String view) {
+    @Override
+    public String toString() {
+      return node + " lastIndex=" + lastIndex + " digest=" + digest + (converged ? "" : "  NOT CONVERGED")
+          + (view.isEmpty() ? "" : "  [" + view + "]");
+    }
+  }
+
+  public record FinalValue(String key, String value, Long version, String consistency, String node) {}
+
+  /** A leader as one node saw it at one moment. */
+  public record LeaderChange(double at, String leader, long term, String seenBy) {
+    @Override
+    public String toString() {
+      return String.format("%7.1f s  term %d: %s (seen by %s)", at, term, leader, seenBy);
+    }
+  }
+
+  /** The longest interval in which writes were attempted but none completed OK. */
+  public record Unavailability(double seconds, double from, double to, List<String> duringFaults) {}
+
+  /** Everything a run found. {@link #anomalies()} empty means the run passed. */
+  public record Report(
+      Options options,
+      HistoryStats stats,
+      List<Fault> faults,
+      List<SelfExit> selfExits,
+      int leaderChanges,
+      List<Long> terms,
+      List<LeaderChange> leaderTimeline,
+      List<String> leaderWarnings,
+      Unavailability longestWriteUnavailability,
+      List<ReplicaState> replicas,
+      List<FinalValue> finalValues,
+      List<LostWrite> lostWrites,
+      LinearizabilityChecker.Result linearizability,
+      long rejected400,
+      String rejected400Example,
+      List<String> finalReadFailures,
+      Map<String, Long> errors,
+      List<String> notes,
+      double setupSeconds,
+      double faultsFrom,
+      double faultsTo,
+      double totalSeconds) {
+
+    public List<ReplicaState> nonConverged() {
+      return replicas.stream().filter(r -> !r.converged()).toList();
+    }
+
+    public List<LinearizabilityChecker.KeyResult> nonLinearizable() {
+      return linearizability.keys().values().stream()
+          .filter(k -> k.verdict() == LinearizabilityChecker.Verdict.NOT_LINEARIZABLE).toList();
+    }
+
+    public List<LinearizabilityChecker.KeyResult> unknown() {
+      return linearizability.keys().values().stream()
+          .filter(k -> k.verdict() == LinearizabilityChecker.Verdict.UNKNOWN).toList();
+    }
+
+    /** One line per kind of anomaly found; empty when the run passed. */
+    public List<String> anomalies() {
+      List<String> a = new ArrayList<>();
+      if (!lostWrites.isEmpty()) a.add("acknowledged writes lost: " + lostWrites.size());
+      if (!nonConverged().isEmpty()) a.add("replicas not converged: " + nonConverged().size());
+      if (!nonLinearizable().isEmpty()) a.add("keys not linearizable: " + nonLinearizable().size());
+      if (rejected400 > 0) a.add("valid requests rejected with 400: " + rejected400 + " (e.g. " + rejected400Example + ")");
+      if (!finalReadFailures.isEmpty()) a.add("final reads that failed after healing: " + finalReadFailures.size());
+      return a;
+    }
+
+    public boolean passed() {
+      return anomalies().isEmpty();
+    }
+
+    public String text() {
+      StringBuilder sb = new StringBuilder();
+      sb.append("quorumkv nemesis run: ").append(seconds(options.faultTime())).append(" s of faults, ")
+          .append(options.clients()).append(" clients, ").append(options.keys()).append(" keys, W=").append(WRITE_QUORUM)
+          .append(", reads consistency=").append(options.readConsistency()).append(", seed ").append(options.seed())
+          .append("\n  jar ").append(options.jar().toAbsolutePath()).append(", output ").append(options.out().toAbsolutePath())
+          .append(String.format("%n  times are seconds since the run began: setup until %.1f s, clients and faults"
+              + " %.1f s - %.1f s, whole run %.1f s%n", setupSeconds, faultsFrom, faultsTo, totalSeconds));
+      sb.append("\noperations: ").append(stats.count(Operation.Type.READ) + stats.count(Operation.Type.WRITE)).append('\n');
+      for (Operation.Type t : Operation.Type.values()) {
+        sb.append(String.format("  %-5s %6d   OK %6d   FAIL %6d   INFO %6d%n", t.name().toLowerCase(), stats.count(t),
+            stats.count(t, Operation.Outcome.OK), stats.count(t, Operation.Outcome.FAIL),
+            stats.count(t, Operation.Outcome.INFO)));
+      }
+      if (!errors.isEmpty()) {
+        sb.append("  most frequent errors (FAIL/INFO):\n");
+        errors.forEach((e, n) -> sb.append(String.format("  %6d  %s%n", n, e)));
+      }
+      sb.append("\nfaults injected: ").append(faults.size()).append(stats.faults().isEmpty() ? "" : " "
+          + stats.faults().entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
+          .collect(Collectors.joining(", ", "(", ")"))).append('\n');
+      faults.forEach(f -> sb.append("  ").append(f).append('\n'));
+      sb.append("nodes that exited by themselves: ").append(selfExits.size()).append('\n');
+      selfExits.forEach(e -> sb.append("  ").append(e).append('\n'));
+      sb.append("\nleader changes: ").append(leaderChanges).append(", terms seen: ").append(terms).append('\n');
+      appendLimited(sb, leaderTimeline, 30, "  ");
+      appendLimited(sb, leaderWarnings, 10, "  WARNING: ");
+      Unavailability u = longestWriteUnavailability;
+      sb.append(String.format("longest write unavailability: %.1f s (%.1f s - %.1f s)%s%n", u.seconds(), u.from(), u.to(),
+          u.duringFaults().isEmpty() ? "" : ", during " + String.join("; ", u.duringFaults())));
+      sb.append("\nreplicas after healing:\n");
+      replicas.forEach(r -> sb.append("  ").append(r).append('\n'));
+      sb.append("final values:\n");
+      finalValues.forEach(v -> sb.append("  ").append(v.key()).append(" = ")
+          .append(v.value() == null ? "absent" : "\"" + v.value() + "\"").append(" (version ").append(v.version())
+          .append(", consistency=").append(v.consistency()).append(", from ").append(v.node()).append(")\n"));
+      finalReadFailures.forEach(f -> sb.append("  FAILED: ").append(f).append('\n'));
+      sb.append("linearizability: ").append(linearizability.verdict()).append('\n');
+      linearizability.keys().values().forEach(k -> sb.append("  ").append(k.toString().replace("\n", "\n  ")).append('\n'));
+      if (!notes.isEmpty()) {
+        sb.append("\nnotes:\n");
+        notes.forEach(n -> sb.append("  - ").append(n).append('\n'));
+      }
+      sb.append("\nanomalies:\n");
+      sb.append("  acknowledged writes lost: ").append(lostWrites.size()).append('\n');
+      appendLimited(sb, lostWrites, 20, "    ");
+      sb.append("  replicas not converged: ").append(nonConverged().size()).append('\n');
+      sb.append("  keys not linearizable: ").append(nonLinearizable().size())
+          .append(nonLinearizable().stream().map(LinearizabilityChecker.KeyResult::key).collect(Collectors.joining(", ", " [", "]")))
+          .append(unknown().isEmpty() ? "" : "; unknown (search bound reached, reported, not counted): "
+              + unknown().stream().map(LinearizabilityChecker.KeyResult::key).toList())
+          .append('\n');
+      sb.append("  valid requests rejected with 400: ").append(rejected400)
+          .append(rejected400 > 0 ? " (e.g. " + rejected400Example + ")" : "").append('\n');
+      sb.append("  final reads failed: ").append(finalReadFailures.size()).append('\n');
+      sb.append("verdict: ").append(passed() ? "PASS" : "FAIL: " + String.join("; ", anomalies())).append('\n');
+      return sb.toString();
+    }
+
+    private static void appendLimited(StringBuilder sb, List<?> items, int limit, String prefix) {
+      items.stream().limit(limit).forEach(i -> sb.append(prefix).append(i).append('\n'));
+      if (items.size() > limit) {
+        sb.append(prefix).append("... and ").append(items.size() - limit).append(" more (see report.json)\n");
+      }
+    }
+
+    Map<String, Object> json() {
+      Map<String, Object> j = new LinkedHashMap<>();
+      j.put("verdict", passed() ? "PASS" : "FAIL");
+      j.put("anomalies", anomalies());
+      Map<String, Object> opts = new LinkedHashMap<>();
+      opts.put("faultSeconds", seconds(options.faultTime()));
+      opts.put("clients", options.clients());
+      opts.put("keys", options.keys());
+      opts.put("seed", options.seed());
+      opts.put("readConsistency", options.readConsistency());
+      opts.put("jar", options.jar().toAbsolutePath().toString());
+      j.put("options", opts);
+      Map<String, Object> ops = new LinkedHashMap<>();
+      for (Operation.Type t : Operation.Type.values()) {
+        Map<String, Long> byOutcome = new LinkedHashMap<>();
+        for (Operation.Outcome o : Operation.Outcome.values()) {
+          byOutcome.put(o.name(), stats.count(t, o));
+        }
+        ops.put(t.name().toLowerCase(), byOutcome);
+      }
+      j.put("operations", ops);
+      j.put("errors", errors);
+      j.put("faultCounts", stats.faults());
+      j.put("faults", faults);
+      j.put("selfExits", selfExits);
+      j.put("leaderChanges", leaderChanges);
+      j.put("terms", terms);
+      j.put("leaderTimeline", leaderTimeline);
+      j.put("leaderWarnings", leaderWarnings);
+      j.put("longestWriteUnavailability", longestWriteUnavailability);
+      j.put("replicas", replicas);
+      j.put("finalValues", finalValues);
+      j.put("lostWrites", lostWrites);
+      Map<String, Object> lin = new LinkedHashMap<>();
+      lin.put("verdict", linearizability.verdict().name());
+      linearizability.keys().forEach((k, r) -> lin.put(k, Map.of("verdict", r.verdict().name(),
+          "operations", r.operations(), "steps", r.steps(), "explanation", r.explanation())));
+      j.put("linearizability", lin);
+      j.put("rejected400", rejected400);
+      j.put("finalReadFailures", finalReadFailures);
+      j.put("notes", notes);
+      j.put("setupSeconds", setupSeconds);
+      j.put("faultsFrom", faultsFrom);
+      j.put("faultsTo", faultsTo);
+      j.put("totalSeconds", totalSeconds);
+      return j;
+    }
+  }
+
+  // --- main ---
+
+  public static void main(String[] args) {
+    Options options;
+    try {
+      options = Options.parse(args);
+    } catch (IllegalArgumentException e) {
+      if (!e.getMessage().isEmpty()) {
+        System.err.println(e.getMessage());
+      }
+      System.err.println(USAGE);
+      System.exit(e.getMessage().isEmpty() ? 0 : 2);
+      return;
+    }
+    String why = NetnsCluster.unavailableReason();
+    if (why != null) {
+      System.err.println("NemesisRun cannot run here: " + why);
+      System.exit(2);
+    }
+    long hardDeadlineMillis = options.faultTime().plus(OVERHEAD).plusSeconds(30).toMillis();
+    Thread watchdog = new Thread(() -> {
+      try {
+        Thread.sleep(hardDeadlineMillis);
+      } catch (InterruptedException e) {
+        return;
+      }
+      System.err.println("NemesisRun: over its deadline (" + hardDeadlineMillis / 1000 + " s); exiting (the shutdown"
+          + " hook removes the nodes and namespaces)");
+      System.exit(3);
+    }, "nemesis-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
+    try {
+      Report report = run(options);
+      System.exit(report.passed() ? 0 : 1);
+    } catch (Exception e) {
+      System.err.println("NemesisRun failed: " + e);
+      e.printStackTrace();
+      System.exit(2);
+    }
+  }
+
+  /**
+   * Runs the whole thing: cluster up, clients and nemesis for {@code faultTime}, recovery, checks.
+   * Prints progress and the report, writes the report files; always removes the cluster.
+   */
+  public static Report run(Options o) throws IOException, InterruptedException {
+    long t0 = System.nanoTime();
+    long deadline = t0 + o.faultTime().plus(OVERHEAD).toNanos();
+    Files.createDirectories(o.out());
+    Run run = new Run(o, deadline);
+    try (NetnsCluster cluster = new NetnsCluster(o.jar(), Map.of(), Duration.ofSeconds(60))) {
+      run.cluster = cluster;
+      try {
+        return run.execute(t0);
+      } finally {
+        cluster.copyLogsTo(o.out().resolve("logs"));
+        run.saveHistory();
+      }
+    }
+  }
+
+  // --- one run ---
+
+  private static final class Run {
+    final Options o;
+    final long deadline;
+    final History history = new History();
+    final Map<Long, Long> writeVersions = new ConcurrentHashMap<>();
+    final AtomicLong rejected400 = new AtomicLong();
+    final List<String> rejected400Examples = new CopyOnWriteArrayList<>();
+    final List<String> notes = new CopyOnWriteArrayList<>();
+    NetnsCluster cluster;
+
+    Run(Options o, long deadline) {
+      this.o = o;
+      this.deadline = deadline;
+    }
+
+    void log(String message) {
+      System.out.printf("[%7.1f s] %s%n", history.now() / 1e9, message);
+    }
+
+    Duration remaining(Duration reserve) {
+      return Duration.ofNanos(Math.max(0, deadline - System.nanoTime() - reserve.toNanos()));
+    }
+
+    void saveHistory() {
+      try {
+        history.writeJsonLines(o.out().resolve("history.jsonl"));
+      } catch (IOException e) {
+        System.err.println("could not write history.jsonl: " + e);
+      }
+    }
+
+    /**
+     * Waits for all six to be ready. On a busy machine a node that starts slowly can be taken for
+     * dead and downed before it is up; it exits, and is started again here.
+     */
+    boolean awaitAllReadyRestartingExited(Duration timeout) throws InterruptedException {
+      long end = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < end) {
+        for (int n = 0; n < NetnsCluster.NODES; n++) {
+          if (cluster.reapExited(n).isPresent()) {
+            log(NetnsCluster.nodeId(n) + " exited while the cluster formed; starting it again");
+            cluster.start(n);
+          }
+        }
+        if (cluster.awaitAllReady(Duration.ofSeconds(5))) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    Report execute(long t0) throws IOException, InterruptedException {
+      log("nemesis run: " + seconds(o.faultTime()) + " s of faults, " + o.clients() + " clients, " + o.keys()
+          + " keys, seed " + o.seed() + "; " + cluster);
+      cluster.startAll();
+      Duration setupWait = min(Duration.ofSeconds(150), remaining(Duration.ofSeconds(60).plus(o.faultTime())));
+      if (!awaitAllReadyRestartingExited(setupWait)) {
+        throw new IllegalStateException("the cluster did not become ready within " + setupWait.toSeconds() + " s: "
+            + cluster.readiness());
+      }
+      double setupSeconds = (System.nanoTime() - t0) / 1e9;
+      log(String.format("all six nodes ready after %.1f s; leader %s", setupSeconds, leaderOf(cluster).orElse(null)));
+
+      LeaderWatch watch = new LeaderWatch(cluster, history, new Random(o.seed() ^ 0x5eed));
+      Thread watchThread = daemon(watch, "nemesis-leader-watch");
+      AtomicBoolean stop = new AtomicBoolean();
+      List<Thread> clientThreads = new ArrayList<>();
+      long clientsStart = history.now();
+      for (int c = 0; c < o.clients(); c++) {
+        clientThreads.add(daemon(new Client(c, new Random(o.seed() * 31 + c), stop), "nemesis-client-" + c));
+      }
+      Nemesis nemesis = new Nemesis(cluster, history, new Random(o.seed()), this::log);
+      long faultsEnd = System.nanoTime() + o.faultTime().toNanos();
+      try {
+        nemesis.run(faultsEnd);
+      } catch (RuntimeException e) {
+        watch.stop();
+        throw e;
+      } finally {
+        stop.set(true);
+        for (Thread t : clientThreads) {
+          t.join(REQUEST_TIMEOUT.plusSeconds(5).toMillis());
+        }
+      }
+      long clientsEnd = history.now();
+      log("faults over; clients stopped; healing and restarting what is down");
+
+      nemesis.recoverAll();
+      Duration readyWait = min(Duration.ofSeconds(90), remaining(Duration.ofSeconds(50)));
+      if (!nemesis.awaitAllReady(System.nanoTime() + readyWait.toNanos())) {
+        String note = "not every node was ready " + readyWait.toSeconds() + " s after healing: " + cluster.readiness();
+        notes.add(note);
+        log(note);
+        nemesis.restartExited();
+      } else {
+        log("all six nodes ready again");
+      }
+      watch.stop();
+      watchThread.join(5_000);
+
+      List<ReplicaState> replicas = awaitConvergence(min(Duration.ofSeconds(60), remaining(Duration.ofSeconds(30))));
+      List<String> finalReadFailures = new ArrayList<>();
+      List<FinalValue> finalValues = finalReads(finalReadFailures);
+
+      List<Operation> ops = history.operations();
+      log("checking " + ops.size() + " operations");
+      List<LostWrite> lost = lostWrites(ops, finalValues, writeVersions);
+      LinearizabilityChecker.Result lin = new LinearizabilityChecker().check(ops);
+      HistoryStats stats = HistoryStats.of(ops).withFaults(nemesis.faultCounts());
+      LeaderSummary leaders = watch.summary();
+      if (rejected400.get() > 0) {
+        notes.add(rejected400.get() + " valid requests were answered 400; the history cannot check what they should"
+            + " have done (e.g. " + rejected400Examples.get(0) + ")");
+      }
+      if (stats.count(Operation.Type.READ, Operation.Outcome.OK) <= o.keys()) {
+        notes.add("no client read completed OK: linearizability was checked on writes and the final reads only");
+      }
+      Report report = new Report(o, stats, nemesis.faults(), nemesis.selfExits(), leaders.changes(), leaders.terms(),
+          leaders.timeline(), leaders.warnings(),
+          longestWriteUnavailability(ops, clientsStart, clientsEnd, nemesis.faults()), replicas, finalValues, lost, lin,
+          rejected400.get(), rejected400Examples.isEmpty() ? "" : rejected400Examples.get(0), finalReadFailures,
+          topErrors(ops, 10), List.copyOf(notes), setupSeconds, clientsStart / 1e9, clientsEnd / 1e9,
+          (System.nanoTime() - t0) / 1e9);
+      String text = report.text();
+      System.out.println();
+      System.out.println(text);
+      Files.writeString(o.out().resolve("report.txt"), text);
+      JSON.writeValue(o.out().resolve("report.json").toFile(), report.json());
+      log("wrote " + o.out().toAbsolutePath() + "/{report.txt,report.json,history.jsonl,logs/}");
+      return report;
+    }
+
+    /**
+     * Polls until every node has the same log position and digest and names the same leader; the
+     * state of each at the end. A node is converged when it has the position most nodes share (on
+     * a tie, the majority leader's) and follows the leader most nodes follow: a node that formed a
+     * cluster of its own is not, whatever its digest.
+     */
+    List<ReplicaState> awaitConvergence(Duration timeout) {
+      long end = System.nanoTime() + timeout.toNanos();
+      Map<Integer, JsonNode> statuses = new TreeMap<>();
+      while (true) {
+        statuses.clear();
+        for (int n = 0; n < NetnsCluster.NODES; n++) {
+          final int node = n;
+          cluster.status(n).ifPresent(s -> statuses.put(node, s));
+        }
+        Set<String> positions = statuses.values().stream().map(Run::position).collect(Collectors.toSet());
+        Set<String> leaders = statuses.values().stream().map(Run::leaderIn).collect(Collectors.toSet());
+        if (statuses.size() == NetnsCluster.NODES && positions.size() == 1 && leaders.size() == 1) {
+          log("replicas converged: " + positions.iterator().next() + ", leader " + leaders.iterator().next());
+          break;
+        }
+        if (System.nanoTime() > end) {
+          log("replicas did not converge within " + timeout.toSeconds() + " s");
+          break;
+        }
+        sleepQuietly(Duration.ofMillis(500));
+      }
+      String leader = mostCommon(statuses.values().stream().map(Run::leaderIn).toList(), s -> 0);
+      String reference = mostCommon(statuses.values().stream().map(Run::position).toList(),
+          p -> statuses.values().stream().anyMatch(s -> s.path("node").asText().equals(leader)
+              && position(s).equals(p)) ? 1 : 0);
+      List<ReplicaState> replicas = new ArrayList<>();
+      for (int n = 0; n < NetnsCluster.NODES; n++) {
+        JsonNode s = statuses.get(n);
+        replicas.add(s == null
+            ? new ReplicaState(NetnsCluster.nodeId(n), null, "(no answer to GET /status)", false,
+                cluster.isRunning(n) ? "running" : "not running")
+            : new ReplicaState(NetnsCluster.nodeId(n), s.path("lastIndex").asLong(), s.path("digest").asText(),
+                position(s).equals(reference) && leaderIn(s).equals(leader), view(s)));
+      }
+      return replicas;
+    }
+
+    static String leaderIn(JsonNode status) {
+      return status.path("leader").isNull() ? "none" : status.path("leader").asText("none");
+    }
+
+    /** The most frequent of {@code values}; ties broken by {@code tieBreak} (higher wins). */
+    static String mostCommon(List<String> values, java.util.function.ToIntFunction<String> tieBreak) {
+      Map<String, Long> counts = values.stream().collect(Collectors.groupingBy(v -> v, Collectors.counting()));
+      return counts.keySet().stream()
+          .max(Comparator.<String>comparingLong(counts::get).thenComparingInt(tieBreak))
+          .orElse("");
+    }
+
+    /** E.g. "leader node4, term 4, members Up: node0 node1 ...". */
+    static String view(JsonNode status) {
+      List<String> up = new ArrayList<>();
+      status.path("members").forEach(m -> {
+        if (m.path("status").asText().equals("Up")) {
+          up.add(m.path("node").asText() + (m.path("reachable").asBoolean(true) ? "" : "(unreachable)"));
+        }
+      });
+      return "leader " + (status.path("leader").isNull() ? "none" : status.path("leader").asText("none"))
+          + ", term " + status.path("term").asText() + ", members Up: " + String.join(" ", up);
+    }
+
+    /** appliedIndex if the node reports one, else lastIndex; with the digest. */
+    static String position(JsonNode status) {
+      JsonNode index = status.has("appliedIndex") ? status.get("appliedIndex") : status.path("lastIndex");
+      return "index " + index.asText() + " digest " + status.path("digest").asText();
+    }
+
+    /**
+     * Reads every key once more, after the faults and the convergence wait, as an extra client
+     * whose reads are appended to the history: linearizable, or the leader's replica if this build
+     * refuses linearizable reads (noted).
+     */
+    List<FinalValue> finalReads(List<String> failures) {
+      int client = o.clients();
+      HttpClient http = newHttpClient();
+      List<FinalValue> values = new ArrayList<>();
+      String consistency = "linearizable";
+      for (int k = 0; k < o.keys(); k++) {
+        String key = key(k);
+        long handle = history.invokeRead(client, key);
+        String lastError = "";
+        boolean done = false;
+        long end = System.nanoTime() + min(Duration.ofSeconds(20), remaining(Duration.ofSeconds(15))).toNanos();
+        while (!done && System.nanoTime() < end) {
+          int node = leaderOf(cluster).map(NetnsCluster::nodeIndex).filter(n -> n >= 0)
+              .orElse(new Random().nextInt(NetnsCluster.NODES));
+          HttpRequest req = HttpRequest.newBuilder(NetnsCluster.uri(node, "/kv/" + encode(key) + "?consistency=" + consistency))
+              .timeout(REQUEST_TIMEOUT).GET().build();
+          try {
+            HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            JsonNode body = parse(r.body());
+            if (r.statusCode() == 200 || r.statusCode() == 404) {
+              String value = r.statusCode() == 200 ? body.path("value").asText(null) : null;
+              Long version = r.statusCode() == 200 && body.has("version") ? body.get("version").asLong() : null;
+              history.ok(handle, value);
+              values.add(new FinalValue(key, value, version, consistency, NetnsCluster.nodeId(node)));
+              done = true;
+            } else if (r.statusCode() == 400 && consistency.equals("linearizable")) {
+              notes.add("the final reads used consistency=leader: this build answers consistency=linearizable with 400 ("
+                  + body.path("error").asText(r.body()) + ")");
+              consistency = "leader";
+            } else {
+              lastError = r.statusCode() + " " + body.path("error").asText(r.body());
+              sleepQuietly(Duration.ofMillis(500));
+            }
+          } catch (IOException e) {
+            lastError = e.toString();
+            sleepQuietly(Duration.ofMillis(500));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            break;
+          }
+        }
+        if (!done) {
+          history.info(handle, "final read failed: " + lastError);
+          failures.add("final read of " + key + ": " + lastError);
+        }
+      }
+      return values;
+    }
+
+    /** One client: random key, random node, 50/50 write or read, each recorded in the history. */
+    final class Client implements Runnable {
+      final int id;
+      final Random random;
+      final AtomicBoolean stop;
+      final HttpClient http = newHttpClient();
+      long seq;
+
+      Client(int id, Random random, AtomicBoolean stop) {
+        this.id = id;
+        this.random = random;
+        this.stop = stop;
+      }
+
+      @Override
+      public void run() {
+        while (!stop.get() && !Thread.currentThread().isInterrupted()) {
+          long started = System.nanoTime();
+          String key = key(random.nextInt(o.keys()));
+          int node = random.nextInt(NetnsCluster.NODES);
+          if (random.nextBoolean()) {
+            write(node, key, "c" + id + "-" + (++seq));
+          } else {
+            read(node, key);
+          }
+          long rest = MIN_OP_NANOS - (System.nanoTime() - started);
+          if (rest > 0) {
+            sleepQuietly(Duration.ofNanos(rest));
+          }
+        }
+      }
+
+      void write(int node, String key, String value) {
+        HttpRequest req = HttpRequest.newBuilder(NetnsCluster.uri(node,
+                "/kv/" + encode(key) + "?w=" + WRITE_QUORUM + "&timeout=" + WRITE_TIMEOUT))
+            .timeout(REQUEST_TIMEOUT)
+            .header("Content-Type", "text/plain; charset=UTF-8")
+            .PUT(HttpRequest.BodyPublishers.ofString(value, StandardCharsets.UTF_8)).build();
+        long h = history.invokeWrite(id, key, value);
+        try {
+          HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+          JsonNode body = parse(r.body());
+          String error = body.path("error").asText(null);
+          switch (classifyWrite(r.statusCode(), error)) {
+            case OK -> {
+              history.ok(h);
+              if (body.has("version")) {
+                writeVersions.put(h, body.get("version").asLong());
+              }
+            }
+            case FAIL -> {
+              history.fail(h, r.statusCode() + " " + error);
+              count400(r.statusCode(), "PUT", error);
+            }
+            case INFO -> history.info(h, r.statusCode() + " " + (error == null ? r.body() : error));
+          }
+        } catch (IOException e) {
+          history.info(h, e.toString());
+        } catch (InterruptedException e) {
+          history.info(h, "interrupted");
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      void read(int node, String key) {
+        HttpRequest req = HttpRequest.newBuilder(NetnsCluster.uri(node,
+                "/kv/" + encode(key) + "?consistency=" + o.readConsistency()))
+            .timeout(REQUEST_TIMEOUT).GET().build();
+        long h = history.invokeRead(id, key);
+        try {
+          HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+          JsonNode body = parse(r.body());
+          String error = body.path("error").asText(null);
+          switch (r.statusCode()) {
+            case 200 -> history.ok(h, body.path("value").asText(null));
+            case 404 -> history.ok(h, null);
+            case 400 -> {
+              history.fail(h, "400 " + error);
+              count400(400, "GET", error);
+            }
+            default -> history.info(h, r.statusCode() + " " + (error == null ? r.body() : error));
+          }
+        } catch (IOException e) {
+          history.info(h, e.toString());
+        } catch (InterruptedException e) {
+          history.info(h, "interrupted");
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      void count400(int status, String method, String error) {
+        if (status == 400) {
+          rejected400.incrementAndGet();
+          if (rejected400Examples.size() < 3) {
+            rejected400Examples.add(method + " ... -> 400 " + error);
+          }
+        }
+      }
+    }
+
+    String key(int k) {
+      return "k" + k;
+    }
+  }
+
+  /**
+   * A write's outcome from its HTTP answer: 200 OK; 400 and a 503 that says nothing was written
+   * FAIL; anything else (a 503 in doubt, no answer from the leader, 5xx) INFO.
+   */
+  static Operation.Outcome classifyWrite(int status, String error) {
+    if (status == 200) {
+      return Operation.Outcome.OK;
+    }
+    if (status == 400 || (status == 503 && error != null && error.contains("nothing was written"))) {
+      return Operation.Outcome.FAIL;
+    }
+    return Operation.Outcome.INFO;
+  }
+
+  // --- the nemesis ---
+
+  /**
+   * Injects one fault at a time, with 5-10 s of calm between faults (and, bounded, until every node
+   * is ready again): SIGKILL of a node (restarted 2-6 s later), SIGSTOP of a node for 3-15 s, or a
+   * partition of 1-2 nodes for 5-20 s; 40% of the time aimed at the leader. While it waits it restarts any node whose JVM exited by itself (e.g.
+   * downed by the split-brain resolver after a pause), but not while a partition is in place: a
+   * seed node restarted on the minority side could form a second cluster of its own.
+   */
+  static final class Nemesis {
+    /** How long, beyond the calm between faults, the nemesis waits for every node to be ready again. */
+    static final Duration RECOVERY_WAIT = Duration.ofSeconds(30);
+    private final NetnsCluster cluster;
+    private final History history;
+    private final Random random;
+    private final java.util.function.Consumer<String> log;
+    private final boolean[] killedByUs = new boolean[NetnsCluster.NODES];
+    private final List<Fault> faults = new ArrayList<>();
+    private final List<SelfExit> selfExits = new ArrayList<>();
+    private final Map<Integer, Integer> pendingSelfExit = new HashMap<>();
+    private String currentFault = "between faults";
+
+    Nemesis(NetnsCluster cluster, History history, Random random, java.util.function.Consumer<String> log) {
+      this.cluster = cluster;
+      this.history = history;
+      this.random = random;
+      this.log = log;
+    }
+
+    void run(long endNanos) {
+      while (true) {
+        long calm = Duration.ofMillis(5_000 + random.nextInt(5_001)).toNanos();
+        if (!watchUntil(Math.min(System.nanoTime() + calm, endNanos))) {
+          return;
+        }
+        awaitRecovery(Math.min(System.nanoTime() + RECOVERY_WAIT.toNanos(), endNanos - 4_000_000_000L));
+        if (endNanos - System.nanoTime() < 4_000_000_000L) {
+          return;
+        }
+        double kind = random.nextDouble();
+        boolean atLeader = random.nextDouble() < 0.4;
+        Optional<String> leader = leaderOf(cluster);
+        OptionalInt leaderNode = leader.map(NetnsCluster::nodeIndex).filter(n -> n >= 0)
+            .map(OptionalInt::of).orElse(OptionalInt.empty());
+        if (kind < 1.0 / 3) {
+          kill(pickTarget(atLeader, leaderNode, true), atLeader, leader, endNanos);
+        } else if (kind < 2.0 / 3) {
+          pause(pickTarget(atLeader, leaderNode, false), atLeader, leader, endNanos);
+        } else {
+          partition(atLeader ? leaderNode : OptionalInt.empty(), leader, endNanos);
+        }
+      }
+    }
+
+
+    /**
+     * One fault at a time: before the next, every node should have recovered from the last (a
+     * restarted JVM takes a while to rejoin). Waits until all six are ready, or until {@code byNanos}.
+     */
+    private void awaitRecovery(long byNanos) {
+      if (!awaitAllReady(byNanos)) {
+        log.accept("not every node is ready again: " + cluster.readiness());
+      }
+    }
+
+    /** Waits until all six nodes are ready, restarting any that exits meanwhile; false if {@code byNanos} passes. */
+    boolean awaitAllReady(long byNanos) {
+      while (true) {
+        supervise();
+        if (IntStream.range(0, NetnsCluster.NODES).allMatch(cluster::ready)) {
+          return true;
+        }
+        if (System.nanoTime() >= byNanos) {
+          return false;
+        }
+        sleepQuietly(Duration.ofMillis(500));
+      }
+    }
+
+    private int pickTarget(boolean atLeader, OptionalInt leader, boolean anyRunning) {
+      if (atLeader && leader.isPresent() && cluster.isLive(leader.getAsInt())) {
+        return leader.getAsInt();
+      }
+      List<Integer> live = IntStream.range(0, NetnsCluster.NODES)
+          .filter(n -> anyRunning ? cluster.isRunning(n) : cluster.isLive(n)).boxed().toList();
+      return live.isEmpty() ? random.nextInt(NetnsCluster.NODES) : live.get(random.nextInt(live.size()));
+    }
+
+    private static String leaderMark(int n, Optional<String> leader) {
+      return leader.isPresent() && leader.get().equals(NetnsCluster.nodeId(n)) ? " (the leader)" : "";
+    }
+
+    private long faultEnd(long endNanos, int minSeconds, int maxSeconds) {
+      long chosen = Duration.ofMillis(minSeconds * 1000L + random.nextInt((maxSeconds - minSeconds) * 1000 + 1)).toNanos();
+      return Math.min(System.nanoTime() + chosen, endNanos - 1_000_000_000L);
+    }
+
+    private void kill(int n, boolean atLeader, Optional<String> leader, long endNanos) {
+      if (!cluster.isRunning(n)) {
+        return;
+      }
+      long until = faultEnd(endNanos, 2, 6);
+      double start = now();
+      currentFault = "while the nemesis had killed " + NetnsCluster.nodeId(n);
+      log.accept("fault: kill -9 " + NetnsCluster.nodeId(n) + leaderMark(n, leader) + " pid " + cluster.pid(n));
+      cluster.kill(n);
+      killedByUs[n] = true;
+      watchUntil(until);
+      cluster.start(n);
+      killedByUs[n] = false;
+      log.accept("restarted " + NetnsCluster.nodeId(n));
+      faults.add(new Fault("kill", List.of(NetnsCluster.nodeId(n)), atLeader, leader.orElse(null), start, now(),
+          "SIGKILL, then restarted"));
+      currentFault = "between faults";
+    }
+
+    private void pause(int n, boolean atLeader, Optional<String> leader, long endNanos) {
+      if (!cluster.isLive(n)) {
+        return;
+      }
+      long until = faultEnd(endNanos, 3, 15);
+      double start = now();
+      currentFault = "while paused or after its pause";
+      log.accept(String.format("fault: SIGSTOP %s%s for %.1f s", NetnsCluster.nodeId(n), leaderMark(n, leader),
+          (until - System.nanoTime()) / 1e9));
+      cluster.pause(n);
+      watchUntil(until);
+      String note = "SIGSTOP, then SIGCONT";
+      if (cluster.isRunning(n)) {
+        cluster.resume(n);
+        log.accept("resumed " + NetnsCluster.nodeId(n));
+      } else {
+        note += " (but it was gone)";
+      }
+      faults.add(new Fault("pause", List.of(NetnsCluster.nodeId(n)), atLeader, leader.orElse(null), start, now(), note));
+      currentFault = "after a pause of " + NetnsCluster.nodeId(n);
+    }
+
+    private void partition(OptionalInt leader, Optional<String> leaderName, long endNanos) {
+      int size = 1 + random.nextInt(2);
+      Set<Integer> minority = new TreeSet<>();
+      if (leader.isPresent()) {
+        minority.add(leader.getAsInt());
+      }
+      while (minority.size() < size) {
+        minority.add(random.nextInt(NetnsCluster.NODES));
+      }
+      long until = faultEnd(endNanos, 5, 20);
+      double start = now();
+      List<String> names = minority.stream().map(NetnsCluster::nodeId).toList();
+      currentFault = "during the partition of " + names;
+      boolean withLeader = leaderName.isPresent() && names.contains(leaderName.get());
+      log.accept(String.format("fault: partition %s | rest%s for %.1f s", names, withLeader ? " (with the leader)" : "",
+          (until - System.nanoTime()) / 1e9));
+      cluster.partition(minority);
+      log.accept("partition verified: " + names + " cannot reach the others (TCP connects blocked), clients reach all");
+      watchUntil(until);
+      cluster.heal();
+      log.accept("healed (verified: every node reaches every other)");
+      faults.add(new Fault("partition", names, leader.isPresent(), leaderName.orElse(null), start, now(),
+          "blackhole routes both ways"));
+      currentFault = "after the partition of " + names;
+      restartExited();
+    }
+
+    /** Sleeps until {@code untilNanos}, restarting nodes that exit by themselves; false if that time is past. */
+    private boolean watchUntil(long untilNanos) {
+      if (System.nanoTime() >= untilNanos) {
+        return false;
+      }
+      while (System.nanoTime() < untilNanos) {
+        supervise();
+        sleepQuietly(Duration.ofNanos(Math.min(250_000_000L, Math.max(0, untilNanos - System.nanoTime()))));
+      }
+      return true;
+    }
+
+    private void supervise() {
+      for (int n = 0; n < NetnsCluster.NODES; n++) {
+        if (killedByUs[n]) {
+          continue;
+        }
+        String node = NetnsCluster.nodeId(n);
+        recordSelfExit(n).ifPresent(code -> log.accept(node + " exited by itself (code " + code + ") " + currentFault));
+      }
+      if (cluster.partitionedMinority().isEmpty()) {
+        restartExited();
+      }
+    }
+
+    /** Notes a node that exited by itself since the last look; its exit code, if it did. */
+    private Optional<Integer> recordSelfExit(int n) {
+      Optional<Integer> exit = cluster.reapExited(n);
+      if (exit.isPresent()) {
+        pendingSelfExit.put(n, selfExits.size());
+        selfExits.add(new SelfExit(NetnsCluster.nodeId(n), now(), exit.get(), currentFault, "not restarted",
+            downedHint(n)));
+      }
+      return exit;
+    }
+
+    /** Starts every node that is down (other than by a kill in progress). */
+    void restartExited() {
+      for (int n = 0; n < NetnsCluster.NODES; n++) {
+        if (killedByUs[n]) {
+          continue;
+        }
+        recordSelfExit(n);
+        if (!cluster.isRunning(n)) {
+          cluster.start(n);
+          Integer i = pendingSelfExit.remove(n);
+          if (i != null) {
+            SelfExit e = selfExits.get(i);
+            selfExits.set(i, new SelfExit(e.node(), e.at(), e.exitCode(), e.during(),
+                String.format("restarted at %.1f s", now()), e.logHint()));
+          }
+          log.accept("restarted " + NetnsCluster.nodeId(n));
+        }
+      }
+    }
+
+    /** After the run: no partition, nothing paused, every node running. */
+    void recoverAll() {
+      currentFault = "after the faults";
+      if (!cluster.partitionedMinority().isEmpty()) {
+        cluster.heal();
+      }
+      for (int n = 0; n < NetnsCluster.NODES; n++) {
+        if (cluster.isPaused(n)) {
+          cluster.resume(n);
+        }
+        killedByUs[n] = false;
+      }
+      restartExited();
+    }
+
+    /** The line of the node's log that best says why it went away, if there is one. */
+    private String downedHint(int n) {
+      List<String> lines = List.of(cluster.logTail(n, 300).split("\n"));
+      for (String marker : List.of("Shutting down myself", "SBR took decision", "as [Down]", "OutOfMemory",
+          "Exception")) {
+        for (int i = lines.size() - 1; i >= 0; i--) {
+          if (lines.get(i).contains(marker)) {
+            String hint = lines.get(i).strip();
+            return hint.length() > 300 ? hint.substring(0, 300) + "..." : hint;
+          }
+        }
+      }
+      return "";
+    }
+
+    private double now() {
+      return history.now() / 1e9;
+    }
+
+    List<Fault> faults() {
+      return List.copyOf(faults);
+    }
+
+    List<SelfExit> selfExits() {
+      return List.copyOf(selfExits);
+    }
+
+    Map<String, Long> faultCounts() {
+      Map<String, Long> counts = new LinkedHashMap<>();
+      for (String k : List.of("kill", "kill-leader", "pause", "pause-leader", "partition", "partition-with-leader")) {
+        long c = faults.stream().filter(f -> f.countKey().equals(k)).count();
+        if (c > 0) {
+          counts.put(k, c);
+        }
+      }
+      return counts;
+    }
+  }
+
+  // --- leader watch ---
+
+  record LeaderSummary(int changes, List<Long> terms, List<LeaderChange> timeline, List<String> warnings) {}
+
+  /**
+   * Every ~500 ms, asks a random live node who leads and in which term. Each (term, leader) pair
+   * seen for the first time is a leader change; two leaders reported for one term (which a correct
+   * election never produces, e.g. two clusters after a split) are reported once per pair as a
+   * warning.
+   */
+  static final class LeaderWatch implements Runnable {
+    private final NetnsCluster cluster;
+    private final History history;
+    private final Random random;
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final List<LeaderChange> timeline = new ArrayList<>();
+    private final Map<Long, List<String>> leadersByTerm = new TreeMap<>();
+    private final List<String> warnings = new ArrayList<>();
+
+    LeaderWatch(NetnsCluster cluster, History history, Random random) {
+      this.cluster = cluster;
+      this.history = history;
+      this.random = random;
+    }
+
+    @Override
+    public void run() {
+      while (!stop.get()) {
+        long started = System.nanoTime();
+        List<Integer> live = IntStream.range(0, NetnsCluster.NODES).filter(cluster::isLive).boxed().toList();
+        if (!live.isEmpty()) {
+          int n = live.get(random.nextInt(live.size()));
+          cluster.status(n).ifPresent(s -> observe(NetnsCluster.nodeId(n), s));
+        }
+        sleepQuietly(Duration.ofNanos(Math.max(0, 500_000_000L - (System.nanoTime() - started))));
+      }
+    }
+
+    void stop() {
+      stop.set(true);
+    }
+
+    private synchronized void observe(String seenBy, JsonNode status) {
+      if (status.path("leader").isNull() || status.path("leader").asText("").isEmpty()) {
+        return;
+      }
+      String leader = status.path("leader").asText();
+      long term = status.path("term").asLong();
+      List<String> leaders = leadersByTerm.computeIfAbsent(term, t -> new ArrayList<>());
+      if (leaders.contains(leader)) {
+        return;
+      }
+      double at = history.now() / 1e9;
+      if (!leaders.isEmpty()) {
+        warnings.add(String.format("term %d has more than one leader: %s, and from %.1f s %s (seen by %s)", term,
+            String.join(", ", leaders), at, leader, seenBy));
+      }
+      leaders.add(leader);
+      timeline.add(new LeaderChange(at, leader, term, seenBy));
+    }
+
+    synchronized LeaderSummary summary() {
+      return new LeaderSummary(Math.max(0, timeline.size() - 1), List.copyOf(leadersByTerm.keySet()),
+          List.copyOf(timeline), List.copyOf(warnings));
+    }
+  }
+
+  /**
+   * The leader most live nodes report (on a tie, the one with the higher term): after a split
+   * into two clusters, the majority's.
+   */
+  static Optional<String> leaderOf(NetnsCluster cluster) {
+    Map<String, Integer> votes = new HashMap<>();
+    Map<String, Long> terms = new HashMap<>();
+    for (int n = 0; n < NetnsCluster.NODES; n++) {
+      if (!cluster.isLive(n)) {
+        continue;
+      }
+      Optional<JsonNode> s = cluster.status(n);
+      if (s.isPresent() && !s.get().path("leader").isNull() && !s.get().path("leader").asText("").isEmpty()) {
+        String leader = s.get().path("leader").asText();
+        votes.merge(leader, 1, Integer::sum);
+        terms.merge(leader, s.get().path("term").asLong(), Math::max);
+      }
+    }
+    return votes.keySet().stream()
+        .max(Comparator.<String>comparingInt(votes::get).thenComparingLong(terms::get));
+  }
+
+  // --- checks ---
+
+  /**
+   * Acknowledged writes the final state does not account for. An OK write W is lost when the
+   * key's final value is not W's and either (a) no other write that may have taken effect (not
+   * FAIL) completed after W was invoked, so nothing could have overwritten W; or (b) W was
+   * acknowledged at a log index above the final value's, while replicas apply the log in order.
+   * Writes are never deletes here, so an absent final value counts as version 0.
+   */
+  static List<LostWrite> lostWrites(List<Operation> ops, List<FinalValue> finals, Map<Long, Long> writeVersions) {
+    Map<String, FinalValue> byKey = finals.stream().collect(Collectors.toMap(FinalValue::key, f -> f));
+    List<LostWrite> lost = new ArrayList<>();
+    Map<String, List<Operation>> writesByKey = ops.stream()
+        .filter(op -> op.type() == Operation.Type.WRITE && op.outcome() != Operation.Outcome.FAIL)
+        .collect(Collectors.groupingBy(Operation::key, TreeMap::new, Collectors.toList()));
+    writesByKey.forEach((key, writes) -> {
+      FinalValue fin = byKey.get(key);
+      if (fin == null) {
+        return; // no final read: reported as a final read failure
+      }
+      long finalVersion = fin.value() == null ? 0 : fin.version() == null ? Long.MAX_VALUE : fin.version();
+      for (Operation w : writes) {
+        if (w.outcome() != Operation.Outcome.OK || java.util.Objects.equals(w.value(), fin.value())) {
+          continue;
+        }
+        List<String> why = new ArrayList<>();
+        boolean overwritable = writes.stream().anyMatch(other -> other != w && other.completedAt() > w.invokedAt());
+        if (!overwritable) {
+          why.add("no other write to " + key + " could have come after it, yet the final value is "
+              + Operation.quoted(fin.value()));
+        }
+        Long v = writeVersions.get(w.id());
+        if (v != null && v > finalVersion) {
+          why.add("acknowledged at version " + v + ", above the final value's version "
+              + (fin.value() == null ? "(absent)" : fin.version()));
+        }
+        if (!why.isEmpty()) {
+          lost.add(new LostWrite(key, w.value(), w.id(), v, String.join("; ", why)));
+        }
+      }
+    });
+    return lost;
+  }
+
+  /**
+   * The longest stretch of [start, end] without an OK write completing, counting only stretches in
+   * which some write was invoked (clients were trying).
+   */
+  static Unavailability longestWriteUnavailability(List<Operation> ops, long start, long end, List<Fault> faults) {
+    List<Long> oks = new ArrayList<>();
+    oks.add(start);
+    ops.stream().filter(op -> op.type() == Operation.Type.WRITE && op.outcome() == Operation.Outcome.OK)
+        .map(Operation::completedAt).filter(t -> t >= start && t <= end).sorted().forEach(oks::add);
+    oks.add(end);
+    List<Long> invocations = ops.stream().filter(op -> op.type() == Operation.Type.WRITE)
+        .map(Operation::invokedAt).sorted().toList();
+    long bestFrom = start;
+    long bestTo = start;
+    for (int i = 0; i + 1 < oks.size(); i++) {
+      long a = oks.get(i);
+      long b = oks.get(i + 1);
+      if (b - a > bestTo - bestFrom && invocations.stream().anyMatch(t -> t >= a && t < b)) {
+        bestFrom = a;
+        bestTo = b;
+      }
+    }
+    double from = bestFrom / 1e9;
+    double to = bestTo / 1e9;
+    List<String> during = faults.stream().filter(f -> f.start() < to && f.end() > from)
+        .map(f -> f.countKey() + " " + f.nodes() + String.format(" %.1f-%.1f s", f.start(), f.end())).toList();
+    return new Unavailability((bestTo - bestFrom) / 1e9, from, to, during);
+  }
+
+  /** FAIL and INFO errors by kind (digits masked), most frequent first. */
+  static Map<String, Long> topErrors(List<Operation> ops, int limit) {
+    Map<String, Long> counts = ops.stream().filter(op -> op.outcome() != Operation.Outcome.OK)
+        .map(op -> op.type().name().toLowerCase() + " " + op.outcome() + ": "
+            + (op.error() == null ? "(no answer)" : op.error().replaceAll("\\d+", "N")))
+        .map(s -> s.length() > 160 ? s.substring(0, 160) + "..." : s)
+        .collect(Collectors.groupingBy(s -> s, Collectors.counting()));
+    Map<String, Long> top = new LinkedHashMap<>();
+    counts.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(limit)
+        .forEach(e -> top.put(e.getKey(), e.getValue()));
+    return top;
+  }
+
+  // --- helpers ---
+
+  private static HttpClient newHttpClient() {
+    return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT).build();
+  }
+
+  private static JsonNode parse(String body) {
+    try {
+      JsonNode n = JSON.readTree(body);
+      return n == null ? JSON.createObjectNode() : n;
+    } catch (IOException e) {
+      return JSON.createObjectNode();
+    }
+  }
+
+  private static String encode(String key) {
+    return URLEncoder.encode(key, StandardCharsets.UTF_8).replace("+", "%20");
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+
+  private static void sleepQuietly(Duration d) {
+    try {
+      Thread.sleep(Math.max(0, d.toMillis()), (int) (d.toNanos() % 1_000_000));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  private static double seconds(Duration d) {
+    return d.toMillis() / 1000.0;
+  }
+}

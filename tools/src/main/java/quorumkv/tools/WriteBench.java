@@ -1,0 +1,572 @@
+package quorumkv.tools;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/**
+ * Load generator for the store's write path ({@code PUT /kv/{key}}), or its read path with
+ * {@code --mode read}.
+ *
+ * <p>Closed loop: exactly {@code clients} requests are in flight at once, and each client sends
+ * its next request as soon as its previous one has finished. The throughput it reports is what the
+ * cluster sustains at that concurrency, not an offered rate. Requests go round-robin over the nodes;
+ * request i writes key {@code bench-<i mod keys>}.
+ *
+ * <p>{@link #run(Options)} is the programmatic entry point (the quorum sweep calls it once per W):
+ * options in, {@link Result} out, nothing printed but the optional progress bar on stderr.
+ */
+public final class WriteBench {
+
+  public static final List<URI> LOCAL_NODES = IntStream.rangeClosed(8000, 8005)
+      .mapToObj(port -> URI.create("http://127.0.0.1:" + port))
+      .toList();
+
+  static final String USAGE = """
+      usage: java -cp target/quorumkv.jar quorumkv.tools.WriteBench [options]
+        --nodes URL,URL,...   nodes to spread requests over, round-robin
+                              (default: http://127.0.0.1:8000 .. http://127.0.0.1:8005)
+        --mode write|read     PUT /kv/{key} (default), or GET /kv/{key} where 404 also counts as success
+        --writes N            requests in total (default 10000)
+        --clients C           requests in flight at once, closed loop (default 20)
+        --w W                 write quorum for each write, sent as ?w=W (default: the server's)
+        --keys K              key i is bench-<i mod K> (default 100)
+        --value-size B        bytes per written value (default 100)
+        --timeout-ms MS       per-request timeout (default 10000)
+        --json FILE           also write the result to FILE as one line of JSON
+        --quiet               no progress bar on stderr
+      Exits 0 when at least one request succeeded, 1 when none did, 2 on bad options.
+      """;
+
+  private static final long PROGRESS_INTERVAL_MILLIS = 200;
+
+  // The HttpClient's own executor, shared by every run. Its idle threads time out, so the pool is
+  // never shut down: a client may still hand it connection clean-up after its run has returned.
+  private static final ExecutorService HTTP_CLIENT_POOL = httpClientPool();
+
+  public enum Mode {
+    WRITE("writes", "w/s"),
+    READ("reads", "r/s");
+
+    private final String requestNoun;
+    private final String rateUnit;
+
+    Mode(String requestNoun, String rateUnit) {
+      this.requestNoun = requestNoun;
+      this.rateUnit = rateUnit;
+    }
+
+    /** A read of a key nobody has written yet is still a served read. */
+    public boolean isSuccess(int status) {
+      return status == 200 || (this == READ && status == 404);
+    }
+
+    static Mode parse(String text) {
+      return switch (text.toLowerCase(Locale.ROOT)) {
+        case "write" -> WRITE;
+        case "read" -> READ;
+        default -> throw new IllegalArgumentException("--mode must be write or read, got '" + text + "'");
+      };
+    }
+  }
+
+  public record Options(
+      List<URI> nodes,
+      Mode mode,
+      int requests,
+      int clients,
+      OptionalInt writeQuorum,
+      int keys,
+      int valueSizeBytes,
+      Duration requestTimeout,
+      boolean showProgress) {
+
+    public Options {
+      nodes = List.copyOf(nodes);
+      if (nodes.isEmpty()) {
+        throw new IllegalArgumentException("--nodes needs at least one node");
+      }
+      for (URI node : nodes) {
+        if (node.getHost() == null || !List.of("http", "https").contains(node.getScheme())) {
+          throw new IllegalArgumentException("--nodes: not an http URL: " + node);
+        }
+      }
+      requireAtLeast("--writes", requests, 1);
+      requireAtLeast("--clients", clients, 1);
+      requireAtLeast("--keys", keys, 1);
+      requireAtLeast("--value-size", valueSizeBytes, 0);
+      if (writeQuorum.isPresent()) {
+        requireAtLeast("--w", writeQuorum.getAsInt(), 0);
+        if (mode == Mode.READ) {
+          throw new IllegalArgumentException("--w applies to writes only, not to --mode read");
+        }
+      }
+      if (requestTimeout.isNegative() || requestTimeout.isZero()) {
+        throw new IllegalArgumentException("--timeout-ms must be positive, got " + requestTimeout.toMillis());
+      }
+    }
+
+    public static Options defaults() {
+      return new Options(LOCAL_NODES, Mode.WRITE, 10_000, 20, OptionalInt.empty(), 100, 100,
+          Duration.ofSeconds(10), true);
+    }
+
+    public Options withWriteQuorum(int w) {
+      return new Options(nodes, mode, requests, clients, OptionalInt.of(w), keys, valueSizeBytes,
+          requestTimeout, showProgress);
+    }
+
+    public Options withProgress(boolean show) {
+      return new Options(nodes, mode, requests, clients, writeQuorum, keys, valueSizeBytes,
+          requestTimeout, show);
+    }
+
+    private static void requireAtLeast(String option, int value, int minimum) {
+      if (value < minimum) {
+        throw new IllegalArgumentException(option + " must be at least " + minimum + ", got " + value);
+      }
+    }
+  }
+
+  /**
+   * What a run measured. Outcomes are counted by HTTP status ("200", "503", ...) or, for requests
+   * that got no response, by what went wrong ("timeout", "connect-error", ...). Latency covers
+   * successful requests only, and throughput counts successful requests per second of the run.
+   */
+  public record Result(
+      Options options,
+      Map<String, Long> successesByStatus,
+      Map<String, Long> errorsByStatus,
+      Duration duration,
+      LatencyRecorder.Summary latency) {
+
+    public Result {
+      successesByStatus = Collections.unmodifiableMap(new TreeMap<>(successesByStatus));
+      errorsByStatus = Collections.unmodifiableMap(new TreeMap<>(errorsByStatus));
+    }
+
+    public long successes() {
+      return successesByStatus.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    public long errors() {
+      return errorsByStatus.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    public double throughputPerSecond() {
+      double seconds = duration.toNanos() / 1e9;
+      return seconds > 0 ? successes() / seconds : 0;
+    }
+
+    /** The human-readable block printed at the end of a command-line run. */
+    public String report() {
+      Mode mode = options.mode();
+      String target = mode == Mode.WRITE
+          ? "PUT, " + options.valueSizeBytes() + " B values over " + options.keys() + " keys"
+          : "GET over " + options.keys() + " keys";
+      StringBuilder report = new StringBuilder();
+      appendLine(report, mode.requestNoun, options.requests() + " (" + target + ", round-robin over "
+          + options.nodes().size() + (options.nodes().size() == 1 ? " node)" : " nodes)"));
+      appendLine(report, "clients", String.valueOf(options.clients()));
+      if (mode == Mode.WRITE) {
+        appendLine(report, "W", options.writeQuorum().isPresent()
+            ? String.valueOf(options.writeQuorum().getAsInt()) : "server default");
+      }
+      appendLine(report, "succeeded", successes()
+          + (successesByStatus.size() > 1 ? " (" + byStatus(successesByStatus) + ")" : ""));
+      appendLine(report, "errors", errors() == 0 ? "0" : errors() + " (" + byStatus(errorsByStatus) + ")");
+      appendLine(report, "duration", String.format(Locale.ROOT, "%.3f s", duration.toNanos() / 1e9));
+      appendLine(report, "throughput", String.format(Locale.ROOT, "%.1f successful %s/s",
+          throughputPerSecond(), mode.requestNoun));
+      appendLine(report, "latency ms", latency.count() == 0
+          ? "no successful requests"
+          : String.format(Locale.ROOT, "p50 %.3f  p95 %.3f  p99 %.3f  max %.3f  mean %.3f",
+              latency.p50Ms(), latency.p95Ms(), latency.p99Ms(), latency.maxMs(), latency.meanMs()));
+      return report.toString();
+    }
+
+    /** The result as JSON-ready fields, in a stable order; {@code w} is null for the server's default. */
+    public Map<String, Object> jsonFields() {
+      Map<String, Object> latencyMs = new LinkedHashMap<>();
+      latencyMs.put("count", latency.count());
+      latencyMs.put("p50", latency.p50Ms());
+      latencyMs.put("p95", latency.p95Ms());
+      latencyMs.put("p99", latency.p99Ms());
+      latencyMs.put("max", latency.maxMs());
+      latencyMs.put("mean", latency.meanMs());
+
+      Map<String, Object> fields = new LinkedHashMap<>();
+      fields.put("mode", options.mode().name().toLowerCase(Locale.ROOT));
+      fields.put("nodes", options.nodes().stream().map(URI::toString).toList());
+      fields.put("requests", options.requests());
+      fields.put("clients", options.clients());
+      fields.put("w", options.writeQuorum().isPresent() ? options.writeQuorum().getAsInt() : null);
+      fields.put("keys", options.keys());
+      fields.put("valueSizeBytes", options.valueSizeBytes());
+      fields.put("timeoutMs", options.requestTimeout().toMillis());
+      fields.put("successes", successes());
+      fields.put("successesByStatus", successesByStatus);
+      fields.put("errors", errors());
+      fields.put("errorsByStatus", errorsByStatus);
+      fields.put("durationMs", duration.toMillis());
+      fields.put("throughputPerSec", Math.round(throughputPerSecond() * 10) / 10.0);
+      fields.put("latencyMs", latencyMs);
+      return fields;
+    }
+
+    private static String byStatus(Map<String, Long> counts) {
+      return counts.entrySet().stream()
+          .map(count -> count.getKey() + ": " + count.getValue())
+          .collect(Collectors.joining(", "));
+    }
+
+    private static void appendLine(StringBuilder report, String label, String value) {
+      report.append(String.format(Locale.ROOT, "%-11s %s%n", label, value));
+    }
+  }
+
+  private WriteBench() {
+  }
+
+  public static void main(String[] args) {
+    if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+      System.out.print(USAGE);
+      return;
+    }
+    Invocation invocation;
+    try {
+      invocation = Invocation.parse(args);
+    } catch (IllegalArgumentException badOption) {
+      System.err.println("WriteBench: " + badOption.getMessage());
+      System.err.print(USAGE);
+      System.exit(2);
+      return;
+    }
+
+    Result result = run(invocation.options());
+    System.out.print(result.report());
+    if (invocation.jsonFile().isPresent()) {
+      Path jsonFile = invocation.jsonFile().get();
+      try {
+        Files.writeString(jsonFile, new ObjectMapper().writeValueAsString(result.jsonFields()) + "\n");
+      } catch (IOException e) {
+        System.err.println("WriteBench: cannot write " + jsonFile + ": " + e.getMessage());
+        System.exit(1);
+      }
+    }
+    System.exit(result.successes() > 0 ? 0 : 1);
+  }
+
+  /** Runs the benchmark to completion: returns once every one of the requests has finished. */
+  public static Result run(Options options) {
+    return run(options, new LatencyRecorder(options.requests()));
+  }
+
+  /**
+   * As {@link #run(Options)}, recording the latency of each successful request into
+   * {@code latencies} as well, for callers that want the raw samples (e.g. for a histogram).
+   */
+  public static Result run(Options options, LatencyRecorder latencies) {
+    HttpClient http = HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(options.requestTimeout())
+        .executor(HTTP_CLIENT_POOL)
+        .build();
+    ClosedLoop loop = new ClosedLoop(options, http, latencies);
+    int clientCount = Math.min(options.clients(), options.requests());
+    ExecutorService clientThreads = Executors.newFixedThreadPool(clientCount,
+        daemonThreads("write-bench-client-"));
+    try {
+      long startNanos = System.nanoTime();
+      CompletableFuture<?>[] clients = IntStream.range(0, clientCount)
+          .mapToObj(client -> CompletableFuture.runAsync(loop::runClient, clientThreads))
+          .toArray(CompletableFuture[]::new);
+      ProgressBar progress = options.showProgress()
+          ? new ProgressBar(System.err, options.requests(), options.mode().rateUnit, startNanos)
+          : null;
+      awaitFinished(CompletableFuture.allOf(clients), loop, progress);
+      long endNanos = System.nanoTime();
+      if (progress != null) {
+        progress.finish(loop.completed(), endNanos);
+      }
+      return loop.result(Duration.ofNanos(endNanos - startNanos));
+    } catch (InterruptedException e) {
+      loop.stop();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("benchmark interrupted", e);
+    } finally {
+      clientThreads.shutdown();
+    }
+  }
+
+  private static void awaitFinished(CompletableFuture<Void> allFinished, ClosedLoop loop, ProgressBar progress)
+      throws InterruptedException {
+    try {
+      while (true) {
+        try {
+          allFinished.get(PROGRESS_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
+          return;
+        } catch (TimeoutException stillRunning) {
+          if (progress != null) {
+            progress.draw(loop.completed(), System.nanoTime());
+          }
+        }
+      }
+    } catch (ExecutionException clientFailed) {
+      loop.stop();
+      throw new IllegalStateException("benchmark client failed", clientFailed.getCause());
+    }
+  }
+
+  private static ThreadFactory daemonThreads(String namePrefix) {
+    AtomicInteger threadNumber = new AtomicInteger();
+    return task -> {
+      Thread thread = new Thread(task, namePrefix + threadNumber.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+
+  private static ExecutorService httpClientPool() {
+    ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 5, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), daemonThreads("write-bench-http-"));
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
+  }
+
+  /**
+   * The requests of one run, shared out among its clients, and what they have counted so far.
+   *
+   * <p>Each client is a thread of its own that calls the blocking {@link HttpClient#send}: on
+   * JDK 17, {@code sendAsync} completes every response through CompletableFuture's default
+   * executor whatever executor the client was built with, and on a 2-core machine (common pool
+   * parallelism 1) that default starts a new thread per response. {@code send} skips that hop and
+   * runs the exchange on the calling thread until it has to wait for the socket.
+   */
+  private static final class ClosedLoop {
+    private final Options options;
+    private final HttpClient http;
+    private final List<String> nodeBaseUrls;
+    private final String query;
+    private final HttpRequest.BodyPublisher value;
+    private final AtomicInteger nextRequest = new AtomicInteger();
+    private final AtomicInteger completed = new AtomicInteger();
+    private final LatencyRecorder latencies;
+    private final ConcurrentMap<String, LongAdder> successesByStatus = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, LongAdder> errorsByStatus = new ConcurrentHashMap<>();
+
+    ClosedLoop(Options options, HttpClient http, LatencyRecorder latencies) {
+      this.options = options;
+      this.http = http;
+      this.latencies = latencies;
+      this.nodeBaseUrls = options.nodes().stream().map(ClosedLoop::withoutTrailingSlash).toList();
+      this.query = options.writeQuorum().isPresent() ? "?w=" + options.writeQuorum().getAsInt() : "";
+      byte[] valueBytes = "v".repeat(options.valueSizeBytes()).getBytes(StandardCharsets.US_ASCII);
+      this.value = HttpRequest.BodyPublishers.ofByteArray(valueBytes);
+    }
+
+    /** One client: sends a request, waits for its outcome, and repeats until none are left. */
+    void runClient() {
+      for (int index = nextRequest.getAndIncrement(); index < options.requests();
+          index = nextRequest.getAndIncrement()) {
+        HttpRequest request = requestFor(index);
+        long sentNanos = System.nanoTime();
+        try {
+          HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
+          countResponse(response.statusCode(), System.nanoTime() - sentNanos);
+        } catch (IOException failure) {
+          countError(failureKind(failure));
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+
+    int completed() {
+      return completed.get();
+    }
+
+    /** Clients finish their request in flight and send no more. */
+    void stop() {
+      nextRequest.set(options.requests());
+    }
+
+    Result result(Duration duration) {
+      return new Result(options, totals(successesByStatus), totals(errorsByStatus), duration,
+          latencies.summarize());
+    }
+
+    private HttpRequest requestFor(int index) {
+      URI uri = URI.create(nodeBaseUrls.get(index % nodeBaseUrls.size())
+          + "/kv/bench-" + (index % options.keys()) + query);
+      HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(options.requestTimeout());
+      return options.mode() == Mode.WRITE
+          ? request.header("Content-Type", "text/plain; charset=UTF-8").PUT(value).build()
+          : request.GET().build();
+    }
+
+    private void countResponse(int status, long latencyNanos) {
+      if (options.mode().isSuccess(status)) {
+        latencies.record(latencyNanos);
+        count(successesByStatus, String.valueOf(status));
+      } else {
+        count(errorsByStatus, String.valueOf(status));
+      }
+      completed.incrementAndGet();
+    }
+
+    private void countError(String kind) {
+      count(errorsByStatus, kind);
+      completed.incrementAndGet();
+    }
+
+    private static void count(ConcurrentMap<String, LongAdder> counts, String status) {
+      counts.computeIfAbsent(status, newStatus -> new LongAdder()).increment();
+    }
+
+    private static String failureKind(IOException failure) {
+      if (failure instanceof HttpConnectTimeoutException) {
+        return "connect-timeout";
+      }
+      if (failure instanceof HttpTimeoutException) {
+        return "timeout";
+      }
+      if (failure instanceof ConnectException) {
+        return "connect-error";
+      }
+      return "io-error";
+    }
+
+    private static Map<String, Long> totals(ConcurrentMap<String, LongAdder> counts) {
+      Map<String, Long> totals = new TreeMap<>();
+      counts.forEach((status, count) -> totals.put(status, count.sum()));
+      return totals;
+    }
+
+    private static String withoutTrailingSlash(URI node) {
+      String url = node.toString();
+      return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+  }
+
+  /**
+   * The command line: the benchmark's options, and where to write the JSON result if anywhere.
+   * Other commands in this package may parse the same options and adjust them, e.g. per W.
+   */
+  record Invocation(Options options, Optional<Path> jsonFile) {
+
+    static Invocation parse(String[] args) {
+      Options defaults = Options.defaults();
+      List<URI> nodes = defaults.nodes();
+      Mode mode = defaults.mode();
+      int requests = defaults.requests();
+      int clients = defaults.clients();
+      OptionalInt writeQuorum = defaults.writeQuorum();
+      int keys = defaults.keys();
+      int valueSizeBytes = defaults.valueSizeBytes();
+      Duration requestTimeout = defaults.requestTimeout();
+      boolean showProgress = defaults.showProgress();
+      Optional<Path> jsonFile = Optional.empty();
+
+      for (int i = 0; i < args.length; i++) {
+        String option = args[i];
+        String value = null;
+        int equals = option.indexOf('=');
+        if (option.startsWith("--") && equals > 0) {
+          value = option.substring(equals + 1);
+          option = option.substring(0, equals);
+        }
+        if (option.equals("--quiet")) {
+          showProgress = false;
+          continue;
+        }
+        if (value == null) {
+          if (i + 1 >= args.length) {
+            throw new IllegalArgumentException(option + " needs a value");
+          }
+          value = args[++i];
+        }
+        switch (option) {
+          case "--nodes" -> nodes = parseNodes(value);
+          case "--mode" -> mode = Mode.parse(value);
+          case "--writes", "--requests" -> requests = parseInt(option, value);
+          case "--clients" -> clients = parseInt(option, value);
+          case "--w" -> writeQuorum = OptionalInt.of(parseInt(option, value));
+          case "--keys" -> keys = parseInt(option, value);
+          case "--value-size" -> valueSizeBytes = parseInt(option, value);
+          case "--timeout-ms" -> requestTimeout = Duration.ofMillis(parseInt(option, value));
+          case "--json" -> jsonFile = Optional.of(Path.of(value));
+          default -> throw new IllegalArgumentException("unknown option " + option);
+        }
+      }
+      return new Invocation(
+          new Options(nodes, mode, requests, clients, writeQuorum, keys, valueSizeBytes, requestTimeout,
+              showProgress),
+          jsonFile);
+    }
+
+    /** Accepts full URLs or bare host:port pairs, which mean plain http. */
+    private static List<URI> parseNodes(String list) {
+      List<URI> nodes = new ArrayList<>();
+      for (String node : list.split(",")) {
+        String trimmed = node.trim();
+        if (trimmed.isEmpty()) {
+          continue;
+        }
+        if (trimmed.endsWith("/")) {
+          trimmed = trimmed.substring(0, trimmed.length() - 1);
+        }
+        try {
+          nodes.add(URI.create(trimmed.contains("://") ? trimmed : "http://" + trimmed));
+        } catch (IllegalArgumentException malformed) {
+          throw new IllegalArgumentException("--nodes: not a URL: " + trimmed);
+        }
+      }
+      return nodes;
+    }
+
+    private static int parseInt(String option, String value) {
+      try {
+        return Integer.parseInt(value.trim());
+      } catch (NumberFormatException notANumber) {
+        throw new IllegalArgumentException(option + " expects a whole number, got '" + value + "'");
+      }
+    }
+  }
+}
