@@ -1,0 +1,212 @@
+package quorumkv.core;
+
+import java.util.HashSet;
+import java.util.Set;
+import java.util.random.RandomGenerator;
+
+/**
+ * When one node campaigns, in which term, and whether it has won: the replicas elect the leader
+ * among themselves (as in Raft, etcd and rqlite); cluster membership plays no part. Pure: ticks and
+ * answers in, actions out; the caller sends the messages and keeps the time.
+ *
+ * <p>A follower that hears from no leader for a randomized election timeout asks every replica for
+ * a pre-vote on the next term it may campaign in ({@link Terms}). A replica grants it only if that
+ * term is newer than any it promised and it has not heard from a live leader within the minimum
+ * election timeout ({@link LeaderContact}), so an isolated node cannot depose a working leader by
+ * raising terms. With N − W pre-votes the node campaigns for real: it asks every replica for a
+ * durable promise ({@link Campaign}); with N − W promises, its own among them, it adopts the most
+ * complete log and leads. A round that does not finish within an election timeout starts over.
+ */
+public final class Election {
+  public enum Role { FOLLOWER, PRE_CANDIDATE, CANDIDATE, ADOPTING, LEADER }
+
+  /** Timeouts in ticks; the election timeout is drawn from [minTimeoutTicks, maxTimeoutTicks] each round. */
+  public record Timing(int minTimeoutTicks, int maxTimeoutTicks) {
+    public Timing {
+      if (minTimeoutTicks < 1 || maxTimeoutTicks < minTimeoutTicks) {
+        throw new IllegalArgumentException("need 1 <= min <= max election timeout ticks, got "
+            + minTimeoutTicks + ".." + maxTimeoutTicks);
+      }
+    }
+  }
+
+  /** What the caller must do next. */
+  public sealed interface Action {}
+
+  public record Nothing() implements Action {}
+
+  /** Ask every replica (this node's own included) whether it would promise {@code term}. */
+  public record AskPreVotes(long term) implements Action {}
+
+  /** Ask every replica for a durable promise of {@code term}; answers go to {@link #promised}. */
+  public record StartCampaign(long term) implements Action {}
+
+  /** This node led an older term than one now known: it must stop leading. */
+  public record StepDown(long newerTerm) implements Action {}
+
+  private static final Nothing NOTHING = new Nothing();
+
+  private final String node;
+  private final int nodeIndex;
+  private final int clusterSize;
+  private final int promisesNeeded;
+  private final Timing timing;
+  private final RandomGenerator random;
+
+  private Role role = Role.FOLLOWER;
+  /** The highest term this node knows of. */
+  private long term;
+  private String leader;
+  private int ticks;
+  private int timeoutTicks;
+  private long proposedTerm;
+  private final Set<String> preVotes = new HashSet<>();
+  private Campaign campaign;
+
+  public Election(String node, int nodeIndex, int clusterSize, int promisesNeeded, Timing timing,
+      RandomGenerator random) {
+    if (promisesNeeded < 1 || promisesNeeded > clusterSize) {
+      throw new IllegalArgumentException("promises needed must be 1.." + clusterSize + ", got " + promisesNeeded);
+    }
+    this.node = node;
+    this.nodeIndex = nodeIndex;
+    this.clusterSize = clusterSize;
+    this.promisesNeeded = promisesNeeded;
+    this.timing = timing;
+    this.random = random;
+    this.timeoutTicks = drawTimeout();
+  }
+
+  public Action tick() {
+    switch (role) {
+      case FOLLOWER, PRE_CANDIDATE, CANDIDATE -> {
+        if (++ticks >= timeoutTicks) {
+          return askPreVotes();
+        }
+        return NOTHING;
+      }
+      default -> {
+        return NOTHING;
+      }
+    }
+  }
+
+  /** This node's replica accepted a message from {@code leader}, the leader of {@code leaderTerm}. */
+  public Action heardFromLeader(long leaderTerm, String leaderNode) {
+    if (leaderNode.equals(node) || leaderTerm < term) {
+      return NOTHING;
+    }
+    boolean newer = leaderTerm > term;
+    term = leaderTerm;
+    leader = leaderNode;
+    ticks = 0;
+    if (role == Role.LEADER && newer) {
+      return new StepDown(leaderTerm);
+    }
+    if (role != Role.FOLLOWER && role != Role.LEADER) {
+      role = Role.FOLLOWER;
+      timeoutTicks = drawTimeout();
+    }
+    return NOTHING;
+  }
+
+  /** A term seen anywhere (a refusal, a replica's promise to someone else). */
+  public Action observeTerm(long seen) {
+    if (seen <= term) {
+      return NOTHING;
+    }
+    term = seen;
+    if (role == Role.LEADER) {
+      return new StepDown(seen);
+    }
+    return NOTHING;
+  }
+
+  /** A replica's answer to {@link AskPreVotes}. */
+  public Action preVoteAnswered(String replica, long forTerm, boolean granted, long promisedTerm) {
+    observeTerm(promisedTerm);
+    if (role != Role.PRE_CANDIDATE || forTerm != proposedTerm || !granted) {
+      return NOTHING;
+    }
+    preVotes.add(replica);
+    if (preVotes.size() < promisesNeeded) {
+      return NOTHING;
+    }
+    role = Role.CANDIDATE;
+    term = Math.max(term, proposedTerm);
+    ticks = 0;
+    campaign = new Campaign(proposedTerm, node, promisesNeeded);
+    return new StartCampaign(proposedTerm);
+  }
+
+  /** A durable promise for the campaign's term; true once the campaign is won and the log must be adopted. */
+  public boolean promised(long forTerm, Campaign.Promise promise) {
+    if (role != Role.CANDIDATE || campaign == null || forTerm != campaign.term()) {
+      return false;
+    }
+    if (campaign.add(promise)) {
+      role = Role.ADOPTING;
+      return true;
+    }
+    return false;
+  }
+
+  /** The adopted log is in place: this node leads its campaign's term. */
+  public void becameLeader() {
+    if (role != Role.ADOPTING) {
+      throw new IllegalStateException("cannot lead from " + role);
+    }
+    role = Role.LEADER;
+    leader = node;
+  }
+
+  /** Adopting the log failed (a replica left, a fetch failed): campaign again in a newer term. */
+  public Action adoptionFailed() {
+    return askPreVotes();
+  }
+
+  private Action askPreVotes() {
+    role = Role.PRE_CANDIDATE;
+    leader = null;
+    ticks = 0;
+    timeoutTicks = drawTimeout();
+    campaign = null;
+    preVotes.clear();
+    proposedTerm = Terms.next(term, nodeIndex, clusterSize);
+    return new AskPreVotes(proposedTerm);
+  }
+
+  private int drawTimeout() {
+    return timing.minTimeoutTicks() + random.nextInt(timing.maxTimeoutTicks() - timing.minTimeoutTicks() + 1);
+  }
+
+  public Role role() {
+    return role;
+  }
+
+  public long term() {
+    return term;
+  }
+
+  /** The leader this node follows (itself when leading), or null while none is known. */
+  public String leader() {
+    return leader;
+  }
+
+  /** The campaign in progress or won; null when not campaigning. */
+  public Campaign campaign() {
+    return campaign;
+  }
+
+  public int preVotes() {
+    return preVotes.size();
+  }
+
+  public long proposedTerm() {
+    return proposedTerm;
+  }
+
+  public int promisesNeeded() {
+    return promisesNeeded;
+  }
+}

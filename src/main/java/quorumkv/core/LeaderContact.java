@@ -1,0 +1,57 @@
+package quorumkv.core;
+
+/**
+ * What a replica last heard from a leader, and the rule that makes a live leader sticky (Raft
+ * thesis §9.6): a replica that heard from a leader within the minimum election timeout grants no
+ * pre-vote, so a node back from a partition, or one with a flaky link, cannot start an election
+ * that would depose a leader the others still hear. Time comes in as an argument.
+ */
+public final class LeaderContact {
+  private final long minElectionTimeoutNanos;
+  private long term;
+  private String leader;
+  private long atNanos;
+  private long contacts;
+
+  public LeaderContact(long minElectionTimeoutNanos) {
+    this.minElectionTimeoutNanos = minElectionTimeoutNanos;
+  }
+
+  /** A message from the leader of {@code term} arrived and was not refused. */
+  public void heard(long term, String leader, long nowNanos) {
+    this.term = term;
+    this.leader = leader;
+    this.atNanos = nowNanos;
+    contacts++;
+  }
+
+  /**
+   * Whether to tell a candidate proposing {@code candidateTerm} that it could win: only if the term
+   * is newer than any promised here and no leader was heard from recently.
+   */
+  public boolean grantsPreVote(long candidateTerm, long promisedTerm, long nowNanos) {
+    return candidateTerm > promisedTerm && !recent(nowNanos);
+  }
+
+  public boolean recent(long nowNanos) {
+    return contacts > 0 && nowNanos - atNanos < minElectionTimeoutNanos;
+  }
+
+  public long term() {
+    return term;
+  }
+
+  /** The leader last heard from, or null. */
+  public String leader() {
+    return leader;
+  }
+
+  public long atNanos() {
+    return atNanos;
+  }
+
+  /** How many times a leader was heard from: changes with every contact. */
+  public long contacts() {
+    return contacts;
+  }
+}

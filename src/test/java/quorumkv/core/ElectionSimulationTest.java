@@ -1,0 +1,244 @@
+package quorumkv.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.Test;
+
+/**
+ * The election and replication rules driven through a simulated network of six nodes, with fixed
+ * seeds: each test is named after the guarantee it checks.
+ */
+public class ElectionSimulationTest {
+  private static final int N = 6;
+
+  @Test
+  public void atMostOneLeaderPerTerm() {
+    for (long seed = 1; seed <= 20; seed++) {
+      SimulatedCluster c = randomFaults(seed, 3);
+      Map<Long, Integer> leaderOfTerm = new HashMap<>();
+      for (SimulatedCluster.LeaderElected e : c.elections) {
+        Integer before = leaderOfTerm.putIfAbsent(e.term(), e.node());
+        assertTrue("seed " + seed + ": term " + e.term() + " led by node" + before + " and node" + e.node(),
+            before == null);
+        assertEquals("seed " + seed + ": node" + e.node() + " led term " + e.term() + " that is not its own",
+            e.node(), Terms.owner(e.term(), N));
+      }
+      assertTrue("seed " + seed + ": no leader at all", !c.elections.isEmpty());
+    }
+  }
+
+  @Test
+  public void aCommittedEntryIsInEveryLaterLeadersLogAndAppliedIdenticallyEverywhere() {
+    for (int w = 1; w <= 5; w++) {
+      for (long seed = 1; seed <= 8; seed++) {
+        SimulatedCluster c = randomFaults(seed * 31 + w, w);
+        assertEquals("W=" + w + " seed " + seed + ": " + c.violations, 0, c.violations.size());
+        assertTrue("W=" + w + " seed " + seed + ": nothing committed", c.committed.size() > 10);
+      }
+    }
+  }
+
+  @Test
+  public void aNewLeaderIsElectedWithinAFewElectionTimeoutsAfterTheLeaderCrashes() {
+    for (long seed = 1; seed <= 10; seed++) {
+      SimulatedCluster c = new SimulatedCluster(N, 3, seed);
+      SimulatedCluster.Node first = awaitLeader(c, 200);
+      c.crash(first.index);
+      long crashedAt = c.now;
+      SimulatedCluster.Node next = awaitLeaderAfter(c, first.leaderTerm, 4 * c.maxTimeoutTicks);
+      assertTrue("seed " + seed + ": elected " + (c.now - crashedAt) + " ticks after the crash",
+          c.now - crashedAt <= 3L * c.maxTimeoutTicks);
+    }
+  }
+
+  @Test
+  public void aLeaderThatReachesWFollowersKeepsCommitting() {
+    SimulatedCluster c = new SimulatedCluster(N, 1, 7);
+    SimulatedCluster.Node leader = settledLeader(c);
+    int electionsBefore = c.elections.size();
+    int killed = 0;
+    for (SimulatedCluster.Node n : c.nodes) {
+      if (n != leader && killed < 4) {
+        c.crash(n.index);
+        killed++;
+      }
+    }
+    long commitBefore = leader.commit;
+    for (int i = 0; i < 400; i++) {
+      if (i % 5 == 0) {
+        c.write(leader);
+      }
+      c.step();
+    }
+    assertTrue("the leader still leads", leader.leads());
+    assertEquals("no other election", electionsBefore, c.elections.size());
+    assertTrue("commit index moved from " + commitBefore + " to " + leader.commit, leader.commit >= commitBefore + 70);
+  }
+
+  @Test
+  public void aCandidateWithoutNMinusWPromisesServesNothing() {
+    SimulatedCluster c = new SimulatedCluster(N, 3, 11); // N − W = 3 promises needed
+    SimulatedCluster.Node leader = settledLeader(c);
+    int elections = c.elections.size();
+    c.crash(leader.index);
+    int killed = 0;
+    for (SimulatedCluster.Node n : c.nodes) {
+      if (n != leader && killed < 3) {
+        c.crash(n.index);
+        killed++;
+      }
+    }
+    // four of six down, two left: neither may lead
+    c.run(1000);
+    assertEquals("no new leader with 2 live nodes of 6", elections, c.elections.size());
+    assertNull(c.currentLeader());
+    // one more back: three live nodes suffice
+    for (SimulatedCluster.Node n : c.nodes) {
+      if (!n.up && n != leader) {
+        c.restart(n.index);
+        break;
+      }
+    }
+    assertNotNull(awaitLeader(c, 4 * c.maxTimeoutTicks));
+  }
+
+  @Test
+  public void aNodeBackFromAPartitionDoesNotDeposeAWorkingLeader() {
+    SimulatedCluster c = new SimulatedCluster(N, 3, 5);
+    SimulatedCluster.Node leader = settledLeader(c);
+    int electionsBefore = c.elections.size();
+    int isolated = (leader.index + 1) % N;
+    c.isolate(isolated);
+    c.run(20L * c.maxTimeoutTicks); // it campaigns again and again, alone
+    assertTrue("the isolated node tried", c.nodes.get(isolated).election.proposedTerm() > leader.leaderTerm);
+    c.heal();
+    c.run(20L * c.maxTimeoutTicks);
+    assertTrue("the leader still leads", leader.leads());
+    assertEquals("no election after the heal", electionsBefore, c.elections.size());
+    assertEquals("the returned node follows the leader", "node" + leader.index,
+        c.nodes.get(isolated).election.leader());
+  }
+
+  @Test
+  public void aNodeThatCannotHearTheLeaderDoesNotDeposeIt() {
+    SimulatedCluster c = new SimulatedCluster(N, 3, 9);
+    SimulatedCluster.Node leader = settledLeader(c);
+    int electionsBefore = c.elections.size();
+    int flaky = (leader.index + 2) % N;
+    c.cut(leader.index, flaky); // it still reaches every other node, which still hear the leader
+    c.run(20L * c.maxTimeoutTicks);
+    assertTrue("the cut-off node asked for pre-votes", c.nodes.get(flaky).election.proposedTerm() > leader.leaderTerm);
+    assertTrue("the leader still leads", leader.leads());
+    assertEquals("no election: the others refuse pre-votes while they hear the leader", electionsBefore,
+        c.elections.size());
+  }
+
+  @Test
+  public void aDeposedLeadersUncommittedEntriesAreNeverApplied() {
+    SimulatedCluster c = new SimulatedCluster(N, 3, 3);
+    SimulatedCluster.Node old = settledLeader(c);
+    int buddy = (old.index + 1) % N;
+    c.partition(Set.of(old.index, buddy)); // two of six: the old leader cannot commit (needs W + 1 = 4)
+    Set<Long> written = new HashSet<>();
+    for (int i = 0; i < 20; i++) {
+      written.add(c.write(old));
+      c.step();
+    }
+    awaitLeaderAfter(c, old.leaderTerm, 4 * c.maxTimeoutTicks);
+    SimulatedCluster.Node next = settledLeader(c);
+    assertTrue(next != old);
+    int committedBefore = c.committed.size();
+    c.heal();
+    c.run(200);
+    for (int i = 0; i < 20; i++) {
+      c.write(next);
+      c.step();
+    }
+    c.run(50);
+    assertTrue("the old leader stepped down", !old.leads());
+    assertTrue("the new leader still leads", next.leads());
+    for (SimulatedCluster.Entry applied : c.appliedAnywhere.values()) {
+      assertTrue("applied an entry the deposed leader wrote while cut off: " + applied,
+          !written.contains(applied.id()));
+    }
+    assertEquals(c.violations.toString(), 0, c.violations.size());
+    assertEquals("the new leader's writes committed", committedBefore + 20, c.committed.size());
+  }
+
+  /** A leader after the start-up has settled (two candidates may both win their own terms at first). */
+  private static SimulatedCluster.Node settledLeader(SimulatedCluster c) {
+    awaitLeader(c, 200);
+    c.run(4L * c.maxTimeoutTicks);
+    SimulatedCluster.Node leader = c.currentLeader();
+    assertNotNull(leader);
+    return leader;
+  }
+
+  /** Writes, message loss and delay, and crashes, restarts and partitions at random. */
+  private static SimulatedCluster randomFaults(long seed, int writeQuorum) {
+    SimulatedCluster c = new SimulatedCluster(N, writeQuorum, seed);
+    Random faults = new Random(seed * 7919);
+    c.dropRate = 0.05;
+    c.maxDelayTicks = 4;
+    for (int step = 0; step < 4000; step++) {
+      SimulatedCluster.Node leader = c.currentLeader();
+      if (leader != null && faults.nextInt(3) == 0) {
+        c.write(leader);
+      }
+      int roll = faults.nextInt(400);
+      if (roll == 0) {
+        c.crash(faults.nextInt(N));
+      } else if (roll == 1 && leader != null) {
+        c.crash(leader.index);
+      } else if (roll < 6) {
+        int i = faults.nextInt(N);
+        if (!c.nodes.get(i).up) {
+          c.restart(i);
+        }
+      } else if (roll == 6) {
+        Set<Integer> side = new HashSet<>();
+        int size = 1 + faults.nextInt(N / 2);
+        while (side.size() < size) {
+          side.add(faults.nextInt(N));
+        }
+        c.partition(side);
+      } else if (roll < 9) {
+        c.heal();
+      }
+      c.step();
+    }
+    // heal everything and let it settle: the invariants hold at the end too
+    c.heal();
+    for (SimulatedCluster.Node n : c.nodes) {
+      if (!n.up) {
+        c.restart(n.index);
+      }
+    }
+    c.dropRate = 0;
+    c.run(400);
+    return c;
+  }
+
+  private static SimulatedCluster.Node awaitLeader(SimulatedCluster c, long maxTicks) {
+    return awaitLeaderAfter(c, 0, maxTicks);
+  }
+
+  private static SimulatedCluster.Node awaitLeaderAfter(SimulatedCluster c, long term, long maxTicks) {
+    for (long t = 0; t < maxTicks; t++) {
+      c.step();
+      SimulatedCluster.Node leader = c.currentLeader();
+      if (leader != null && leader.leaderTerm > term) {
+        return leader;
+      }
+    }
+    throw new AssertionError("no leader of a term above " + term + " within " + maxTicks + " ticks");
+  }
+}

@@ -1,0 +1,425 @@
+package quorumkv.core;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Random;
+import java.util.Set;
+import quorumkv.replication.Quorum;
+
+/**
+ * N nodes, each an {@link Election} core, a replica (promise, log, applied index, {@link
+ * LeaderContact}) and, while it leads, the leader's per-replica progress, joined by a simulated
+ * network that delays, drops, reorders, cuts and isolates messages. Deterministic for a seed. The
+ * replica and leader rules here are those of FollowerActor and LeaderActor, in plain Java, so that
+ * tests can check the guarantees over thousands of randomized steps.
+ */
+final class SimulatedCluster {
+  static final long TICK_NANOS = 50_000_000L;
+
+  record Entry(long term, long id) {}
+
+  /** Recorded for the invariants. */
+  record LeaderElected(long term, int node, long atTick, List<Entry> log) {}
+
+  private sealed interface Message {}
+
+  private record PreVote(int from, long term) implements Message {}
+
+  private record PreVoteReply(int from, long term, boolean granted, long promisedTerm) implements Message {}
+
+  private record Prepare(int from, long term) implements Message {}
+
+  private record Promised(int from, long term, List<Entry> log, long applied) implements Message {}
+
+  private record PrepareRefused(int from, long promisedTerm) implements Message {}
+
+  private record Replicate(int from, long term, long prevIndex, long prevTerm, List<Entry> entries, long commit)
+      implements Message {}
+
+  private record Acked(int from, long term, long matchIndex) implements Message {}
+
+  private record Gap(int from, long term, long hint) implements Message {}
+
+  private record Refused(int from, long term, long promisedTerm) implements Message {}
+
+  private record InFlight(long deliverAt, long seq, int to, Message message) {}
+
+  final class Node {
+    final int index;
+    final String name;
+    Election election;
+    boolean up = true;
+    // replica (durable)
+    long promisedTerm;
+    int promisedTo = -1;
+    final List<Entry> log = new ArrayList<>();
+    long applied;
+    // replica (in memory)
+    LeaderContact contact = new LeaderContact(minTimeoutTicks * TICK_NANOS);
+    long contactsSeen;
+    // leader (in memory)
+    long leaderTerm;
+    List<Entry> leaderLog;
+    long[] nextIndex;
+    long[] matchIndex;
+    long commit;
+    final Map<Integer, Promised> promises = new HashMap<>();
+
+    Node(int index) {
+      this.index = index;
+      this.name = "node" + index;
+      this.election = newElection();
+    }
+
+    Election newElection() {
+      return new Election(name, index, n, n - writeQuorum,
+          new Election.Timing(minTimeoutTicks, maxTimeoutTicks), new Random(random.nextLong()));
+    }
+
+    boolean leads() {
+      return leaderLog != null;
+    }
+
+    long lastTerm(List<Entry> l) {
+      return l.isEmpty() ? 0 : l.get(l.size() - 1).term();
+    }
+  }
+
+  final int n;
+  final int writeQuorum;
+  final int minTimeoutTicks;
+  final int maxTimeoutTicks;
+  final int heartbeatTicks;
+  final Random random;
+  final List<Node> nodes = new ArrayList<>();
+  private final PriorityQueue<InFlight> network =
+      new PriorityQueue<>((a, b) -> a.deliverAt != b.deliverAt ? Long.compare(a.deliverAt, b.deliverAt)
+          : Long.compare(a.seq, b.seq));
+  private long seq;
+  long now;
+  double dropRate;
+  int maxDelayTicks = 2;
+  /** Nodes in different groups cannot talk; empty = no partition. */
+  private final Map<Integer, Integer> group = new HashMap<>();
+  private final Set<Set<Integer>> cutLinks = new HashSet<>();
+
+  // the record of what happened, for the invariants
+  final List<LeaderElected> elections = new ArrayList<>();
+  final Map<Long, Entry> committed = new HashMap<>();
+  final Map<Long, Entry> appliedAnywhere = new HashMap<>();
+  final List<String> violations = new ArrayList<>();
+  private long nextEntryId = 1;
+
+  SimulatedCluster(int n, int writeQuorum, long seed) {
+    this.n = n;
+    this.writeQuorum = writeQuorum;
+    this.minTimeoutTicks = 20;
+    this.maxTimeoutTicks = 40;
+    this.heartbeatTicks = 3;
+    this.random = new Random(seed);
+    for (int i = 0; i < n; i++) {
+      nodes.add(new Node(i));
+    }
+  }
+
+  // --- faults ---
+
+  void crash(int i) {
+    Node node = nodes.get(i);
+    node.up = false;
+    node.leaderLog = null;
+    node.promises.clear();
+  }
+
+  /** Back with its durable replica; everything in memory starts afresh. */
+  void restart(int i) {
+    Node node = nodes.get(i);
+    node.up = true;
+    node.election = node.newElection();
+    node.contact = new LeaderContact(minTimeoutTicks * TICK_NANOS);
+    node.contactsSeen = 0;
+  }
+
+  void partition(Set<Integer> side) {
+    group.clear();
+    for (int i = 0; i < n; i++) {
+      group.put(i, side.contains(i) ? 1 : 0);
+    }
+  }
+
+  void isolate(int i) {
+    partition(Set.of(i));
+  }
+
+  /** Cuts the link between two nodes only, both ways (a flaky link). */
+  void cut(int a, int b) {
+    cutLinks.add(Set.of(a, b));
+  }
+
+  void heal() {
+    group.clear();
+    cutLinks.clear();
+  }
+
+  private boolean connected(int a, int b) {
+    return a == b || (!cutLinks.contains(Set.of(a, b)) && (group.isEmpty() || group.get(a).equals(group.get(b))));
+  }
+
+  // --- running ---
+
+  void run(long ticks) {
+    for (long t = 0; t < ticks; t++) {
+      step();
+    }
+  }
+
+  void step() {
+    now++;
+    while (!network.isEmpty() && network.peek().deliverAt <= now) {
+      InFlight m = network.poll();
+      if (nodes.get(m.to).up) {
+        receive(nodes.get(m.to), m.message);
+      }
+    }
+    for (Node node : nodes) {
+      if (node.up) {
+        tick(node);
+      }
+    }
+  }
+
+  /** The one leader the nodes agree on right now, if any (a deposed leader may still think it leads). */
+  Node currentLeader() {
+    Node best = null;
+    for (Node node : nodes) {
+      if (node.up && node.leads() && (best == null || node.leaderTerm > best.leaderTerm)) {
+        best = node;
+      }
+    }
+    return best;
+  }
+
+  long commitOf(Node leader) {
+    return leader.commit;
+  }
+
+  /** A client write at the leader, if this node leads: the entry's id, or -1. */
+  long write(Node leader) {
+    if (!leader.up || !leader.leads()) {
+      return -1;
+    }
+    long id = nextEntryId++;
+    leader.leaderLog.add(new Entry(leader.leaderTerm, id));
+    return id;
+  }
+
+  private void tick(Node node) {
+    if (node.contact.contacts() != node.contactsSeen) {
+      node.contactsSeen = node.contact.contacts();
+      act(node, node.election.heardFromLeader(node.contact.term(), node.contact.leader()));
+    }
+    act(node, node.election.observeTerm(node.promisedTerm));
+    act(node, node.election.tick());
+    if (node.leads() && now % heartbeatTicks == 0) {
+      for (int to = 0; to < n; to++) {
+        replicateTo(node, to);
+      }
+    }
+  }
+
+  private void act(Node node, Election.Action action) {
+    if (action instanceof Election.AskPreVotes ask) {
+      broadcast(node, new PreVote(node.index, ask.term()));
+    } else if (action instanceof Election.StartCampaign start) {
+      node.promises.clear();
+      broadcast(node, new Prepare(node.index, start.term()));
+    } else if (action instanceof Election.StepDown) {
+      node.leaderLog = null;
+      node.election = node.newElection(); // the actor restarts; the replica keeps the term
+    }
+  }
+
+  private void broadcast(Node from, Message m) {
+    for (int to = 0; to < n; to++) {
+      send(from.index, to, m);
+    }
+  }
+
+  private void send(int from, int to, Message m) {
+    if (from == to) {
+      network.add(new InFlight(now, seq++, to, m)); // a node's own replica: no network
+      return;
+    }
+    if (!connected(from, to) || random.nextDouble() < dropRate) {
+      return;
+    }
+    network.add(new InFlight(now + 1 + random.nextInt(maxDelayTicks), seq++, to, m));
+  }
+
+  private void receive(Node node, Message m) {
+    if (m instanceof PreVote p) {
+      send(node.index, p.from(), new PreVoteReply(node.index, p.term(),
+          node.contact.grantsPreVote(p.term(), node.promisedTerm, now * TICK_NANOS), node.promisedTerm));
+    } else if (m instanceof PreVoteReply r) {
+      act(node, node.election.preVoteAnswered("node" + r.from(), r.term(), r.granted(), r.promisedTerm()));
+    } else if (m instanceof Prepare p) {
+      onPrepare(node, p);
+    } else if (m instanceof Promised p) {
+      onPromised(node, p);
+    } else if (m instanceof PrepareRefused r) {
+      act(node, node.election.observeTerm(r.promisedTerm()));
+    } else if (m instanceof Replicate r) {
+      onReplicate(node, r);
+    } else if (m instanceof Acked a) {
+      onAcked(node, a);
+    } else if (m instanceof Gap g) {
+      if (node.leads() && g.term() == node.leaderTerm) {
+        node.nextIndex[g.from()] = Math.min(node.nextIndex[g.from()], g.hint() + 1);
+      }
+    } else if (m instanceof Refused r) {
+      act(node, node.election.observeTerm(r.promisedTerm()));
+    }
+  }
+
+  // --- the replica's rules (FollowerActor) ---
+
+  private void onPrepare(Node node, Prepare p) {
+    boolean canPromise = p.term() > node.promisedTerm || (p.term() == node.promisedTerm && p.from() == node.promisedTo);
+    if (!canPromise) {
+      send(node.index, p.from(), new PrepareRefused(node.index, node.promisedTerm));
+      return;
+    }
+    node.promisedTerm = p.term();
+    node.promisedTo = p.from();
+    send(node.index, p.from(), new Promised(node.index, p.term(), List.copyOf(node.log), node.applied));
+  }
+
+  private void onReplicate(Node node, Replicate r) {
+    if (r.term() < node.promisedTerm) {
+      send(node.index, r.from(), new Refused(node.index, r.term(), node.promisedTerm));
+      return;
+    }
+    if (r.term() > node.promisedTerm) {
+      node.promisedTerm = r.term();
+      node.promisedTo = r.from();
+    }
+    node.contact.heard(r.term(), "node" + r.from(), now * TICK_NANOS);
+    boolean matches = r.prevIndex() == 0
+        || (r.prevIndex() <= node.log.size() && node.log.get((int) r.prevIndex() - 1).term() == r.prevTerm());
+    if (!matches) {
+      long hint = r.prevIndex() > node.log.size() ? node.log.size() : node.applied;
+      send(node.index, r.from(), new Gap(node.index, r.term(), hint));
+      return;
+    }
+    long index = r.prevIndex();
+    for (Entry e : r.entries()) {
+      index++;
+      if (index <= node.log.size()) {
+        if (node.log.get((int) index - 1).term() != e.term()) {
+          if (index <= node.applied) {
+            violations.add("node" + node.index + " replaced applied entry " + index + " in term " + r.term());
+          }
+          while (node.log.size() >= index) {
+            node.log.remove(node.log.size() - 1);
+          }
+          node.log.add(e);
+        }
+      } else {
+        node.log.add(e);
+      }
+    }
+    long newApplied = Math.min(r.commit(), index);
+    for (long i = node.applied + 1; i <= newApplied; i++) {
+      Entry e = node.log.get((int) i - 1);
+      Entry before = appliedAnywhere.putIfAbsent(i, e);
+      if (before != null && before.id() != e.id()) {
+        violations.add("index " + i + " applied as " + before + " and as " + e + " (node" + node.index + ")");
+      }
+    }
+    node.applied = Math.max(node.applied, newApplied);
+    send(node.index, r.from(), new Acked(node.index, r.term(), index));
+  }
+
+  // --- the leader's rules (LeaderActor) ---
+
+  private void onPromised(Node node, Promised p) {
+    node.promises.put(p.from(), p);
+    Campaign.Promise promise = new Campaign.Promise(
+        "node" + p.from(), p.log().size(), node.lastTerm(p.log()), p.applied());
+    if (!node.election.promised(p.term(), promise)) {
+      return;
+    }
+    Campaign campaign = node.election.campaign();
+    Promised best = node.promises.get(Integer.parseInt(campaign.mostComplete().node().substring(4)));
+    long restampFrom = campaign.committedUpTo() + 1;
+    List<Entry> adopted = new ArrayList<>();
+    for (int i = 0; i < best.log().size(); i++) {
+      Entry e = best.log().get(i);
+      adopted.add(i + 1 >= restampFrom ? new Entry(campaign.term(), e.id()) : e);
+    }
+    node.election.becameLeader();
+    node.leaderTerm = campaign.term();
+    node.leaderLog = adopted;
+    node.nextIndex = new long[n];
+    node.matchIndex = new long[n];
+    java.util.Arrays.fill(node.nextIndex, adopted.size() + 1);
+    node.commit = campaign.committedUpTo();
+    elections.add(new LeaderElected(campaign.term(), node.index, now, List.copyOf(adopted)));
+    for (int to = 0; to < n; to++) {
+      replicateTo(node, to); // at once: the others learn of the new leader without waiting a heartbeat
+    }
+    for (Map.Entry<Long, Entry> c : committed.entrySet()) {
+      long i = c.getKey();
+      if (i > adopted.size() || adopted.get((int) i - 1).id() != c.getValue().id()) {
+        violations.add("leader node" + node.index + " of term " + campaign.term() + " lacks committed entry "
+            + i + " " + c.getValue());
+      }
+    }
+  }
+
+  private void replicateTo(Node leader, int to) {
+    long next = leader.nextIndex[to];
+    long prev = next - 1;
+    long prevTerm = prev == 0 ? 0 : leader.leaderLog.get((int) prev - 1).term();
+    List<Entry> entries = new ArrayList<>(leader.leaderLog.subList((int) prev, leader.leaderLog.size()));
+    send(leader.index, to, new Replicate(leader.index, leader.leaderTerm, prev, prevTerm, entries, leader.commit));
+  }
+
+  private void onAcked(Node leader, Acked a) {
+    if (!leader.leads() || a.term() != leader.leaderTerm) {
+      return;
+    }
+    leader.matchIndex[a.from()] = Math.max(leader.matchIndex[a.from()], a.matchIndex());
+    leader.nextIndex[a.from()] = Math.max(leader.nextIndex[a.from()], a.matchIndex() + 1);
+    long[] followers = new long[n - 1];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      if (i != leader.index) {
+        followers[k++] = leader.matchIndex[i];
+      }
+    }
+    long newCommit = Quorum.committedIndex(leader.matchIndex[leader.index], followers, writeQuorum);
+    for (long i = leader.commit + 1; i <= newCommit; i++) {
+      Entry e = leader.leaderLog.get((int) i - 1);
+      Entry before = committed.putIfAbsent(i, e);
+      if (before != null && before.id() != e.id()) {
+        violations.add("index " + i + " committed as " + before + " and as " + e);
+      }
+    }
+    leader.commit = Math.max(leader.commit, newCommit);
+  }
+
+  Set<Long> leaderTermsOf(int node) {
+    Set<Long> terms = new HashSet<>();
+    for (LeaderElected e : elections) {
+      if (e.node() == node) {
+        terms.add(e.term());
+      }
+    }
+    return terms;
+  }
+}
