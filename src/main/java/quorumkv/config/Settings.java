@@ -47,10 +47,6 @@ public record Settings(
         throw new IllegalArgumentException("need 0 <= MIN_DELAY <= MAX_DELAY, got " + minDelay + ".." + maxDelay);
       }
     }
-
-    public boolean delayInjected() {
-      return !maxDelay.isZero();
-    }
   }
 
   public static Settings from(Config config) {

@@ -109,10 +109,6 @@ public final class Metrics implements Extension {
     term.set(newTerm);
   }
 
-  public void term(long t) {
-    term.set(t);
-  }
-
   /** The forwarder sent a batch of {@code writes}; {@code waiting} writes now await an answer. */
   public void forwarded(int writes, int waiting) {
     forwardedBatch.record(writes);

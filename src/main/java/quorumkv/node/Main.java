@@ -10,7 +10,7 @@ import quorumkv.storage.SqliteStore;
 
 /** Starts one quorumkv node: prepares its SQLite file, joins the cluster, serves HTTP. */
 public final class Main {
-  public static final String SYSTEM_NAME = "quorumkv";
+  private static final String SYSTEM_NAME = "quorumkv";
 
   private Main() {}
 
@@ -33,7 +33,7 @@ public final class Main {
    * which has been downed (cut off, or frozen too long) exits: it cannot rejoin under the same
    * identity, and a supervisor (docker's restart policy, ./kv start) starts it afresh.
    */
-  public static Config clusterConfig(Settings settings) {
+  private static Config clusterConfig(Settings settings) {
     List<String> seeds = settings.seedNodes().stream().map(s -> "akka://" + SYSTEM_NAME + "@" + s).toList();
     Config derived = ConfigFactory.empty()
         .withValue("akka.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef("on"))

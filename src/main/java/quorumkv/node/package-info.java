@@ -1,6 +1,8 @@
 /**
- * Node bootstrap: {@link quorumkv.config.Settings} (the one typed view of application.conf and
- * its environment overrides), {@link quorumkv.node.Main} (SQLite schema, then the ActorSystem)
- * and {@link quorumkv.node.NodeGuardian} (replica, leader singleton, HTTP server).
+ * Node bootstrap: {@link quorumkv.node.Main} (settings, SQLite schema, then the ActorSystem),
+ * {@link quorumkv.node.NodeGuardian} (the root actor) and {@link quorumkv.node.NodeWiring}, the one
+ * place where a node's actors are wired together (its replica registered with the Receptionist,
+ * the leader singleton, the write forwarder, the HTTP routes). The in-JVM tests wire their nodes,
+ * replicas and leaders with the same class.
  */
 package quorumkv.node;

@@ -58,9 +58,6 @@ public final class FollowerActor
   /** The leader checks that no newer term has been promised here; nothing is persisted. */
   public record ConfirmTerm(long term, long round, ActorRef<TermConfirmed> replyTo) implements Command {}
 
-  /** Reads this replica's committed state now. */
-  public record Get(String key, ActorRef<Value> replyTo) implements Command {}
-
   /** Reads once this replica has applied at least {@code minIndex}. */
   public record ReadAt(String key, long minIndex, ActorRef<ReadResult> replyTo) implements Command {}
 
@@ -194,7 +191,6 @@ public final class FollowerActor
         .onCommand(Prepare.class, this::onPrepare)
         .onCommand(ConfirmTerm.class, (s, c) -> Effect().reply(c.replyTo(),
             new TermConfirmed(node, c.term(), c.round(), c.term() >= s.promisedTerm())))
-        .onCommand(Get.class, (s, c) -> Effect().reply(c.replyTo(), read(s, c.key())))
         .onCommand(ReadAt.class, this::onReadAt)
         .onCommand(GetPosition.class, (s, c) -> Effect().reply(c.replyTo(), position(s)))
         .onCommand(GetLog.class, (s, c) -> Effect().reply(c.replyTo(),

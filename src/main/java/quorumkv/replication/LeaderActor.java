@@ -52,8 +52,11 @@ public final class LeaderActor {
 
   public sealed interface Command extends CborSerializable {}
 
-  /** A client write; {@code value == null} deletes. {@code writeQuorum < 0} means the default W. */
-  public record Write(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo)
+  /**
+   * A client write; {@code value == null} deletes. {@code writeQuorum < 0} means the default W.
+   * Nodes send their clients' writes as a {@link WriteBatch}; the simulations send single writes.
+   */
+  record Write(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo)
       implements Command {}
 
   /** One write of a {@link WriteBatch}, with the id its forwarder will match the answer by. */

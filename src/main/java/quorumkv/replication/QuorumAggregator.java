@@ -1,6 +1,5 @@
 package quorumkv.replication;
 
-import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
@@ -46,12 +45,6 @@ public final class QuorumAggregator extends AbstractBehavior<QuorumAggregator.Co
   private final Consumer<WriteResult> replyTo;
   private final String leaderNode;
   private boolean leaderDurable;
-
-  public static Behavior<Command> create(
-      long index, String key, int quorum, Set<String> followers, Duration timeout,
-      ActorRef<WriteResult> replyTo, String leaderNode) {
-    return create(index, key, quorum, followers, timeout, replyTo::tell, leaderNode);
-  }
 
   /**
    * {@code reply} is called once, on this actor's thread; it must only send a message (the leader

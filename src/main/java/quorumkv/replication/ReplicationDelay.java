@@ -2,8 +2,6 @@ package quorumkv.replication;
 
 import akka.actor.typed.ActorRef;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -20,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 public final class ReplicationDelay implements AutoCloseable {
   /** How long the next message to {@code node} waits, in nanoseconds. */
   @FunctionalInterface
-  public interface Distribution {
+  interface Distribution {
     long sampleNanos(String node);
   }
 
@@ -45,15 +43,8 @@ public final class ReplicationDelay implements AutoCloseable {
   }
 
   /** Any distribution, e.g. one a simulation changes while it runs. */
-  public static ReplicationDelay of(Distribution distribution) {
+  static ReplicationDelay of(Distribution distribution) {
     return new ReplicationDelay(distribution);
-  }
-
-  /** A fixed delay per follower, for simulations that need to know which follower answers when. */
-  public static ReplicationDelay perFollower(Map<String, Duration> delays) {
-    Map<String, Long> nanos = new HashMap<>();
-    delays.forEach((node, d) -> nanos.put(node, d.toNanos()));
-    return new ReplicationDelay(node -> nanos.getOrDefault(node, 0L));
   }
 
   private ReplicationDelay(Distribution distribution) {
@@ -63,10 +54,6 @@ public final class ReplicationDelay implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-  }
-
-  public boolean enabled() {
-    return timer != null;
   }
 
   /** One follower's link: remembers the last delivery time so that deliveries stay in order. */

@@ -33,10 +33,6 @@ final class RetainedLog {
     return holds(index) ? ring[slot(index)].term() : -1;
   }
 
-  long lastTerm() {
-    return termAt(lastIndex);
-  }
-
   void append(LogEntry entry) {
     if (entry.index() != lastIndex + 1) {
       throw new IllegalArgumentException("entry " + entry.index() + " does not follow " + lastIndex);

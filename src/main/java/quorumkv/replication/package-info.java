@@ -2,7 +2,9 @@
  * The write path: {@link quorumkv.replication.LeaderActor} (a Cluster Singleton) orders writes into
  * a gap-free log, replicates it to every {@link quorumkv.replication.FollowerActor} (one per node,
  * the leader's own included) and spawns a {@link quorumkv.replication.QuorumAggregator} per write
- * that answers the client once the leader's replica and W followers hold the write.
+ * that answers the client once the leader's replica and W followers hold the write. Each node's
+ * {@link quorumkv.replication.WriteForwarder} sends its clients' writes to the leader in groups.
+ * How these actors are spawned and found is {@code quorumkv.node.NodeWiring}'s business.
  *
  * <p>Design notes.
  * <ul>
@@ -26,6 +28,9 @@
  *   <li>Linearizable reads confirm the term with W followers (then no newer leader can have
  *       collected its N − W promises) and read at the commit index seen when the read arrived.
  *   <li>{@link quorumkv.replication.Quorum} holds the quorum arithmetic, free of actors.
+ *   <li>{@link quorumkv.replication.ReplicationDelay} delays the leader's messages to each
+ *       follower (MIN_DELAY..MAX_DELAY), keeping them in order; the ActorTestKit simulations
+ *       drive the leader through the same links.
  * </ul>
  */
 package quorumkv.replication;

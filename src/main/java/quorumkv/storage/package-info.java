@@ -9,5 +9,11 @@
  * SQLite): WAL mode, one connection, {@code synchronous=FULL} by default, a snapshot every
  * {@code snapshot-every} journal events with older events deleted, so recovery reads one snapshot
  * and at most a few thousand events.
+ *
+ * <p>Journal events and snapshots are Jackson CBOR with the class name as manifest, so the
+ * persisted classes ({@link quorumkv.storage.ReplicaState}, {@link quorumkv.storage.LogEntry},
+ * {@link quorumkv.storage.KeyValue}, {@link quorumkv.storage.VersionedValue}, and the events of
+ * {@code quorumkv.replication.FollowerActor}) keep their names and packages: a renamed or moved
+ * one would leave existing journals unreadable.
  */
 package quorumkv.storage;

@@ -10,11 +10,9 @@ import static org.junit.Assert.fail;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Join;
-import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -36,12 +34,10 @@ import org.junit.BeforeClass;
 import org.junit.Test;
 import quorumkv.TestConfig;
 import quorumkv.config.Settings;
+import quorumkv.node.NodeWiring;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.ReadResult;
-import quorumkv.replication.LeaderActor;
-import quorumkv.replication.ReplicaView;
 import quorumkv.replication.ReplicationDelay;
-import quorumkv.replication.WriteForwarder;
 
 /**
  * The HTTP API over real HTTP against a one-node cluster that holds six replicas (node0 is the
@@ -583,8 +579,9 @@ public class KvRoutesTest {
   }
 
   /**
-   * One node of a single-node cluster: six replicas node0..node5 registered with the Receptionist,
-   * a leader on node0 spawned directly (no singleton), and the routes bound on a random port.
+   * One node of a single-node cluster, started by the node's own wiring (its replica node0, the
+   * leader singleton, the write forwarder, the routes on a random port), plus the replicas of
+   * node1..node5 registered with the Receptionist beside it.
    */
   static final class Node implements AutoCloseable {
     /** Bounds each start-up wait; on an idle machine the node is ready in a few seconds. */
@@ -592,16 +589,16 @@ public class KvRoutesTest {
     /**
      * The defaults (W = 3 of 5 followers) except a longer replication timeout than the 2 s
      * default: no test here is about the timeout, and a slow, shared build machine must not turn
-     * a slow fsync into a 503.
+     * a slow fsync into a 503. HTTP on a free port of the loopback interface.
      */
-    private static final String OVERRIDES = "quorumkv.replication.timeout = 10s";
+    private static final String OVERRIDES = """
+        quorumkv.replication.timeout = 10s
+        quorumkv.http.host = "127.0.0.1"
+        quorumkv.http.port = 0
+        """;
 
     final ActorTestKit testKit;
-    final Settings settings;
     final List<ActorRef<FollowerActor.Command>> replicas = new ArrayList<>();
-    /** node0's published state: the routes' local reads use it. */
-    final ReplicaView localView = new ReplicaView("node0");
-    final ActorRef<LeaderActor.Command> leader;
     private final HttpClient http = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     private final ObjectMapper mapper = new ObjectMapper();
@@ -620,28 +617,19 @@ public class KvRoutesTest {
 
     private Node(ActorTestKit testKit, Settings settings) {
       this.testKit = testKit;
-      this.settings = settings;
       Cluster cluster = Cluster.get(testKit.system());
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
       awaitCondition("self member Up", STARTUP, () -> cluster.selfMember().status() == MemberStatus.up());
 
-      for (int i = 0; i <= 5; i++) {
-        String replicaNode = "node" + i;
-        ActorRef<FollowerActor.Command> ref = testKit.spawn(i == 0
-            ? FollowerActor.create(replicaNode, 1000, 1000, localView)
-            : FollowerActor.create(replicaNode, 1000, 1000), FollowerActor.actorName(replicaNode));
-        testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
-        replicas.add(ref);
+      NodeWiring wiring = new NodeWiring(testKit::spawn, testKit.system(), settings);
+      NodeWiring.Node node = wiring.start(ReplicationDelay.none());
+      replicas.add(node.replica().ref());
+      for (int i = 1; i <= 5; i++) {
+        replicas.add(wiring.replica("node" + i).ref());
       }
-      leader = testKit.spawn(
-          LeaderActor.create(settings.replication(), "node0", replicas.get(0), ReplicationDelay.none(), true), "leader");
       ServerBinding binding;
       try {
-        binding = Http.get(testKit.system()).newServerAt("127.0.0.1", 0)
-            .bind(new KvRoutes(settings, testKit.system(), leader,
-                testKit.spawn(WriteForwarder.create(leader, settings.askTimeout(), 1000), "writes"), replicas.get(0), localView)
-                .routes())
-            .toCompletableFuture().get(STARTUP.toSeconds(), TimeUnit.SECONDS);
+        binding = node.http().toCompletableFuture().get(STARTUP.toSeconds(), TimeUnit.SECONDS);
       } catch (Exception e) {
         throw new IllegalStateException("could not bind the routes", e);
       }
@@ -708,7 +696,6 @@ public class KvRoutesTest {
       return status().get("leaderLastIndex").asLong();
     }
 
-    /** Reads a key straight from replica node{i}, bypassing HTTP. */
     /** Reads replica i once it has applied {@code index}. */
     FollowerActor.Value readReplicaAt(int i, String key, long index) {
       TestProbe<ReadResult> probe = testKit.createTestProbe();
@@ -720,12 +707,6 @@ public class KvRoutesTest {
       TestProbe<FollowerActor.Position> probe = testKit.createTestProbe();
       replicas.get(i).tell(new FollowerActor.GetPosition(probe.getRef()));
       return probe.receiveMessage(Duration.ofSeconds(5)).lastIndex();
-    }
-
-    FollowerActor.Value readReplica(int i, String key) {
-      TestProbe<FollowerActor.Value> probe = testKit.createTestProbe();
-      replicas.get(i).tell(new FollowerActor.Get(key, probe.getRef()));
-      return probe.receiveMessage(Duration.ofSeconds(5));
     }
 
     /**

@@ -8,7 +8,6 @@ import static org.junit.Assert.fail;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.receptionist.Receptionist;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -20,27 +19,27 @@ import org.junit.Before;
 import org.junit.Test;
 import quorumkv.TestConfig;
 import quorumkv.config.Settings;
+import quorumkv.node.NodeWiring;
 
 /**
- * Leader changes among six replicas in one ActorSystem on real SQLite journals: what a new leader
- * must hear before it serves, what it adopts, and what a deposed leader can no longer do.
+ * Leader changes among six replicas in one ActorSystem on real SQLite journals, wired as a node
+ * wires them: what a new leader must hear before it serves, what it adopts, and what a deposed
+ * leader can no longer do.
  */
 public class FailoverSimulationTest {
   private static final List<String> NODES = List.of("node0", "node1", "node2", "node3", "node4", "node5");
 
   private ActorTestKit testKit;
-  private Settings.Replication settings;
+  private NodeWiring wiring;
   private final Map<String, ActorRef<FollowerActor.Command>> replicas = new LinkedHashMap<>();
 
   @Before
   public void start() {
     Config config = TestConfig.local(TestConfig.newDataDir("failover"), "");
     testKit = ActorTestKit.create("failover", config);
-    settings = Settings.from(config).replication();
+    wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
     for (String node : NODES) {
-      ActorRef<FollowerActor.Command> r = testKit.spawn(FollowerActor.create(node, 1000, 1000), FollowerActor.actorName(node));
-      testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, r));
-      replicas.put(node, r);
+      replicas.put(node, wiring.replica(node).ref());
     }
   }
 
@@ -50,7 +49,7 @@ public class FailoverSimulationTest {
   }
 
   private ActorRef<LeaderActor.Command> leaderOn(String node, ReplicationDelay delay) {
-    return testKit.spawn(LeaderActor.create(settings, node, replicas.get(node), delay, false));
+    return testKit.spawn(wiring.leader(node, replicas.get(node), delay));
   }
 
   private LeaderActor.LeaderInfo info(ActorRef<LeaderActor.Command> leader) {
@@ -135,8 +134,7 @@ public class FailoverSimulationTest {
 
     // With 3 replicas up it cannot be committed (W + 1 = 4): it is neither lost nor visible.
     // One more replica back, and it is.
-    ActorRef<FollowerActor.Command> back = testKit.spawn(FollowerActor.create("node1", 1000, 1000), FollowerActor.actorName("node1"));
-    testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, back));
+    wiring.replica("node1");
     awaitActive(next, 3);
     ReadResult r = read(next, "k", LeaderActor.ReadLevel.LINEARIZABLE);
     assertTrue(r.toString(), r instanceof FollowerActor.Value);
@@ -165,9 +163,7 @@ public class FailoverSimulationTest {
     assertTrue(write(next, "k", "after", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
 
     // node0 comes back with the old entry at the same index: it must take the new leader's.
-    ActorRef<FollowerActor.Command> back = testKit.spawn(FollowerActor.create("node0", 1000, 1000), FollowerActor.actorName("node0"));
-    testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, back));
-    replicas.put("node0", back);
+    replicas.put("node0", wiring.replica("node0").ref());
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (!position("node0").digest().equals(position("node1").digest())
         || position("node0").appliedIndex() != position("node1").appliedIndex()) {

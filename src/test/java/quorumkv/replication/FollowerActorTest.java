@@ -55,10 +55,11 @@ public class FollowerActorTest {
     return leader.receiveMessage();
   }
 
+  /** Reads the replica's committed state now (every replica has applied index 0). */
   private FollowerActor.Value get(ActorRef<FollowerActor.Command> f, String key) {
-    TestProbe<FollowerActor.Value> probe = testKit.createTestProbe();
-    f.tell(new FollowerActor.Get(key, probe.ref()));
-    return probe.receiveMessage();
+    TestProbe<ReadResult> probe = testKit.createTestProbe();
+    f.tell(new FollowerActor.ReadAt(key, 0, probe.ref()));
+    return (FollowerActor.Value) probe.receiveMessage();
   }
 
   private FollowerActor.Position position(ActorRef<FollowerActor.Command> f) {

@@ -20,7 +20,7 @@ public class QuorumAggregatorTest {
   private static final Duration NO_REPLY = Duration.ofMillis(200);
 
   private ActorRef<QuorumAggregator.Command> aggregator(int quorum, Duration timeout, TestProbe<WriteResult> client) {
-    return testKit.spawn(QuorumAggregator.create(42, "k", quorum, FIVE, timeout, client.ref(), "node0"));
+    return testKit.spawn(QuorumAggregator.create(42, "k", quorum, FIVE, timeout, client.ref()::tell, "node0"));
   }
 
   @Test

@@ -7,7 +7,6 @@ import static org.junit.Assert.fail;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.receptionist.Receptionist;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.HashMap;
@@ -19,16 +18,18 @@ import org.junit.After;
 import org.junit.Test;
 import quorumkv.TestConfig;
 import quorumkv.config.Settings;
+import quorumkv.node.NodeWiring;
 
 /**
  * A leader and six replicas (its own and five followers) in one ActorSystem on real SQLite
- * journals, with the same injected-delay links as the running cluster.
+ * journals, wired as a node wires them and with the same injected-delay links as the running
+ * cluster.
  */
 public class ReplicationSimulationTest {
   private static final List<String> FOLLOWERS = List.of("node1", "node2", "node3", "node4", "node5");
 
   private ActorTestKit testKit;
-  private Settings.Replication settings;
+  private NodeWiring wiring;
   private ReplicationDelay delay;
   private final Map<String, ActorRef<FollowerActor.Command>> replicas = new LinkedHashMap<>();
   private ActorRef<LeaderActor.Command> leader;
@@ -36,15 +37,18 @@ public class ReplicationSimulationTest {
   private void start(ReplicationDelay injected, String overrides) {
     Config config = TestConfig.local(TestConfig.newDataDir("sim"), overrides);
     testKit = ActorTestKit.create("sim", config);
-    settings = Settings.from(config).replication();
+    wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
     delay = injected;
     for (String node : List.of("node0", "node1", "node2", "node3", "node4", "node5")) {
-      ActorRef<FollowerActor.Command> r = testKit.spawn(FollowerActor.create(node, 1000, 1000), FollowerActor.actorName(node));
-      testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, r));
-      replicas.put(node, r);
+      replicas.put(node, wiring.replica(node).ref());
     }
-    leader = testKit.spawn(LeaderActor.create(settings, "node0", replicas.get("node0"), delay, false), "leader");
+    leader = testKit.spawn(wiring.leader("node0", replicas.get("node0"), delay), "leader");
     awaitReachableFollowers(5);
+  }
+
+  /** A fixed delay per follower, so that the test knows which follower answers when. */
+  private static ReplicationDelay perFollower(Map<String, Duration> delays) {
+    return ReplicationDelay.of(node -> delays.getOrDefault(node, Duration.ZERO).toNanos());
   }
 
   @After
@@ -105,11 +109,11 @@ public class ReplicationSimulationTest {
   public void eachWriteQuorumAnswersAfterTheWthFollowerAndBeforeTheNext() {
     // Follower k is k * 300 ms away: the W-th ack cannot come before W * 300 ms, and the
     // (W+1)-th follower cannot have the write when the answer comes.
-    Map<String, Duration> perFollower = new HashMap<>();
+    Map<String, Duration> delays = new HashMap<>();
     for (int k = 1; k <= 5; k++) {
-      perFollower.put("node" + k, Duration.ofMillis(300L * k));
+      delays.put("node" + k, Duration.ofMillis(300L * k));
     }
-    start(ReplicationDelay.perFollower(perFollower), "");
+    start(perFollower(delays), "");
     for (int w = 1; w <= 5; w++) {
       long started = System.nanoTime();
       WriteResult result = write("key-w" + w, "v" + w, w, Duration.ofSeconds(10));
@@ -167,7 +171,7 @@ public class ReplicationSimulationTest {
 
   @Test
   public void aVerySlowFollowerDoesNotHoldUpAQuorumTheOthersCanReach() {
-    start(ReplicationDelay.perFollower(Map.of("node5", Duration.ofSeconds(30))), "");
+    start(perFollower(Map.of("node5", Duration.ofSeconds(30))), "");
     long started = System.nanoTime();
     WriteResult result = write("k", "v", 4, Duration.ofSeconds(20));
     assertTrue(result.toString(), result instanceof WriteResult.Written w && w.acks() == 4);
@@ -200,7 +204,7 @@ public class ReplicationSimulationTest {
 
   @Test
   public void aQuorumMissedWithinTheTimeoutFailsWithTheCounts() {
-    start(ReplicationDelay.perFollower(Map.of("node4", Duration.ofSeconds(30), "node5", Duration.ofSeconds(30))), "");
+    start(perFollower(Map.of("node4", Duration.ofSeconds(30), "node5", Duration.ofSeconds(30))), "");
     WriteResult result = write("k", "v", 5, Duration.ofMillis(500));
     assertTrue(result.toString(), result instanceof WriteResult.QuorumNotReached);
     WriteResult.QuorumNotReached failed = (WriteResult.QuorumNotReached) result;
@@ -216,9 +220,7 @@ public class ReplicationSimulationTest {
     for (int i = 0; i < 60; i++) {
       assertTrue(write("key" + (i % 25), "v" + i, 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
     }
-    ActorRef<FollowerActor.Command> back = testKit.spawn(FollowerActor.create("node5", 1000, 1000), FollowerActor.actorName("node5"));
-    testKit.system().receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, back));
-    replicas.put("node5", back);
+    replicas.put("node5", wiring.replica("node5").ref());
     awaitConverged(60);
     assertEquals(25, positionOf("node5").keyCount());
   }

@@ -1,0 +1,98 @@
+package quorumkv.node;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.typed.ClusterSingleton;
+import akka.cluster.typed.SingletonActor;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+import quorumkv.config.Settings;
+import quorumkv.http.KvRoutes;
+import quorumkv.replication.FollowerActor;
+import quorumkv.replication.LeaderActor;
+import quorumkv.replication.ReplicaView;
+import quorumkv.replication.ReplicationDelay;
+import quorumkv.replication.WriteForwarder;
+
+/**
+ * How a node's actors are wired together, in one place: {@link NodeGuardian} starts a node with
+ * it, and the in-JVM tests start their nodes, replicas and leaders with it, so that what a test
+ * runs is what a node runs.
+ */
+public final class NodeWiring {
+
+  /** Spawns a named actor: an {@code ActorContext}'s {@code spawn}, or an {@code ActorTestKit}'s. */
+  @FunctionalInterface
+  public interface Spawner {
+    <T> ActorRef<T> spawn(Behavior<T> behavior, String name);
+  }
+
+  /** A replica and the view of its applied state that local reads use. */
+  public record Replica(ActorRef<FollowerActor.Command> ref, ReplicaView view) {}
+
+  /** A running node: its replica, the leader (wherever it runs), its write forwarder and its HTTP server. */
+  public record Node(
+      Replica replica, ActorRef<LeaderActor.Command> leader, ActorRef<WriteForwarder.Command> writes,
+      CompletionStage<ServerBinding> http) {}
+
+  private final Spawner spawner;
+  private final ActorSystem<?> system;
+  private final Settings settings;
+
+  public NodeWiring(Spawner spawner, ActorSystem<?> system, Settings settings) {
+    this.spawner = spawner;
+    this.system = system;
+    this.settings = settings;
+  }
+
+  /** Wiring whose actors are children of {@code context}. */
+  public static NodeWiring of(ActorContext<?> context, Settings settings) {
+    return new NodeWiring(context::spawn, context.getSystem(), settings);
+  }
+
+  /**
+   * This node: its replica, the leader (a Cluster Singleton: it runs on one node and every node
+   * reaches it through a proxy) replicating through {@code delay}, the write forwarder, and the
+   * routes bound on the configured HTTP address.
+   */
+  public Node start(ReplicationDelay delay) {
+    Replica replica = replica(settings.nodeId());
+    Behavior<LeaderActor.Command> supervised = Behaviors.supervise(leader(settings.nodeId(), replica.ref(), delay))
+        .onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofMillis(500), Duration.ofSeconds(5), 0.2));
+    ActorRef<LeaderActor.Command> leader = ClusterSingleton.get(system).init(SingletonActor.of(supervised, "leader"));
+    ActorRef<WriteForwarder.Command> writes = spawner.spawn(
+        WriteForwarder.create(leader, settings.askTimeout(), settings.replication().maxBatchEntries()), "writes");
+    KvRoutes routes = new KvRoutes(settings, system, leader, writes, replica.ref(), replica.view());
+    CompletionStage<ServerBinding> http =
+        Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(routes.routes());
+    return new Node(replica, leader, writes, http);
+  }
+
+  /** Spawns the replica of {@code nodeId} and registers it with the Receptionist, where leaders find it. */
+  public Replica replica(String nodeId) {
+    ReplicaView view = new ReplicaView(nodeId);
+    ActorRef<FollowerActor.Command> ref = spawner.spawn(
+        FollowerActor.create(nodeId, settings.snapshotEvery(), settings.replication().retainedEntries(), view),
+        FollowerActor.actorName(nodeId));
+    system.receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
+    return new Replica(ref, view);
+  }
+
+  /**
+   * The leader as it runs on {@code nodeId}, beside that node's replica, its messages to the
+   * followers going through {@code delay}. It follows cluster reachability when the system is a
+   * cluster.
+   */
+  public Behavior<LeaderActor.Command> leader(
+      String nodeId, ActorRef<FollowerActor.Command> localReplica, ReplicationDelay delay) {
+    boolean clustered = system.settings().classicSettings().HasCluster();
+    return LeaderActor.create(settings.replication(), nodeId, localReplica, delay, clustered);
+  }
+}
