@@ -85,15 +85,19 @@ public final class ConsistencyCheck implements Callable<Integer> {
 
   static Replica fetch(NodeClient client, URI node) {
     NodeClient.Response status = client.statusResponse(node);
-    if (!status.answered()) {
-      return new Replica(node, "?", "-", 0, 0, "", status.body().asText());
+    if (!status.ok()) {
+      return new Replica(node, "?", status.answered() ? "?" : "-", 0, 0, "", whyNoStatus(status));
     }
     JsonNode s = status.body();
-    if (!status.ok()) {
-      return new Replica(node, "?", "?", 0, 0, "", "HTTP " + status.status() + ": " + s.path("error").asText());
-    }
     return new Replica(node, s.path("node").asText(), s.path("role").asText(), s.path("appliedIndex").asLong(),
         s.path("keyCount").asLong(), s.path("digest").asText(), null);
+  }
+
+  /** Why a /status request gave no status: the node's own error, or why it did not answer at all. */
+  static String whyNoStatus(NodeClient.Response status) {
+    return status.answered()
+        ? "HTTP " + status.status() + ": " + status.body().path("error").asText()
+        : status.body().asText();
   }
 
   static Replica leaderOf(List<Replica> replicas) {

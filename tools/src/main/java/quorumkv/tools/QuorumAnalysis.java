@@ -255,7 +255,7 @@ public final class QuorumAnalysis implements Callable<Integer> {
     URI statusNode = options.nodes().get(0);
     NodeClient.Response status = client.statusResponse(statusNode);
     if (!status.ok()) {
-      System.err.println("analyze: no status from " + statusNode + " (" + status
+      System.err.println("analyze: no status from " + statusNode + " (" + ConsistencyCheck.whyNoStatus(status)
           + "): is the cluster running? (./kv up)");
       return 1;
     }
