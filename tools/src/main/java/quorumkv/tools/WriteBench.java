@@ -43,7 +43,10 @@ import java.util.stream.IntStream;
  * request i writes key {@code bench-<i mod keys>}.
  *
  * <p>{@link #run(Options)} is the programmatic entry point (the quorum sweep calls it once per W):
- * options in, {@link Result} out, nothing printed but the optional progress bar on stderr.
+ * options in, {@link Result} out, nothing printed but the optional progress bar on stderr. Its
+ * command line ({@code ./kv bench}) is {@link WriteBenchCommand}.
+ *
+ * <p>Usage: {@code java -cp tools/target/quorumkv-tools.jar quorumkv.tools.WriteBench [options]}
  */
 public final class WriteBench {
 
