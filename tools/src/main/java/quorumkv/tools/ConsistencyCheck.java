@@ -1,14 +1,17 @@
 package quorumkv.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import quorumkv.harness.NodeClient;
 
 /**
  * {@code ./kv check}: compares every replica with the leader's, like the lab's consistency check.
@@ -17,13 +20,31 @@ import java.util.List;
  * with another digest.
  * Writes may be in flight, so it looks again for a few seconds before it calls anything behind.
  *
- * <p>Usage: {@code java -cp quorumkv.jar quorumkv.tools.ConsistencyCheck [--wait SECONDS] URL...}
- * Exit status 0 when every replica is consistent, 1 otherwise.
+ * <p>Usage: {@code java -cp tools/target/quorumkv-tools.jar quorumkv.tools.ConsistencyCheck [--wait SECONDS] [URL...]}
+ * Exit status 0 when every replica is consistent, 1 otherwise, 2 on bad options.
  */
-public final class ConsistencyCheck {
-  private static final ObjectMapper JSON = new ObjectMapper();
+@Command(name = "./kv check", mixinStandardHelpOptions = true, versionProvider = ToolCommandLine.Version.class,
+    sortOptions = false, usageHelpAutoWidth = true,
+    description = {"Compares every replica's applied index and state digest (GET /status) with the leader's.",
+        "Class: quorumkv.tools.ConsistencyCheck in tools/target/quorumkv-tools.jar."},
+    footer = "Exits 0 when every replica matches the leader, 1 otherwise, 2 on bad options.")
+public final class ConsistencyCheck implements Callable<Integer> {
+  private static final Duration STATUS_TIMEOUT = Duration.ofSeconds(3);
+  private static final Duration POLL_INTERVAL = Duration.ofMillis(500);
 
-  record Replica(String url, String node, String role, long appliedIndex, long keyCount, String digest, String error) {
+  @Spec
+  private CommandSpec spec;
+
+  @Option(names = "--wait", paramLabel = "SECONDS",
+      description = "How long to look again while replicas are behind, e.g. with writes in flight (default: ${DEFAULT-VALUE}).")
+  long waitSeconds = 10;
+
+  @Parameters(paramLabel = "URL", arity = "0..*", converter = NodeAddresses.UriConverter.class,
+      description = {"The nodes to compare; a bare host:port means plain http.",
+          "(default: http://127.0.0.1:8000 .. http://127.0.0.1:8005)"})
+  List<URI> nodes;
+
+  record Replica(URI url, String node, String role, long appliedIndex, long keyCount, String digest, String error) {
     boolean up() {
       return error == null;
     }
@@ -31,51 +52,52 @@ public final class ConsistencyCheck {
 
   enum Verdict { REFERENCE, CONSISTENT, BEHIND, AHEAD, DIVERGED, DOWN }
 
-  public static void main(String[] args) throws InterruptedException {
-    List<String> urls = new ArrayList<>();
-    long waitSeconds = 10;
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--wait") && i + 1 < args.length) {
-        waitSeconds = Long.parseLong(args[++i]);
-      } else {
-        urls.add(args[i].replaceAll("/+$", ""));
-      }
-    }
-    if (urls.isEmpty()) {
-      for (int n = 0; n < 6; n++) {
-        urls.add("http://127.0.0.1:" + (8000 + n));
-      }
-    }
-    HttpClient http = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+  public static void main(String[] args) {
+    ToolCommandLine.exit(new ConsistencyCheck(), args);
+  }
 
-    long deadline = System.nanoTime() + Duration.ofSeconds(waitSeconds).toNanos();
+  List<URI> nodes() {
+    return nodes == null || nodes.isEmpty() ? NodeAddresses.LOCAL.uris() : nodes;
+  }
+
+  /** How long to look again, or a usage error. */
+  Duration patience() {
+    if (waitSeconds < 0) {
+      throw new ParameterException(spec.commandLine(), "--wait must be at least 0 seconds, got " + waitSeconds);
+    }
+    return Duration.ofSeconds(waitSeconds);
+  }
+
+  @Override
+  public Integer call() throws InterruptedException {
+    long deadline = System.nanoTime() + patience().toNanos();
+    NodeClient client = new NodeClient(STATUS_TIMEOUT);
     List<Replica> replicas;
     while (true) {
-      replicas = urls.stream().map(u -> fetch(http, u)).toList();
+      replicas = nodes().stream().map(node -> fetch(client, node)).toList();
       if (allConsistent(replicas) || System.nanoTime() > deadline) {
         break;
       }
-      Thread.sleep(500); // a CLI waiting for in-flight writes to settle
+      Thread.sleep(POLL_INTERVAL.toMillis()); // a CLI waiting for in-flight writes to settle
     }
-    System.exit(report(replicas) ? 0 : 1);
+    return report(replicas) ? 0 : 1;
   }
 
-  static Replica fetch(HttpClient http, String url) {
-    try {
-      HttpResponse<String> r = http.send(
-          HttpRequest.newBuilder(URI.create(url + "/status")).timeout(Duration.ofSeconds(3)).build(),
-          HttpResponse.BodyHandlers.ofString());
-      JsonNode s = JSON.readTree(r.body());
-      if (r.statusCode() != 200) {
-        return new Replica(url, "?", "?", 0, 0, "", "HTTP " + r.statusCode() + ": " + s.path("error").asText());
-      }
-      return new Replica(url, s.path("node").asText(), s.path("role").asText(), s.path("appliedIndex").asLong(),
-          s.path("keyCount").asLong(), s.path("digest").asText(), null);
-    } catch (Exception e) {
-      return new Replica(url, "?", "-", 0, 0, "", e.getClass().getSimpleName()
-          + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+  static Replica fetch(NodeClient client, URI node) {
+    NodeClient.Response status = client.statusResponse(node);
+    if (!status.ok()) {
+      return new Replica(node, "?", status.answered() ? "?" : "-", 0, 0, "", whyNoStatus(status));
     }
+    JsonNode s = status.body();
+    return new Replica(node, s.path("node").asText(), s.path("role").asText(), s.path("appliedIndex").asLong(),
+        s.path("keyCount").asLong(), s.path("digest").asText(), null);
+  }
+
+  /** Why a /status request gave no status: the node's own error, or why it did not answer at all. */
+  static String whyNoStatus(NodeClient.Response status) {
+    return status.answered()
+        ? "HTTP " + status.status() + ": " + status.body().path("error").asText()
+        : status.body().asText();
   }
 
   static Replica leaderOf(List<Replica> replicas) {
@@ -119,7 +141,7 @@ public final class ConsistencyCheck {
       if (r.up()) {
         System.out.printf("%-7s %-9s %10d %8d  %-16s  %s%n", r.node(), r.role(), r.appliedIndex(), r.keyCount(), r.digest(), detail);
       } else {
-        System.out.printf("%-7s %-9s %10s %8s  %-16s  %s%n", r.url().replaceAll(".*:", ":"), "-", "-", "-", "-", detail);
+        System.out.printf("%-7s %-9s %10s %8s  %-16s  %s%n", r.url().getPort() < 0 ? r.url().getHost() : ":" + r.url().getPort(), "-", "-", "-", "-", detail);
       }
     }
     boolean ok = consistent == replicas.size();

@@ -5,9 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,15 +12,24 @@ import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
+import quorumkv.harness.NodeClient;
 
 /**
  * {@code ./kv analyze}: the lab reports' quorum analysis against a running cluster. For W = 1 up to
@@ -36,36 +42,49 @@ import java.util.regex.Pattern;
  * expected W-th smallest of n uniform samples is MIN + (MAX − MIN)·W/(n + 1); the latency plot
  * shows it beside the measured percentiles. It covers the injected delay only: what lies above it
  * is the rest of the write path (HTTP, the leader, fsyncs, queueing behind other writes).
+ *
+ * <p>Usage: {@code java -cp tools/target/quorumkv-tools.jar quorumkv.tools.QuorumAnalysis [options]}
  */
-public final class QuorumAnalysis {
-
-  static final String USAGE = """
-      usage: java -cp target/quorumkv.jar quorumkv.tools.QuorumAnalysis [options]
-        --nodes URL,URL,...   nodes to spread writes over, round-robin; the first one's
-                              /status gives the number of followers (W runs 1..followers)
-                              (default: http://127.0.0.1:8000 .. http://127.0.0.1:8005)
-        --writes N            writes per W (default 10000)
-        --clients C           writes in flight at once, closed loop (default 20)
-        --keys K              key i is bench-<i mod K> (default 100)
-        --value-size B        bytes per written value (default 100)
-        --timeout-ms MS       per-request timeout (default 10000)
-        --delay MIN..MAX      the cluster's injected replication delay, e.g. 0.1ms..10ms
-                              (plain numbers are ms; 0 or off: none). Used for the
-                              reference line only; /status wins when it reports the delay
-        --warmup N            writes before the sweep, not measured, so that W=1 does not
-                              pay for cold JVMs (default: as many as --writes, at most 1000)
-        --out DIR             where to write analysis.json and the PNG plots
-                              (default: analysis/<timestamp>)
-        --quiet               no progress bars
-      Exits 0 when the files are written, 1 when the cluster does not answer or no write
-      succeeded at any W, 2 on bad options.
-      """;
+@Command(name = "./kv analyze", mixinStandardHelpOptions = true, versionProvider = ToolCommandLine.Version.class,
+    sortOptions = false, usageHelpAutoWidth = true,
+    description = {"Quorum analysis: for W = 1 up to the cluster's followers (from the first node's /status), "
+        + "--writes writes at --clients clients with ?w=W; writes analysis.json and PNG plots and prints a summary table.",
+        "Class: quorumkv.tools.QuorumAnalysis in tools/target/quorumkv-tools.jar."},
+    footer = {"Exits 0 when the files are written, 1 when the cluster does not answer or no write succeeded at any W, "
+        + "2 on bad options."})
+public final class QuorumAnalysis implements Callable<Integer> {
 
   static final String JSON_FILE = "analysis.json";
   private static final Duration STATUS_TIMEOUT = Duration.ofSeconds(3);
   private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(10);
-  private static final int DEFAULT_FOLLOWERS = 5;
   private static final int MAX_DEFAULT_WARMUP = 1000;
+
+  @Spec
+  private CommandSpec spec;
+
+  @Mixin
+  LoadOptions load;
+
+  @Option(names = "--delay", paramLabel = "MIN..MAX", converter = DelayRange.OptionConverter.class,
+      description = {"The cluster's injected replication delay, e.g. 0.1ms..10ms (plain numbers are ms; 0 or off: none).",
+          "Used for the expected-latency line only; /status wins when it reports the delay."})
+  Optional<DelayRange> delay = Optional.empty();
+
+  @Option(names = "--warmup", paramLabel = "N",
+      description = "Writes before the sweep, not measured, so that W=1 does not pay for cold JVMs "
+          + "(default: as many as --writes, at most " + MAX_DEFAULT_WARMUP + ").")
+  Integer warmup;
+
+  @Option(names = "--out", paramLabel = "DIR",
+      description = "Where to write analysis.json and the PNG plots (default: analysis/<timestamp>).")
+  Optional<Path> out = Optional.empty();
+
+  /** The options of ./kv bench that the sweep chooses itself; named, so that they get a clear answer. */
+  @Option(names = {"--w", "--mode", "--json"}, hidden = true)
+  void benchOnlyOption(String value) {
+    throw new ParameterException(spec.commandLine(), "--w, --mode and --json are not options of the analysis: "
+        + "it sweeps W over writes itself and writes its JSON into --out");
+  }
 
   /** The injected replication delay, uniform in [min, max] for every message to every follower. */
   public record DelayRange(double minMs, double maxMs, String source) {
@@ -74,6 +93,18 @@ public final class QuorumAnalysis {
     public DelayRange {
       if (minMs < 0 || maxMs < minMs) {
         throw new IllegalArgumentException("need 0 <= MIN <= MAX, got " + minMs + " ms.." + maxMs + " ms");
+      }
+    }
+
+    /** {@code --delay MIN..MAX} */
+    static final class OptionConverter implements ITypeConverter<DelayRange> {
+      @Override
+      public DelayRange convert(String spec) {
+        try {
+          return parse(spec, "--delay");
+        } catch (IllegalArgumentException invalid) {
+          throw new TypeConversionException(invalid.getMessage());
+        }
       }
     }
 
@@ -89,7 +120,7 @@ public final class QuorumAnalysis {
       try {
         return new DelayRange(millis(min), millis(max), source);
       } catch (IllegalArgumentException bad) {
-        throw new IllegalArgumentException("--delay: want MIN..MAX like 0.1ms..10ms (plain numbers are ms), got '"
+        throw new IllegalArgumentException("want MIN..MAX like 0.1ms..10ms (plain numbers are ms), got '"
             + spec + "': " + bad.getMessage());
       }
     }
@@ -154,68 +185,36 @@ public final class QuorumAnalysis {
     }
   }
 
-  /** The command line: the benchmark's options (W excepted) and this command's own. */
-  record Invocation(WriteBench.Options options, Optional<DelayRange> delay, OptionalInt warmup, Optional<Path> out) {
+  /** The benchmark's options for every W (the sweep sets W), or a usage error. */
+  WriteBench.Options benchOptions() {
+    return load.toOptions(WriteBench.Mode.WRITE, OptionalInt.empty());
+  }
 
-    static Invocation parse(String[] args) {
-      List<String> benchArgs = new ArrayList<>();
-      Optional<DelayRange> delay = Optional.empty();
-      OptionalInt warmup = OptionalInt.empty();
-      Optional<Path> out = Optional.empty();
-      for (int i = 0; i < args.length; i++) {
-        String option = args[i];
-        String value = null;
-        int equals = option.indexOf('=');
-        if (option.startsWith("--") && equals > 0) {
-          value = option.substring(equals + 1);
-          option = option.substring(0, equals);
-        }
-        if (!List.of("--delay", "--warmup", "--out").contains(option)) {
-          if (List.of("--w", "--mode", "--json").contains(option)) {
-            throw new IllegalArgumentException(option + " is not an option of the analysis: it sweeps W over "
-                + "writes itself and writes its JSON into --out");
-          }
-          benchArgs.add(args[i]);
-          continue;
-        }
-        if (value == null) {
-          if (i + 1 >= args.length) {
-            throw new IllegalArgumentException(option + " needs a value");
-          }
-          value = args[++i];
-        }
-        switch (option) {
-          case "--delay" -> delay = Optional.of(DelayRange.parse(value, "--delay"));
-          case "--warmup" -> {
-            try {
-              warmup = OptionalInt.of(Integer.parseInt(value.trim()));
-            } catch (NumberFormatException notANumber) {
-              throw new IllegalArgumentException("--warmup expects a whole number, got '" + value + "'");
-            }
-            if (warmup.getAsInt() < 0) {
-              throw new IllegalArgumentException("--warmup must be at least 0, got " + value);
-            }
-          }
-          default -> out = Optional.of(Path.of(value));
-        }
-      }
-      WriteBench.Invocation bench = WriteBench.Invocation.parse(benchArgs.toArray(String[]::new));
-      return new Invocation(bench.options(), delay, warmup, out);
+  /** The unmeasured writes before the sweep, or a usage error. */
+  int warmupWrites() {
+    if (warmup == null) {
+      return Math.min(MAX_DEFAULT_WARMUP, load.requests);
     }
-
-    int warmupWrites() {
-      return warmup.orElse(Math.min(MAX_DEFAULT_WARMUP, options.requests()));
+    if (warmup < 0) {
+      throw new ParameterException(spec.commandLine(), "--warmup must be at least 0, got " + warmup);
     }
+    return warmup;
   }
 
   /** What the first node's /status says about the cluster, as far as the analysis needs it. */
   record ClusterStatus(String node, String leader, int followers, OptionalInt writeQuorum, Optional<DelayRange> delay) {
 
+    /** The cluster's shape; W runs up to {@code followers}, so a status without them is no use. */
     static ClusterStatus of(JsonNode status) {
+      if (!status.path("followers").canConvertToInt()) {
+        throw new IllegalArgumentException("its /status does not report followers: " + status);
+      }
+      int followers = status.path("followers").asInt();
+      if (followers < 1) {
+        throw new IllegalArgumentException("the cluster has no followers: there is no W to sweep");
+      }
       OptionalInt writeQuorum = status.path("writeQuorum").canConvertToInt()
           ? OptionalInt.of(status.path("writeQuorum").asInt()) : OptionalInt.empty();
-      int followers = status.path("followers").canConvertToInt() && status.path("followers").asInt() > 0
-          ? status.path("followers").asInt() : DEFAULT_FOLLOWERS;
       return new ClusterStatus(status.path("node").asText("?"), status.path("leader").asText(null), followers,
           writeQuorum, delayOf(status));
     }
@@ -238,46 +237,37 @@ public final class QuorumAnalysis {
     }
   }
 
-  private QuorumAnalysis() {
+  public QuorumAnalysis() {
   }
 
+  /** {@code ./kv analyze}: run with {@code --help} for the options. */
   public static void main(String[] args) {
     // The plots are drawn off screen: no display is needed, nor wanted (e.g. over ssh).
     System.setProperty("java.awt.headless", "true");
-    if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
-      System.out.print(USAGE);
-      return;
-    }
-    Invocation invocation;
-    try {
-      invocation = Invocation.parse(args);
-    } catch (IllegalArgumentException badOption) {
-      System.err.println("analyze: " + badOption.getMessage());
-      System.err.print(USAGE);
-      System.exit(2);
-      return;
-    }
-    System.exit(run(invocation));
+    ToolCommandLine.exit(new QuorumAnalysis(), args);
   }
 
-  private static int run(Invocation invocation) {
-    WriteBench.Options options = invocation.options();
-    HttpClient http = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1).connectTimeout(STATUS_TIMEOUT).build();
+  @Override
+  public Integer call() {
+    WriteBench.Options options = benchOptions();
+    int warmup = warmupWrites();
+    NodeClient client = new NodeClient(STATUS_TIMEOUT);
     URI statusNode = options.nodes().get(0);
-    ClusterStatus cluster;
-    try {
-      cluster = ClusterStatus.of(fetchStatus(http, statusNode));
-    } catch (IOException | RuntimeException unreachable) {
-      System.err.println("analyze: no status from " + statusNode + " (" + unreachable.getMessage()
+    NodeClient.Response status = client.statusResponse(statusNode);
+    if (!status.ok()) {
+      System.err.println("analyze: no status from " + statusNode + " (" + ConsistencyCheck.whyNoStatus(status)
           + "): is the cluster running? (./kv up)");
       return 1;
-    } catch (InterruptedException interrupted) {
-      Thread.currentThread().interrupt();
+    }
+    ClusterStatus cluster;
+    try {
+      cluster = ClusterStatus.of(status.body());
+    } catch (IllegalArgumentException unusable) {
+      System.err.println("analyze: " + statusNode + ": " + unusable.getMessage());
       return 1;
     }
-    Optional<DelayRange> delay = chooseDelay(cluster.delay(), invocation.delay());
-    Path out = invocation.out().orElse(Path.of("analysis",
+    Optional<DelayRange> delay = chooseDelay(cluster.delay(), this.delay);
+    Path out = this.out.orElse(Path.of("analysis",
         LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT))));
     try {
       Files.createDirectories(out); // before the sweep, not after minutes of it
@@ -294,7 +284,6 @@ public final class QuorumAnalysis {
             .orElse("unknown (--delay MIN..MAX draws the expected line)"));
 
     Instant started = Instant.now();
-    int warmup = invocation.warmupWrites();
     if (warmup > 0) {
       System.err.printf(Locale.ROOT, "warm-up: %d writes at the server's W, not measured%n", warmup);
       WriteBench.run(new WriteBench.Options(options.nodes(), WriteBench.Mode.WRITE, warmup, options.clients(),
@@ -302,7 +291,7 @@ public final class QuorumAnalysis {
     }
     List<QuorumRun> runs = new ArrayList<>();
     for (int w = 1; w <= cluster.followers(); w++) {
-      settle(http, options.nodes());
+      settle(client, options.nodes());
       System.err.printf(Locale.ROOT, "W=%d of 1..%d: %d writes%n", w, cluster.followers(), options.requests());
       LatencyRecorder latencies = new LatencyRecorder(options.requests());
       WriteBench.Result result = WriteBench.run(options.withWriteQuorum(w), latencies);
@@ -332,17 +321,6 @@ public final class QuorumAnalysis {
     return runs.stream().anyMatch(run -> run.result().successes() > 0) ? 0 : 1;
   }
 
-  private static JsonNode fetchStatus(HttpClient http, URI node) throws IOException, InterruptedException {
-    HttpResponse<String> response = http.send(
-        HttpRequest.newBuilder(URI.create(withoutTrailingSlash(node) + "/status")).timeout(STATUS_TIMEOUT).build(),
-        HttpResponse.BodyHandlers.ofString());
-    JsonNode status = new ObjectMapper().readTree(response.body());
-    if (response.statusCode() != 200) {
-      throw new IOException("HTTP " + response.statusCode() + ": " + status.path("error").asText());
-    }
-    return status;
-  }
-
   /** What the cluster reports wins over the command line, which may be out of date. */
   static Optional<DelayRange> chooseDelay(Optional<DelayRange> fromStatus, Optional<DelayRange> fromOption) {
     if (fromStatus.isPresent() && fromOption.isPresent()
@@ -357,12 +335,11 @@ public final class QuorumAnalysis {
    * Waits (a few seconds at most) until every replica that answers has applied what the leader has,
    * so that one W's run does not inherit the replication backlog of the one before.
    */
-  private static void settle(HttpClient http, List<URI> nodes) {
+  private static void settle(NodeClient client, List<URI> nodes) {
     long deadline = System.nanoTime() + SETTLE_TIMEOUT.toNanos();
-    List<String> urls = nodes.stream().map(QuorumAnalysis::withoutTrailingSlash).toList();
     while (System.nanoTime() < deadline) {
-      List<ConsistencyCheck.Replica> replicas = urls.stream()
-          .map(url -> ConsistencyCheck.fetch(http, url))
+      List<ConsistencyCheck.Replica> replicas = nodes.stream()
+          .map(node -> ConsistencyCheck.fetch(client, node))
           .filter(ConsistencyCheck.Replica::up)
           .toList();
       if (ConsistencyCheck.leaderOf(replicas) == null || ConsistencyCheck.allConsistent(replicas)) {
@@ -465,10 +442,5 @@ public final class QuorumAnalysis {
   private static double round(double value, int decimals) {
     double scale = Math.pow(10, decimals);
     return Math.round(value * scale) / scale;
-  }
-
-  private static String withoutTrailingSlash(URI node) {
-    String url = node.toString();
-    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
   }
 }

@@ -18,7 +18,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import quorumkv.replication.FollowerActor;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.SqliteStore;
@@ -31,35 +37,68 @@ import quorumkv.storage.SqliteStore;
  * until it answers. Prints the SQLite file size, the largest snapshot, and the heap the recovered
  * replica holds (used heap after a full GC, minus the same measured before it started).
  *
- * <p>Usage: {@code java -cp quorumkv.jar quorumkv.tools.RecoveryBench [--keys 100000]
+ * <p>Usage: {@code java -cp tools/target/quorumkv-tools.jar quorumkv.tools.RecoveryBench [--keys 100000]
  * [--value-size 100] [--batch 1000] [--snapshot-every N]}; {@code --snapshot-every} is in journal
  * events (one per batch), default the node's setting.
  */
-public final class RecoveryBench {
-  private RecoveryBench() {}
+@Command(name = "RecoveryBench", mixinStandardHelpOptions = true, versionProvider = ToolCommandLine.Version.class,
+    sortOptions = false, usageHelpAutoWidth = true,
+    description = {"Recovery time of one replica holding N keys after kill -9: a child JVM fills its SQLite file "
+        + "through the real FollowerActor and is killed with SIGKILL; this JVM times the replica's restart.",
+        "Run as: java -cp tools/target/quorumkv-tools.jar quorumkv.tools.RecoveryBench [options]"},
+    footer = "Exits 0 after the report, 1 when the fill or the restart fails, 2 on bad options.")
+public final class RecoveryBench implements Callable<Integer> {
 
-  public static void main(String[] args) throws Exception {
-    int keys = 100_000;
-    int valueSize = 100;
-    int batchSize = 1000;
-    Integer snapshotOverride = null;
-    Path fillOnly = null;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--keys" -> keys = Integer.parseInt(args[++i]);
-        case "--value-size" -> valueSize = Integer.parseInt(args[++i]);
-        case "--batch" -> batchSize = Integer.parseInt(args[++i]);
-        case "--snapshot-every" -> snapshotOverride = Integer.parseInt(args[++i]);
-        case "--fill-only" -> fillOnly = Path.of(args[++i]);
-        default -> throw new IllegalArgumentException("unknown option " + args[i]);
-      }
+  @Spec
+  private CommandSpec spec;
+
+  @Option(names = "--keys", paramLabel = "N", description = "Keys the replica holds (default: ${DEFAULT-VALUE}).")
+  int keys = 100_000;
+
+  @Option(names = "--value-size", paramLabel = "B", description = "Bytes per value (default: ${DEFAULT-VALUE}).")
+  int valueSize = 100;
+
+  @Option(names = "--batch", paramLabel = "ENTRIES",
+      description = "Log entries per Replicate message, one journal event each (default: ${DEFAULT-VALUE}).")
+  int batchSize = 1000;
+
+  @Option(names = "--snapshot-every", paramLabel = "EVENTS",
+      description = "Journal events between snapshots (default: the node's, storage.snapshot-every in application.conf).")
+  Integer snapshotOverride;
+
+  /** Set in the child JVM only: fill this data directory, print FILLED, wait to be killed. */
+  @Option(names = "--fill-only", paramLabel = "DIR", hidden = true)
+  Path fillOnly;
+
+  public static void main(String[] args) {
+    ToolCommandLine.exit(new RecoveryBench(), args);
+  }
+
+  /** Rejects sizes that cannot describe a replica to fill. */
+  void validate() {
+    requireAtLeast("--keys", keys, 1);
+    requireAtLeast("--value-size", valueSize, 0);
+    requireAtLeast("--batch", batchSize, 1);
+    if (snapshotOverride != null) {
+      requireAtLeast("--snapshot-every", snapshotOverride, 1);
     }
+  }
+
+  private void requireAtLeast(String option, int value, int minimum) {
+    if (value < minimum) {
+      throw new ParameterException(spec.commandLine(), option + " must be at least " + minimum + ", got " + value);
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    validate();
     if (fillOnly != null) {
       fill(config(fillOnly, snapshotOverride), keys, valueSize, batchSize);
       System.out.println("FILLED");
       System.out.flush();
       Thread.sleep(Long.MAX_VALUE); // the parent kills this JVM with SIGKILL
-      return;
+      return 0;
     }
 
     Path dir = Files.createTempDirectory("quorumkv-recovery");
@@ -101,7 +140,7 @@ public final class RecoveryBench {
     ActorSystem<Void> restarted = ActorSystem.create(Behaviors.empty(), "restarted", config);
     long started = System.nanoTime();
     FollowerActor.Position p = AskPattern.<FollowerActor.Command, FollowerActor.Position>ask(
-        spawn(restarted, config.getInt("quorumkv.storage.snapshot-every")), FollowerActor.GetPosition::new,
+        spawn(restarted, config), FollowerActor.GetPosition::new,
         Duration.ofMinutes(5), restarted.scheduler())
         .toCompletableFuture().get();
     double seconds = (System.nanoTime() - started) / 1e9;
@@ -111,6 +150,7 @@ public final class RecoveryBench {
         bytes / 1048576.0, largestSnapshot(dir), heapHeld / 1048576.0);
     restarted.terminate();
     restarted.getWhenTerminated().toCompletableFuture().get();
+    return 0;
   }
 
   private static Config config(Path dir, Integer snapshotOverride) {
@@ -126,7 +166,7 @@ public final class RecoveryBench {
   private static void fill(Config config, int keys, int valueSize, int batchSize) throws Exception {
     String value = "v".repeat(valueSize);
     ActorSystem<Void> fill = ActorSystem.create(Behaviors.empty(), "fill", config);
-    ActorRef<FollowerActor.Command> replica = spawn(fill, config.getInt("quorumkv.storage.snapshot-every"));
+    ActorRef<FollowerActor.Command> replica = spawn(fill, config);
     long started = System.nanoTime();
     for (int from = 1; from <= keys; from += batchSize) {
       List<LogEntry> batch = new ArrayList<>();
@@ -166,10 +206,13 @@ public final class RecoveryBench {
     }
   }
 
-  private static ActorRef<FollowerActor.Command> spawn(ActorSystem<?> system, int snapshotEvery) throws Exception {
+  /** The replica as the node configures it: snapshot interval and retained entries from the config. */
+  private static ActorRef<FollowerActor.Command> spawn(ActorSystem<?> system, Config config) throws Exception {
+    int snapshotEvery = config.getInt("quorumkv.storage.snapshot-every");
+    int retainedEntries = config.getInt("quorumkv.replication.retained-entries");
     return AskPattern.<akka.actor.typed.SpawnProtocol.Command, ActorRef<FollowerActor.Command>>ask(
         system.systemActorOf(akka.actor.typed.SpawnProtocol.create(), "spawner", akka.actor.typed.Props.empty()),
-        r -> new akka.actor.typed.SpawnProtocol.Spawn<>(FollowerActor.create("node9", snapshotEvery, 20_000),
+        r -> new akka.actor.typed.SpawnProtocol.Spawn<>(FollowerActor.create("node9", snapshotEvery, retainedEntries),
             "replica-node9", akka.actor.typed.Props.empty(), r),
         Duration.ofSeconds(30), system.scheduler()).toCompletableFuture().get();
   }

@@ -1,6 +1,5 @@
 package quorumkv.tools;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -10,17 +9,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -49,29 +43,12 @@ import java.util.stream.IntStream;
  * request i writes key {@code bench-<i mod keys>}.
  *
  * <p>{@link #run(Options)} is the programmatic entry point (the quorum sweep calls it once per W):
- * options in, {@link Result} out, nothing printed but the optional progress bar on stderr.
+ * options in, {@link Result} out, nothing printed but the optional progress bar on stderr. Its
+ * command line ({@code ./kv bench}) is {@link WriteBenchCommand}.
+ *
+ * <p>Usage: {@code java -cp tools/target/quorumkv-tools.jar quorumkv.tools.WriteBench [options]}
  */
 public final class WriteBench {
-
-  public static final List<URI> LOCAL_NODES = IntStream.rangeClosed(8000, 8005)
-      .mapToObj(port -> URI.create("http://127.0.0.1:" + port))
-      .toList();
-
-  static final String USAGE = """
-      usage: java -cp target/quorumkv.jar quorumkv.tools.WriteBench [options]
-        --nodes URL,URL,...   nodes to spread requests over, round-robin
-                              (default: http://127.0.0.1:8000 .. http://127.0.0.1:8005)
-        --mode write|read     PUT /kv/{key} (default), or GET /kv/{key} where 404 also counts as success
-        --writes N            requests in total (default 10000)
-        --clients C           requests in flight at once, closed loop (default 20)
-        --w W                 write quorum for each write, sent as ?w=W (default: the server's)
-        --keys K              key i is bench-<i mod K> (default 100)
-        --value-size B        bytes per written value (default 100)
-        --timeout-ms MS       per-request timeout (default 10000)
-        --json FILE           also write the result to FILE as one line of JSON
-        --quiet               no progress bar on stderr
-      Exits 0 when at least one request succeeded, 1 when none did, 2 on bad options.
-      """;
 
   private static final long PROGRESS_INTERVAL_MILLIS = 200;
 
@@ -94,14 +71,6 @@ public final class WriteBench {
     /** A read of a key nobody has written yet is still a served read. */
     public boolean isSuccess(int status) {
       return status == 200 || (this == READ && status == 404);
-    }
-
-    static Mode parse(String text) {
-      return switch (text.toLowerCase(Locale.ROOT)) {
-        case "write" -> WRITE;
-        case "read" -> READ;
-        default -> throw new IllegalArgumentException("--mode must be write or read, got '" + text + "'");
-      };
     }
   }
 
@@ -142,7 +111,7 @@ public final class WriteBench {
     }
 
     public static Options defaults() {
-      return new Options(LOCAL_NODES, Mode.WRITE, 10_000, 20, OptionalInt.empty(), 100, 100,
+      return new Options(NodeAddresses.LOCAL.uris(), Mode.WRITE, 10_000, 20, OptionalInt.empty(), 100, 100,
           Duration.ofSeconds(10), true);
     }
 
@@ -263,33 +232,9 @@ public final class WriteBench {
   private WriteBench() {
   }
 
+  /** {@code ./kv bench}: see {@link WriteBenchCommand}, or run with {@code --help}. */
   public static void main(String[] args) {
-    if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
-      System.out.print(USAGE);
-      return;
-    }
-    Invocation invocation;
-    try {
-      invocation = Invocation.parse(args);
-    } catch (IllegalArgumentException badOption) {
-      System.err.println("WriteBench: " + badOption.getMessage());
-      System.err.print(USAGE);
-      System.exit(2);
-      return;
-    }
-
-    Result result = run(invocation.options());
-    System.out.print(result.report());
-    if (invocation.jsonFile().isPresent()) {
-      Path jsonFile = invocation.jsonFile().get();
-      try {
-        Files.writeString(jsonFile, new ObjectMapper().writeValueAsString(result.jsonFields()) + "\n");
-      } catch (IOException e) {
-        System.err.println("WriteBench: cannot write " + jsonFile + ": " + e.getMessage());
-        System.exit(1);
-      }
-    }
-    System.exit(result.successes() > 0 ? 0 : 1);
+    ToolCommandLine.exit(new WriteBenchCommand(), args);
   }
 
   /** Runs the benchmark to completion: returns once every one of the requests has finished. */
@@ -482,91 +427,6 @@ public final class WriteBench {
     private static String withoutTrailingSlash(URI node) {
       String url = node.toString();
       return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
-    }
-  }
-
-  /**
-   * The command line: the benchmark's options, and where to write the JSON result if anywhere.
-   * Other commands in this package may parse the same options and adjust them, e.g. per W.
-   */
-  record Invocation(Options options, Optional<Path> jsonFile) {
-
-    static Invocation parse(String[] args) {
-      Options defaults = Options.defaults();
-      List<URI> nodes = defaults.nodes();
-      Mode mode = defaults.mode();
-      int requests = defaults.requests();
-      int clients = defaults.clients();
-      OptionalInt writeQuorum = defaults.writeQuorum();
-      int keys = defaults.keys();
-      int valueSizeBytes = defaults.valueSizeBytes();
-      Duration requestTimeout = defaults.requestTimeout();
-      boolean showProgress = defaults.showProgress();
-      Optional<Path> jsonFile = Optional.empty();
-
-      for (int i = 0; i < args.length; i++) {
-        String option = args[i];
-        String value = null;
-        int equals = option.indexOf('=');
-        if (option.startsWith("--") && equals > 0) {
-          value = option.substring(equals + 1);
-          option = option.substring(0, equals);
-        }
-        if (option.equals("--quiet")) {
-          showProgress = false;
-          continue;
-        }
-        if (value == null) {
-          if (i + 1 >= args.length) {
-            throw new IllegalArgumentException(option + " needs a value");
-          }
-          value = args[++i];
-        }
-        switch (option) {
-          case "--nodes" -> nodes = parseNodes(value);
-          case "--mode" -> mode = Mode.parse(value);
-          case "--writes", "--requests" -> requests = parseInt(option, value);
-          case "--clients" -> clients = parseInt(option, value);
-          case "--w" -> writeQuorum = OptionalInt.of(parseInt(option, value));
-          case "--keys" -> keys = parseInt(option, value);
-          case "--value-size" -> valueSizeBytes = parseInt(option, value);
-          case "--timeout-ms" -> requestTimeout = Duration.ofMillis(parseInt(option, value));
-          case "--json" -> jsonFile = Optional.of(Path.of(value));
-          default -> throw new IllegalArgumentException("unknown option " + option);
-        }
-      }
-      return new Invocation(
-          new Options(nodes, mode, requests, clients, writeQuorum, keys, valueSizeBytes, requestTimeout,
-              showProgress),
-          jsonFile);
-    }
-
-    /** Accepts full URLs or bare host:port pairs, which mean plain http. */
-    private static List<URI> parseNodes(String list) {
-      List<URI> nodes = new ArrayList<>();
-      for (String node : list.split(",")) {
-        String trimmed = node.trim();
-        if (trimmed.isEmpty()) {
-          continue;
-        }
-        if (trimmed.endsWith("/")) {
-          trimmed = trimmed.substring(0, trimmed.length() - 1);
-        }
-        try {
-          nodes.add(URI.create(trimmed.contains("://") ? trimmed : "http://" + trimmed));
-        } catch (IllegalArgumentException malformed) {
-          throw new IllegalArgumentException("--nodes: not a URL: " + trimmed);
-        }
-      }
-      return nodes;
-    }
-
-    private static int parseInt(String option, String value) {
-      try {
-        return Integer.parseInt(value.trim());
-      } catch (NumberFormatException notANumber) {
-        throw new IllegalArgumentException(option + " expects a whole number, got '" + value + "'");
-      }
     }
   }
 }

@@ -7,9 +7,13 @@ import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
-import java.awt.image.BufferedImage;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpServer;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -30,6 +34,7 @@ import org.junit.BeforeClass;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
+import picocli.CommandLine.ParameterException;
 import quorumkv.tools.QuorumAnalysis.DelayRange;
 import quorumkv.tools.QuorumAnalysis.QuorumRun;
 import quorumkv.tools.QuorumAnalysis.Sweep;
@@ -104,20 +109,74 @@ public class QuorumAnalysisTest {
 
   @Test
   public void optionsAreWriteBenchsExceptWhichAnalysisChoosesItself() {
-    QuorumAnalysis.Invocation invocation = QuorumAnalysis.Invocation.parse(new String[] {
-        "--nodes", "127.0.0.1:9700,127.0.0.1:9701", "--writes", "2000", "--clients=8", "--delay", "0.1ms..10ms",
-        "--out", "/tmp/x"});
+    QuorumAnalysis analysis = parse("--nodes", "127.0.0.1:9700,127.0.0.1:9701", "--writes", "2000", "--clients=8",
+        "--delay", "0.1ms..10ms", "--out", "/tmp/x");
 
     assertEquals(List.of(URI.create("http://127.0.0.1:9700"), URI.create("http://127.0.0.1:9701")),
-        invocation.options().nodes());
-    assertEquals(2000, invocation.options().requests());
-    assertEquals(8, invocation.options().clients());
-    assertEquals(Optional.of(new DelayRange(0.1, 10, "--delay")), invocation.delay());
-    assertEquals(Optional.of(Path.of("/tmp/x")), invocation.out());
-    assertEquals(1000, invocation.warmupWrites());
-    assertThrows(IllegalArgumentException.class, () -> QuorumAnalysis.Invocation.parse(new String[] {"--w", "3"}));
-    assertThrows(IllegalArgumentException.class, () -> QuorumAnalysis.Invocation.parse(new String[] {"--json", "f"}));
-    assertThrows(IllegalArgumentException.class, () -> QuorumAnalysis.Invocation.parse(new String[] {"--warmup", "-1"}));
+        analysis.benchOptions().nodes());
+    assertEquals(2000, analysis.benchOptions().requests());
+    assertEquals(8, analysis.benchOptions().clients());
+    assertEquals(OptionalInt.empty(), analysis.benchOptions().writeQuorum());
+    assertEquals(Optional.of(new DelayRange(0.1, 10, "--delay")), analysis.delay);
+    assertEquals(Optional.of(Path.of("/tmp/x")), analysis.out);
+    assertEquals(1000, analysis.warmupWrites());
+    assertEquals(200, parse("--writes", "200").warmupWrites());
+    assertEquals(0, parse("--warmup", "0").warmupWrites());
+  }
+
+  @Test
+  public void withoutOptionsTheAnalysisSweepsTheLocalClusterWithBenchDefaults() {
+    QuorumAnalysis analysis = parse();
+
+    assertEquals(WriteBench.Options.defaults(), analysis.benchOptions());
+    assertEquals(Optional.empty(), analysis.delay);
+    assertEquals(Optional.empty(), analysis.out);
+  }
+
+  @Test
+  public void benchOnlyOptionsAndBadValuesAreUsageErrors() {
+    ParameterException w = assertThrows(ParameterException.class, () -> parse("--w", "3"));
+    assertTrue(w.getMessage(), w.getMessage().contains("sweeps W"));
+    assertThrows(ParameterException.class, () -> parse("--json", "f"));
+    assertThrows(ParameterException.class, () -> parse("--mode", "read"));
+    assertThrows(ParameterException.class, () -> parse("--warmup", "-1").warmupWrites());
+    assertThrows(ParameterException.class, () -> parse("--warmup", "many"));
+    assertThrows(ParameterException.class, () -> parse("--clients", "0").benchOptions());
+    ParameterException delay = assertThrows(ParameterException.class, () -> parse("--delay", "10ms..1ms"));
+    assertTrue(delay.getMessage(), delay.getMessage().contains("--delay"));
+  }
+
+  @Test
+  public void badUsageExitsWithStatusTwoAndHelpWithZero() {
+    StringWriter err = new StringWriter();
+    StringWriter out = new StringWriter();
+
+    int bad = ToolCommandLine.of(new QuorumAnalysis()).setErr(new PrintWriter(err)).execute("--warmup", "-1");
+    int help = ToolCommandLine.of(new QuorumAnalysis()).setOut(new PrintWriter(out)).execute("--help");
+
+    assertEquals(2, bad);
+    assertTrue(err.toString(), err.toString().contains("--warmup must be at least 0, got -1"));
+    assertEquals(0, help);
+    assertTrue(out.toString(), out.toString().contains("--delay=MIN..MAX"));
+  }
+
+  @Test
+  public void aStatusWithoutFollowersIsRefusedRatherThanGuessed() {
+    ObjectNode status = JsonNodeFactory.instance.objectNode().put("node", "node0").put("writeQuorum", 2);
+
+    assertThrows(IllegalArgumentException.class, () -> QuorumAnalysis.ClusterStatus.of(status));
+    assertThrows(IllegalArgumentException.class, () -> QuorumAnalysis.ClusterStatus.of(status.put("followers", 0)));
+    QuorumAnalysis.ClusterStatus cluster = QuorumAnalysis.ClusterStatus.of(
+        status.put("followers", 3).put("minDelay", 0.5).put("maxDelay", 4.0));
+    assertEquals(3, cluster.followers());
+    assertEquals(OptionalInt.of(2), cluster.writeQuorum());
+    assertEquals(Optional.of(new DelayRange(0.5, 4, "/status")), cluster.delay());
+  }
+
+  private static QuorumAnalysis parse(String... args) {
+    QuorumAnalysis analysis = new QuorumAnalysis();
+    ToolCommandLine.of(analysis).parseArgs(args);
+    return analysis;
   }
 
   @Test
