@@ -517,7 +517,8 @@ public final class NetworkNamespaces implements Placement {
   /** SIGKILL to every process in one of our namespaces (by pid, as `ip netns pids` lists them). */
   private static void killProcessesIn(String ip, String ns) {
     OsCommands.Result r = OsCommands.run(List.of(ip, "netns", "pids", ns));
-    List<Long> pids = r.output().lines().map(String::strip).filter(s -> s.matches("\\d+")).map(Long::parseLong).toList();
+    List<Long> pids = r.output().lines().map(String::strip).filter(s -> s.matches("\\d+")).map(Long::parseLong)
+        .toList();
     for (long pid : pids) {
       ProcessHandle.of(pid).ifPresent(h -> {
         h.destroyForcibly();
