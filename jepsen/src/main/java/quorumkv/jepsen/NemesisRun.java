@@ -29,8 +29,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import quorumkv.harness.Cluster;
 import quorumkv.harness.NetworkNamespaces;
 import quorumkv.harness.NodeClient;
@@ -101,10 +105,11 @@ public final class NemesisRun {
       if (writeQuorum != null && writeQuorum < 0) throw new IllegalArgumentException("--write-quorum must be >= 0");
     }
 
+    /** What an empty command line gives: the defaults live with the options, in {@link CommandLineOptions}. */
     public static Options defaults() {
-      return new Options(Duration.ofSeconds(60), Path.of("target", "quorumkv.jar"), 6, 5,
-          Path.of("target", "nemesis-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))),
-          System.currentTimeMillis(), "linearizable", null);
+      CommandLineOptions none = new CommandLineOptions();
+      new CommandLine(none).parseArgs();
+      return none.options();
     }
 
     public Options withFaultTime(Duration d) {
@@ -115,14 +120,6 @@ public final class NemesisRun {
       return new Options(faultTime, p, clients, keys, out, seed, readConsistency, writeQuorum);
     }
 
-    public Options withClients(int c) {
-      return new Options(faultTime, jar, c, keys, out, seed, readConsistency, writeQuorum);
-    }
-
-    public Options withKeys(int k) {
-      return new Options(faultTime, jar, clients, k, out, seed, readConsistency, writeQuorum);
-    }
-
     public Options withOut(Path p) {
       return new Options(faultTime, jar, clients, keys, p, seed, readConsistency, writeQuorum);
     }
@@ -130,80 +127,81 @@ public final class NemesisRun {
     public Options withSeed(long s) {
       return new Options(faultTime, jar, clients, keys, out, s, readConsistency, writeQuorum);
     }
-
-    public Options withReadConsistency(String c) {
-      return new Options(faultTime, jar, clients, keys, out, seed, c, writeQuorum);
-    }
-
-    public Options withWriteQuorum(Integer w) {
-      return new Options(faultTime, jar, clients, keys, out, seed, readConsistency, w);
-    }
   }
 
-  /** The command line: each option replaces one field of {@link Options#defaults()}. */
+  /** The command line, and the home of the options' defaults. */
   @Command(name = "NemesisRun", sortOptions = false,
       description = "Kills, pauses and partitions six quorumkv nodes in network namespaces while clients record a"
           + " history, then checks it. Needs root.",
       footer = "exit status: 0 no anomaly, 1 anomalies found, 2 the run failed, 3 deadline exceeded")
   static final class CommandLineOptions implements Callable<Integer> {
-    Options options = Options.defaults();
+    static final Duration DEFAULT_FAULT_TIME = Duration.ofSeconds(60);
 
-    @Option(order = 1, names = "--minutes", paramLabel = "M",
-        description = "how long to inject faults (default 60 s); the whole run is bounded by this + 3 min")
-    void minutes(double m) {
-      options = options.withFaultTime(Duration.ofMillis((long) (m * 60_000)));
+    static final class FaultTime {
+      @Option(order = 1, names = "--minutes", paramLabel = "M",
+          description = "how long to inject faults (default 60 s); the whole run is bounded by this + 3 min")
+      Double minutes;
+
+      @Option(order = 2, names = "--seconds", paramLabel = "S", description = "the same in seconds")
+      Double seconds;
+
+      Duration duration() {
+        return Duration.ofMillis(minutes != null ? (long) (minutes * 60_000) : (long) (seconds * 1000));
+      }
     }
 
-    @Option(order = 2, names = "--seconds", paramLabel = "S", description = "the same in seconds")
-    void seconds(double s) {
-      options = options.withFaultTime(Duration.ofMillis((long) (s * 1000)));
-    }
+    @ArgGroup(order = 1, exclusive = true, multiplicity = "0..1")
+    FaultTime faultTime;
 
-    @Option(order = 3, names = "--jar", paramLabel = "PATH",
-        description = "the quorumkv jar the nodes run (default target/quorumkv.jar)")
-    void jar(Path p) {
-      options = options.withJar(p);
-    }
+    @Option(order = 3, names = "--jar", paramLabel = "PATH", defaultValue = "target/quorumkv.jar",
+        description = "the quorumkv jar the nodes run (default ${DEFAULT-VALUE})")
+    Path jar;
 
-    @Option(order = 4, names = "--clients", paramLabel = "C", description = "concurrent clients (default 6)")
-    void clients(int c) {
-      options = options.withClients(c);
-    }
+    @Option(order = 4, names = "--clients", paramLabel = "C", defaultValue = "6",
+        description = "concurrent clients (default ${DEFAULT-VALUE})")
+    int clients;
 
-    @Option(order = 5, names = "--keys", paramLabel = "K", description = "keys k0..k(K-1) (default 5)")
-    void keys(int k) {
-      options = options.withKeys(k);
-    }
+    @Option(order = 5, names = "--keys", paramLabel = "K", defaultValue = "5",
+        description = "keys k0..k(K-1) (default ${DEFAULT-VALUE})")
+    int keys;
 
     @Option(order = 6, names = "--out", paramLabel = "DIR",
         description = "report.txt, report.json, history.jsonl, logs/ (default target/nemesis-<time>)")
-    void out(Path p) {
-      options = options.withOut(p);
-    }
+    Path out;
 
     @Option(order = 7, names = "--seed", paramLabel = "N",
         description = "seeds the clients' and the nemesis' choices (default: the clock)")
-    void seed(long n) {
-      options = options.withSeed(n);
-    }
+    Long seed;
 
-    @Option(order = 8, names = "--read-consistency", paramLabel = "C",
-        description = "the clients' reads (default linearizable; local/leader to see stale reads)")
-    void readConsistency(String c) {
-      options = options.withReadConsistency(c);
-    }
+    @Option(order = 8, names = "--read-consistency", paramLabel = "C", defaultValue = "linearizable",
+        description = "the clients' reads (default ${DEFAULT-VALUE}; local/leader to see stale reads)")
+    String readConsistency;
 
     @Option(order = 9, names = "--write-quorum", paramLabel = "W",
         description = "the quorum the clients' writes ask for (default: the cluster's, from GET /status)")
-    void writeQuorum(int w) {
-      options = options.withWriteQuorum(w);
-    }
+    Integer writeQuorum;
 
     @Option(order = 10, names = {"-h", "--help"}, usageHelp = true, description = "show this help and exit")
     boolean help;
 
+    @Spec
+    CommandSpec spec;
+
+    Options options() {
+      Path defaultOut = Path.of("target",
+          "nemesis-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      return new Options(faultTime == null ? DEFAULT_FAULT_TIME : faultTime.duration(), jar, clients, keys,
+          out != null ? out : defaultOut, seed != null ? seed : System.currentTimeMillis(), readConsistency, writeQuorum);
+    }
+
     @Override
     public Integer call() {
+      Options options;
+      try {
+        options = options();
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+      }
       return execute(options);
     }
   }

@@ -2,6 +2,7 @@ package quorumkv.jepsen;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,19 +13,19 @@ public class NemesisRunCommandLineTest {
   private static NemesisRun.Options parse(String... args) {
     NemesisRun.CommandLineOptions cli = new NemesisRun.CommandLineOptions();
     new CommandLine(cli).parseArgs(args);
-    return cli.options;
+    return cli.options();
   }
 
   @Test
   public void withoutOptionsTheDefaultsHoldAndWComesFromTheCluster() {
-    NemesisRun.Options o = parse();
-    NemesisRun.Options defaults = NemesisRun.Options.defaults();
-    assertEquals(defaults.faultTime(), o.faultTime());
-    assertEquals(defaults.jar(), o.jar());
-    assertEquals(defaults.clients(), o.clients());
-    assertEquals(defaults.keys(), o.keys());
+    NemesisRun.Options o = NemesisRun.Options.defaults();
+    assertEquals(Duration.ofSeconds(60), o.faultTime());
+    assertEquals(Path.of("target", "quorumkv.jar"), o.jar());
+    assertEquals(6, o.clients());
+    assertEquals(5, o.keys());
     assertEquals("linearizable", o.readConsistency());
     assertNull(o.writeQuorum());
+    assertTrue(o.out().toString(), o.out().getFileName().toString().startsWith("nemesis-"));
   }
 
   @Test
@@ -38,6 +39,11 @@ public class NemesisRunCommandLineTest {
   @Test
   public void minutesMayBeFractional() {
     assertEquals(Duration.ofSeconds(90), parse("--minutes", "1.5").faultTime());
+  }
+
+  @Test
+  public void minutesAndSecondsExcludeEachOther() {
+    assertEquals(2, new CommandLine(new NemesisRun.CommandLineOptions()).execute("--minutes", "1", "--seconds", "5"));
   }
 
   @Test
