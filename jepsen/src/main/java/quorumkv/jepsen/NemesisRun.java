@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import picocli.CommandLine;
@@ -766,18 +767,8 @@ public final class NemesisRun {
 
       void write(int node, String key, String value) {
         long h = history.invokeWrite(id, key, value);
-        NodeClient.Response r;
-        try {
-          r = http.put(cluster.uri(node), key, value, writeQuorum, WRITE_TIMEOUT);
-        } catch (IllegalStateException e) {
-          if (!Thread.currentThread().isInterrupted()) {
-            throw e;
-          }
-          history.info(h, "interrupted");
-          return;
-        }
-        if (!r.answered()) {
-          history.info(h, r.text());
+        NodeClient.Response r = answer(h, () -> http.put(cluster.uri(node), key, value, writeQuorum, WRITE_TIMEOUT));
+        if (r == null) {
           return;
         }
         JsonNode body = r.body();
@@ -799,18 +790,8 @@ public final class NemesisRun {
 
       void read(int node, String key) {
         long h = history.invokeRead(id, key);
-        NodeClient.Response r;
-        try {
-          r = http.get(cluster.uri(node), key, o.readConsistency());
-        } catch (IllegalStateException e) {
-          if (!Thread.currentThread().isInterrupted()) {
-            throw e;
-          }
-          history.info(h, "interrupted");
-          return;
-        }
-        if (!r.answered()) {
-          history.info(h, r.text());
+        NodeClient.Response r = answer(h, () -> http.get(cluster.uri(node), key, o.readConsistency()));
+        if (r == null) {
           return;
         }
         JsonNode body = r.body();
@@ -824,6 +805,25 @@ public final class NemesisRun {
           }
           default -> history.info(h, r.status() + " " + (error == null ? r.text() : error));
         }
+      }
+
+      /** The node's answer to operation h's request; null, with h recorded as INFO, when none came. */
+      NodeClient.Response answer(long h, Supplier<NodeClient.Response> request) {
+        NodeClient.Response r;
+        try {
+          r = request.get();
+        } catch (IllegalStateException e) {
+          if (!Thread.currentThread().isInterrupted()) {
+            throw e;
+          }
+          history.info(h, "interrupted");
+          return null;
+        }
+        if (!r.answered()) {
+          history.info(h, r.text());
+          return null;
+        }
+        return r;
       }
 
       void count400(int status, String method, String error) {
