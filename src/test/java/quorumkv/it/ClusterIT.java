@@ -1,6 +1,10 @@
 package quorumkv.it;
 
-import quorumkv.harness.LocalCluster;
+import quorumkv.harness.Await;
+import quorumkv.harness.Cluster;
+import quorumkv.harness.Deadline;
+import quorumkv.harness.Loopback;
+import quorumkv.harness.NodeClient;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -38,8 +42,11 @@ import org.junit.rules.Timeout;
  * JVM is killed and restarted, no acknowledged write is missing.
  */
 public class ClusterIT {
+  /** The quorum these writes ask for (?w=3): the phases below kill followers around it. */
   private static final int W = 3;
   private static final int RETAINED_ENTRIES = 100;
+  /** Writes wait for their quorum (at most the replication timeout) on a busy machine. */
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(20);
   /**
    * JVM start, cluster join and SQLite recovery of six nodes at once take about a minute on two
    * cores, and twice that when the machine is busy; the bound is only a safety net.
@@ -50,7 +57,7 @@ public class ClusterIT {
   private static final List<String> HOT_KEYS = List.of("hot-a", "hot-b", "hot-c");
   private static final int[] ALL_BUT_NODE0 = {1, 2, 3, 4, 5};
   /** Where node logs are kept: always on failure, and with -Dquorumkv.it.keepLogs=true. */
-  private static final Path KEPT_LOGS = Path.of("target", "cluster-it-logs");
+  private static final Path KEPT_LOGS = GatlingSmoke.REPOSITORY.resolve(Path.of("target", "cluster-it-logs"));
 
   /** {@code loadtest/smoke.sh}'s defaults plus SmokeSimulation (each write read back through another node). */
   private static final List<String> SMOKE_SIMULATIONS = List.of(
@@ -70,14 +77,15 @@ public class ClusterIT {
    * downloads Gatling from Maven Central first.
    */
   private static final Duration SMOKE_TIMEOUT = Duration.ofSeconds(300);
-  private static final Path SMOKE_LOG = Path.of("target", "loadtest-smoke.log");
+  private static final Path SMOKE_LOG = GatlingSmoke.REPOSITORY.resolve(Path.of("target", "loadtest-smoke.log"));
 
   @Rule public final Timeout globalTimeout = Timeout.seconds(900);
 
   /** An acknowledged (200) write. */
   private record Ack(String key, String value, long version) {}
 
-  private LocalCluster cluster;
+  private Cluster<Loopback> cluster;
+  private final NodeClient http = new NodeClient(REQUEST_TIMEOUT);
   private ExecutorService clients;
   /** The acknowledged write with the highest version, per key. */
   private final Map<String, Ack> latestAck = new ConcurrentHashMap<>();
@@ -87,7 +95,8 @@ public class ClusterIT {
 
   @Before
   public void setUp() {
-    cluster = new LocalCluster(LocalCluster.jarFromSystemProperty(), W, RETAINED_ENTRIES, "2s");
+    cluster = Cluster.onLoopback(Cluster.jarFromSystemProperty(),
+        Map.of("RETAINED_ENTRIES", String.valueOf(RETAINED_ENTRIES)));
     clients = Executors.newFixedThreadPool(16);
     System.out.println("ClusterIT: " + cluster);
   }
@@ -114,12 +123,12 @@ public class ClusterIT {
       phase("5 restart node3-5, they catch up", this::restartedFollowersCatchUp);
       phase("6 kill -9 all six, restart, nothing acknowledged lost", this::fullRestartLosesNothing);
       if (Boolean.getBoolean("quorumkv.it.keepLogs")) {
-        cluster.copyLogsTo(KEPT_LOGS);
+        cluster.logs().copyTo(KEPT_LOGS);
         System.out.println("node logs copied to " + KEPT_LOGS.toAbsolutePath());
       }
     } catch (Throwable t) {
-      System.out.println("ClusterIT FAILED: " + t + "\nnode logs:" + cluster.logTails(80));
-      cluster.copyLogsTo(KEPT_LOGS);
+      System.out.println("ClusterIT FAILED: " + t + "\nnode logs:" + cluster.logs().tails(80));
+      cluster.logs().copyTo(KEPT_LOGS);
       System.out.println("full node logs copied to " + KEPT_LOGS.toAbsolutePath());
       throw t;
     }
@@ -135,7 +144,7 @@ public class ClusterIT {
     int writes = 240;
     List<WriteOutcome> outcomes = concurrently(writes, 16, i -> {
       String key = i % 3 == 2 ? "p1-key-" + i : HOT_KEYS.get(i % HOT_KEYS.size());
-      return write(i % LocalCluster.NODES, key, "p1-value-" + i, null);
+      return write(i % Cluster.NODES, key, "p1-value-" + i, null);
     });
     long acked = outcomes.stream().filter(o -> o.response().ok()).count();
     mark(writes + " concurrent writes sent, " + acked + " acknowledged");
@@ -154,7 +163,7 @@ public class ClusterIT {
    * simulation, and the values it wrote read the same on all six.
    */
   private void gatlingSmokeRunPasses() throws Exception {
-    List<String> nodeUrls = IntStream.range(0, LocalCluster.NODES).mapToObj(LocalCluster::baseUrl).toList();
+    List<String> nodeUrls = IntStream.range(0, Cluster.NODES).mapToObj(n -> cluster.uri(n).toString()).toList();
     GatlingSmoke smoke = new GatlingSmoke(SMOKE_SIMULATIONS, SMOKE_USERS, SMOKE_SECONDS, SMOKE_LOG);
     int exit = smoke.run(nodeUrls, SMOKE_TIMEOUT, "-DkeyPrefix=" + SMOKE_KEY_PREFIX, "-Dkeys=" + SMOKE_KEYS);
     mark("loadtest/smoke.sh exited " + exit + ", output in " + smoke.log().toAbsolutePath());
@@ -174,7 +183,7 @@ public class ClusterIT {
     List<String> found = new ArrayList<>();
     for (int k = 0; k < SMOKE_KEYS; k++) {
       String key = SMOKE_KEY_PREFIX + k;
-      LocalCluster.Response onNode0 = cluster.get(0, key);
+      NodeClient.Response onNode0 = get(0, key);
       if (onNode0.status() == 404) {
         continue;
       }
@@ -183,7 +192,7 @@ public class ClusterIT {
       assertTrue("node0 GET " + key + " should return a value the smoke run wrote: " + onNode0,
           SMOKE_VALUE.matcher(value).matches());
       for (int n : ALL_BUT_NODE0) {
-        LocalCluster.Response r = cluster.get(n, key);
+        NodeClient.Response r = get(n, key);
         String context = "node" + n + " GET " + key + " after convergence: " + r + "; node0: " + onNode0;
         assertEquals(context, 200, r.status());
         assertEquals(context, value, r.body().path("value").asText(null));
@@ -198,7 +207,7 @@ public class ClusterIT {
   }
 
   private void twoFollowersDownWriteQuorumStillMet() throws Exception {
-    JsonNode status = cluster.status(0);
+    JsonNode status = cluster.status(0).orElseThrow(() -> new AssertionError("node0 answers no GET /status"));
     assertEquals("node0 is the oldest member, so it runs the leader singleton: " + status,
         "leader", status.path("role").asText());
 
@@ -228,10 +237,10 @@ public class ClusterIT {
 
     // Until the leader sees node3 unreachable, a W=3 write is logged and times out (503, in
     // doubt); afterwards it is refused at once (503, not logged). Never 200.
-    List<LocalCluster.Response> refusals = new ArrayList<>();
+    List<NodeClient.Response> refusals = new ArrayList<>();
     int[] attempt = {0};
-    cluster.await("a W=3 write is refused after the leader counts only 2 reachable followers", MEMBERSHIP, () -> {
-      boolean leaderKnows = cluster.statusOrEmpty(0).path("reachableFollowers").asInt(-1) == 2;
+    Await.until("a W=3 write is refused after the leader counts only 2 reachable followers", MEMBERSHIP, () -> {
+      boolean leaderKnows = cluster.status(0).map(s -> s.path("reachableFollowers").asInt(-1) == 2).orElse(false);
       WriteOutcome o = write(1 + attempt[0] % 2, "p3-refused-" + attempt[0], "p3-refused-" + attempt[0], W);
       attempt[0]++;
       assertEquals("a W=3 write with only node1 and node2 alive must get 503: " + o, 503, o.response().status());
@@ -262,9 +271,9 @@ public class ClusterIT {
     cluster.start(3);
     cluster.start(4);
     cluster.start(5);
-    long deadline = System.nanoTime() + ALL_READY.toNanos();
+    Deadline deadline = Deadline.in(ALL_READY);
     for (int n = 3; n <= 5; n++) {
-      cluster.awaitReady(n, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+      cluster.awaitReady(n, deadline.remaining());
     }
     mark("node3-5 restarted and ready");
     JsonNode leader = cluster.awaitSameState(0, ALL_BUT_NODE0, CONVERGE);
@@ -273,15 +282,15 @@ public class ClusterIT {
     for (int n = 4; n <= 5; n++) {
       assertTrue("node" + n + " missed more than RETAINED_ENTRIES=" + RETAINED_ENTRIES
               + " writes, so it must have been sent a full state transfer (its log says so)",
-          cluster.logContains(n, "Full state transfer"));
+          cluster.logs().contains(n, "Full state transfer"));
     }
     mark("node4 and node5 logged a full state transfer; node3 "
-        + (cluster.logContains(3, "Full state transfer") ? "did too" : "caught up from the log")
+        + (cluster.logs().contains(3, "Full state transfer") ? "did too" : "caught up from the log")
         + "; " + stateTransfersSoFar());
 
     int[] attempt = {0};
     WriteOutcome[] last = new WriteOutcome[1];
-    cluster.await("a W=3 write succeeds again", MEMBERSHIP, () -> {
+    Await.until("a W=3 write succeeds again", MEMBERSHIP, () -> {
       last[0] = write(3 + attempt[0] % 3, "p4-first-" + attempt[0], "p4-first-" + attempt[0], W);
       attempt[0]++;
       return last[0].response().ok();
@@ -315,7 +324,7 @@ public class ClusterIT {
 
   // --- writes and checks ---
 
-  private record WriteOutcome(int node, String key, String value, Integer w, LocalCluster.Response response) {
+  private record WriteOutcome(int node, String key, String value, Integer w, NodeClient.Response response) {
     @Override
     public String toString() {
       return "PUT node" + node + " " + key + "=" + value + (w == null ? "" : " w=" + w) + " -> " + response;
@@ -324,7 +333,7 @@ public class ClusterIT {
 
   /** One write; records it as acknowledged (200) or in doubt (503 with a logged version). */
   private WriteOutcome write(int node, String key, String value, Integer w) {
-    LocalCluster.Response r = cluster.put(node, key, value, w);
+    NodeClient.Response r = http.put(cluster.uri(node), key, value, w);
     if (r.ok()) {
       assertEquals("the write answer names its key: " + r, key, r.body().path("key").asText());
       long version = r.body().path("version").asLong(-1);
@@ -397,7 +406,7 @@ public class ClusterIT {
   }
 
   private String checkKey(int node, Ack expected) {
-    LocalCluster.Response r = cluster.get(node, expected.key());
+    NodeClient.Response r = get(node, expected.key());
     if (!r.ok()) {
       return "node" + node + " GET " + expected.key() + " -> " + r + ", expected " + expected;
     }
@@ -416,18 +425,18 @@ public class ClusterIT {
   /** For the record (not asserted): full state transfers installed per node, all runs. */
   private String stateTransfersSoFar() {
     StringBuilder sb = new StringBuilder("full state transfers installed so far:");
-    for (int n = 0; n < LocalCluster.NODES; n++) {
-      sb.append(" node").append(n).append('=').append(cluster.logCount(n, "Full state transfer done"));
+    for (int n = 0; n < Cluster.NODES; n++) {
+      sb.append(" node").append(n).append('=').append(cluster.logs().count(n, "Full state transfer done"));
     }
     return sb.toString();
   }
 
   private void awaitMembersGone(int observer, Set<String> gone) {
     List<String> seen = new ArrayList<>();
-    cluster.await("node" + observer + "'s /status members no longer include " + gone, MEMBERSHIP, () -> {
+    Await.until("node" + observer + "'s /status members no longer include " + gone, MEMBERSHIP, () -> {
       seen.clear();
-      JsonNode status = cluster.statusOrEmpty(observer);
-      if (!status.has("members")) {
+      JsonNode status = cluster.status(observer).orElse(null);
+      if (status == null || !status.has("members")) {
         seen.add("no /status from node" + observer);
         return false;
       }
@@ -453,13 +462,22 @@ public class ClusterIT {
     try {
       body.run();
     } finally {
-      String took = LocalCluster.secondsSince(phaseStart);
+      String took = secondsSince(phaseStart);
       timings.put(name, took);
       System.out.println("ClusterIT phase " + name + " took " + took);
     }
   }
 
+  private NodeClient.Response get(int node, String key) {
+    return http.get(cluster.uri(node), key);
+  }
+
+  /** For log lines: seconds since {@code start}, one decimal. */
+  private static String secondsSince(Instant start) {
+    return String.format("%.1f s", Duration.between(start, Instant.now()).toMillis() / 1000.0);
+  }
+
   private void mark(String what) {
-    System.out.println("  +" + LocalCluster.secondsSince(phaseStart) + " " + what);
+    System.out.println("  +" + secondsSince(phaseStart) + " " + what);
   }
 }

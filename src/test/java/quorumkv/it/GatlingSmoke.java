@@ -2,7 +2,6 @@ package quorumkv.it;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +13,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import quorumkv.harness.NodeLogs;
 
 /**
  * One run of {@code loadtest/smoke.sh}, the Gatling simulations for a few seconds each, as a
@@ -24,7 +24,12 @@ import java.util.stream.Stream;
  * JVM Gatling forks).
  */
 final class GatlingSmoke {
-  private static final Path LOADTEST = Path.of("loadtest");
+  /**
+   * The repository's root, where loadtest/ is: the nearest directory up from the working one
+   * that holds loadtest/smoke.sh (failsafe runs in the node module's directory, src/).
+   */
+  static final Path REPOSITORY = repositoryRoot();
+  private static final Path LOADTEST = REPOSITORY.resolve("loadtest");
   /** Where loadtest's pom has Gatling write its HTML reports, one {@code <simulation>-<timestamp>} folder per run. */
   private static final Path REPORTS = LOADTEST.resolve(Path.of("target", "gatling"));
 
@@ -101,12 +106,17 @@ final class GatlingSmoke {
   }
 
   String logTail(int lines) {
-    try (Stream<String> s = Files.lines(log, StandardCharsets.ISO_8859_1)) {
-      List<String> all = s.toList();
-      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-    } catch (IOException | UncheckedIOException e) {
-      return "(could not read " + log + ": " + e + ")";
+    return NodeLogs.lastLines(log, lines);
+  }
+
+  private static Path repositoryRoot() {
+    Path start = Path.of("").toAbsolutePath();
+    for (Path dir = start; dir != null; dir = dir.getParent()) {
+      if (Files.isRegularFile(dir.resolve(Path.of("loadtest", "smoke.sh")))) {
+        return dir;
+      }
     }
+    throw new IllegalStateException("no loadtest/smoke.sh in " + start + " or a directory above it");
   }
 
   private static Set<Path> reportFolders() {

@@ -29,6 +29,11 @@ public final class NodeClient {
       return status == 200;
     }
 
+    /** The body as text: what a non-JSON body said (or why there was no answer), else the JSON. */
+    public String text() {
+      return body.isTextual() ? body.asText() : body.toString();
+    }
+
     /** True when the node answered at all (any HTTP status). */
     public boolean answered() {
       return status > 0;
@@ -54,6 +59,16 @@ public final class NodeClient {
   /** PUT /kv/{key}; {@code w == null} uses the cluster's default quorum. */
   public Response put(URI node, String key, String value, Integer w) {
     return request(node, "PUT", "/kv/" + encode(key) + (w == null ? "" : "?w=" + w), value);
+  }
+
+  /** PUT /kv/{key}?w=..&timeout=..: the quorum to wait for, and for how long (e.g. "2s"). */
+  public Response put(URI node, String key, String value, int w, String timeout) {
+    return request(node, "PUT", "/kv/" + encode(key) + "?w=" + w + "&timeout=" + timeout, value);
+  }
+
+  /** GET /kv/{key}?consistency=.. (local, leader or linearizable). */
+  public Response get(URI node, String key, String consistency) {
+    return request(node, "GET", "/kv/" + encode(key) + "?consistency=" + consistency, null);
   }
 
   /** GET /kv/{key} at the node's default (local) consistency. */

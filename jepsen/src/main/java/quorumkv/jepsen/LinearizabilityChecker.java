@@ -14,7 +14,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
  * Decides, key by key, whether a history of reads and writes is linearizable: whether every
@@ -46,8 +51,9 @@ import java.util.stream.Collectors;
  * key and answers UNKNOWN rather than run for ever. The bound also bounds memory, as the cache
  * gains at most one configuration per step (about 100 bytes each for a few hundred operations).
  *
- * <p>Usage: {@code java -cp quorumkv.jar quorumkv.jepsen.LinearizabilityChecker [--max-steps N]
- * history.jsonl}. Exit status 0 when every key is linearizable, 1 when one is not, 2 when unknown.
+ * <p>Usage: {@code java -cp jepsen/target/quorumkv-jepsen.jar quorumkv.jepsen.LinearizabilityChecker
+ * [--max-steps N] history.jsonl}. Exit status 0 when every key is linearizable, 1 when one is not,
+ * 2 when unknown, 64 for a wrong command line.
  */
 public final class LinearizabilityChecker {
   public static final long DEFAULT_MAX_STEPS_PER_KEY = 10_000_000L;
@@ -215,29 +221,37 @@ public final class LinearizabilityChecker {
     return label + ":" + listed + more;
   }
 
-  public static void main(String[] args) throws IOException {
-    long maxSteps = DEFAULT_MAX_STEPS_PER_KEY;
-    Path file = null;
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--max-steps") && i + 1 < args.length) {
-        maxSteps = Long.parseLong(args[++i]);
-      } else {
-        file = Path.of(args[i]);
-      }
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new CommandLineOptions()).execute(args));
+  }
+
+  /** A wrong command line exits 64, not 2: 2 says UNKNOWN. */
+  @Command(name = "LinearizabilityChecker", sortOptions = false, exitCodeOnInvalidInput = 64,
+      description = "Checks a saved history (history.jsonl of a nemesis run) key by key for linearizability.",
+      footer = "exit status: 0 every key linearizable, 1 one is not, 2 unknown (search bound reached), 64 usage")
+  static final class CommandLineOptions implements Callable<Integer> {
+    @Parameters(paramLabel = "history.jsonl", description = "the history, one operation per line")
+    Path history;
+
+    @Option(names = "--max-steps", paramLabel = "N", defaultValue = "" + DEFAULT_MAX_STEPS_PER_KEY,
+        description = "search steps per key before the answer is UNKNOWN (default ${DEFAULT-VALUE})")
+    long maxSteps;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "show this help and exit")
+    boolean help;
+
+    @Override
+    public Integer call() throws IOException {
+      List<Operation> operations = History.readJsonLines(history);
+      System.out.println(HistoryStats.of(operations));
+      Result result = new LinearizabilityChecker(maxSteps).check(operations);
+      System.out.println(result);
+      return switch (result.verdict()) {
+        case LINEARIZABLE -> 0;
+        case NOT_LINEARIZABLE -> 1;
+        case UNKNOWN -> 2;
+      };
     }
-    if (file == null) {
-      System.err.println("usage: LinearizabilityChecker [--max-steps N] history.jsonl");
-      System.exit(64);
-    }
-    List<Operation> history = History.readJsonLines(file);
-    System.out.println(HistoryStats.of(history));
-    Result result = new LinearizabilityChecker(maxSteps).check(history);
-    System.out.println(result);
-    System.exit(switch (result.verdict()) {
-      case LINEARIZABLE -> 0;
-      case NOT_LINEARIZABLE -> 1;
-      case UNKNOWN -> 2;
-    });
   }
 
   /**

@@ -1,15 +1,9 @@
 package quorumkv.jepsen;
 
-import quorumkv.harness.NetnsCluster;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
-import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,18 +21,32 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import quorumkv.harness.Cluster;
+import quorumkv.harness.NetworkNamespaces;
+import quorumkv.harness.NodeClient;
 
 /**
- * A Jepsen-style run against the real six-node cluster ({@link NetnsCluster}): concurrent clients
- * write ({@code W=3}) and read ({@code consistency=linearizable}) a handful of keys and record every
- * operation in a {@link History}, while a nemesis kills (SIGKILL) and restarts nodes, pauses them
- * (SIGSTOP/SIGCONT) and partitions the network into a majority and a minority, the leader included.
+ * A Jepsen-style run against the real six-node cluster, each node in a network namespace of its
+ * own ({@link Cluster#inNetworkNamespaces}): concurrent clients write (at the cluster's write
+ * quorum W, from {@code GET /status}, or {@code --write-quorum}) and read
+ * ({@code consistency=linearizable}) a handful of keys and record every operation in a
+ * {@link History}, while a nemesis kills (SIGKILL) and restarts nodes, pauses them (SIGSTOP/SIGCONT)
+ * and partitions the network into a majority and a minority, the leader included.
  * Then it heals everything, waits for the replicas to converge and checks:
  * <ol>
  *   <li>acknowledged writes lost (must be 0): an OK write that nothing could have overwritten, or
@@ -53,14 +61,16 @@ import java.util.stream.IntStream;
  * It prints (and writes to {@code report.txt}, {@code report.json}) operations by outcome, faults
  * by kind, leader changes (and any term claimed by two leaders), the longest write unavailability
  * and the anomalies, with {@code history.jsonl} and the node logs beside them. A saved history can
- * be checked again with {@code java -cp quorumkv.jar quorumkv.jepsen.LinearizabilityChecker}.
+ * be checked again with
+ * {@code java -cp jepsen/target/quorumkv-jepsen.jar quorumkv.jepsen.LinearizabilityChecker}.
  *
  * <p>The long run (as root; {@code NemesisIT} is the one-minute run {@code mvn verify} does):
  * <pre>
- * mvn -B package -DskipTests &amp;&amp; cp target/quorumkv.jar /tmp/quorumkv-under-test.jar
- * java -cp /tmp/quorumkv-under-test.jar quorumkv.jepsen.NemesisRun --minutes 10 --jar /tmp/quorumkv-under-test.jar
+ * mvn -B package -DskipTests -pl jepsen -am &amp;&amp; cp target/quorumkv.jar /tmp/quorumkv-under-test.jar
+ * java -cp jepsen/target/quorumkv-jepsen.jar quorumkv.jepsen.NemesisRun --minutes 10 --jar /tmp/quorumkv-under-test.jar
  * </pre>
- * If the runner itself is SIGKILLed, {@code java -cp quorumkv.jar quorumkv.jepsen.NetnsCluster --clean-up}
+ * ({@code --help} lists the options.) If the runner itself is SIGKILLed,
+ * {@code java -cp jepsen/target/quorumkv-jepsen.jar quorumkv.harness.NetworkNamespaces --clean-up}
  * (or the next run) removes the node JVMs and namespaces it left.
  *
  * <p>Choices: one fault at a time, each aimed at the leader 40% of the time, with calm between
@@ -72,11 +82,9 @@ import java.util.stream.IntStream;
 public final class NemesisRun {
   /** Time for setup, recovery, checks and teardown beyond the faults. */
   static final Duration OVERHEAD = Duration.ofMinutes(3);
-  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
   /** Each client sends at most one operation per this long (about 50 per second). */
   private static final long MIN_OP_NANOS = Duration.ofMillis(20).toNanos();
-  private static final int WRITE_QUORUM = 3;
   private static final String WRITE_TIMEOUT = "2s";
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -87,74 +95,117 @@ public final class NemesisRun {
   /**
    * @param faultTime how long clients run and the nemesis injects faults
    * @param readConsistency the clients' read consistency; {@code linearizable} is what the check is for
+   * @param writeQuorum the W the clients' writes ask for; null for the cluster's own, from {@code GET /status}
    */
   public record Options(Duration faultTime, Path jar, int clients, int keys, Path out, long seed,
-      String readConsistency) {
+      String readConsistency, Integer writeQuorum) {
     public Options {
       if (faultTime.isNegative() || faultTime.isZero()) throw new IllegalArgumentException("fault time must be > 0");
       if (clients < 1) throw new IllegalArgumentException("--clients must be >= 1");
       if (keys < 1) throw new IllegalArgumentException("--keys must be >= 1");
+      if (writeQuorum != null && writeQuorum < 0) throw new IllegalArgumentException("--write-quorum must be >= 0");
     }
 
+    /** What an empty command line gives: the defaults live with the options, in {@link CommandLineOptions}. */
     public static Options defaults() {
-      return new Options(Duration.ofSeconds(60), Path.of("target", "quorumkv.jar"), 6, 5,
-          Path.of("target", "nemesis-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))),
-          System.currentTimeMillis(), "linearizable");
+      CommandLineOptions none = new CommandLineOptions();
+      new CommandLine(none).parseArgs();
+      return none.options();
     }
 
     public Options withFaultTime(Duration d) {
-      return new Options(d, jar, clients, keys, out, seed, readConsistency);
+      return new Options(d, jar, clients, keys, out, seed, readConsistency, writeQuorum);
     }
 
     public Options withJar(Path p) {
-      return new Options(faultTime, p, clients, keys, out, seed, readConsistency);
+      return new Options(faultTime, p, clients, keys, out, seed, readConsistency, writeQuorum);
     }
 
     public Options withOut(Path p) {
-      return new Options(faultTime, jar, clients, keys, p, seed, readConsistency);
+      return new Options(faultTime, jar, clients, keys, p, seed, readConsistency, writeQuorum);
     }
 
     public Options withSeed(long s) {
-      return new Options(faultTime, jar, clients, keys, out, s, readConsistency);
-    }
-
-    static Options parse(String[] args) {
-      Options o = defaults();
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (a.equals("--help") || a.equals("-h")) {
-          throw new IllegalArgumentException("");
-        }
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException("missing value after " + a);
-        }
-        String v = args[++i];
-        o = switch (a) {
-          case "--minutes" -> o.withFaultTime(Duration.ofMillis((long) (Double.parseDouble(v) * 60_000)));
-          case "--seconds" -> o.withFaultTime(Duration.ofMillis((long) (Double.parseDouble(v) * 1000)));
-          case "--jar" -> o.withJar(Path.of(v));
-          case "--clients" -> new Options(o.faultTime, o.jar, Integer.parseInt(v), o.keys, o.out, o.seed, o.readConsistency);
-          case "--keys" -> new Options(o.faultTime, o.jar, o.clients, Integer.parseInt(v), o.out, o.seed, o.readConsistency);
-          case "--out" -> o.withOut(Path.of(v));
-          case "--seed" -> o.withSeed(Long.parseLong(v));
-          case "--read-consistency" -> new Options(o.faultTime, o.jar, o.clients, o.keys, o.out, o.seed, v);
-          default -> throw new IllegalArgumentException("unknown option " + a);
-        };
-      }
-      return o;
+      return new Options(faultTime, jar, clients, keys, out, s, readConsistency, writeQuorum);
     }
   }
 
-  static final String USAGE = String.join("\n",
-      "usage: java -cp quorumkv.jar quorumkv.jepsen.NemesisRun [options]   (as root)",
-      "  --minutes M | --seconds S   how long to inject faults (default 60 s); the whole run is bounded by this + 3 min",
-      "  --jar PATH                  the quorumkv jar the nodes run (default target/quorumkv.jar)",
-      "  --clients C                 concurrent clients (default 6)",
-      "  --keys K                    keys k0..k(K-1) (default 5)",
-      "  --out DIR                   report.txt, report.json, history.jsonl, logs/ (default target/nemesis-<time>)",
-      "  --seed N                    seeds the clients' and the nemesis' choices (default: the clock)",
-      "  --read-consistency C        the clients' reads (default linearizable; local/leader to see stale reads)",
-      "exit status: 0 no anomaly, 1 anomalies found, 2 the run failed, 3 deadline exceeded");
+  /** The command line, and the home of the options' defaults. */
+  @Command(name = "NemesisRun", sortOptions = false,
+      description = "Kills, pauses and partitions six quorumkv nodes in network namespaces while clients record a"
+          + " history, then checks it. Needs root.",
+      footer = "exit status: 0 no anomaly, 1 anomalies found, 2 the run failed, 3 deadline exceeded")
+  static final class CommandLineOptions implements Callable<Integer> {
+    static final Duration DEFAULT_FAULT_TIME = Duration.ofSeconds(60);
+
+    static final class FaultTime {
+      @Option(order = 1, names = "--minutes", paramLabel = "M",
+          description = "how long to inject faults (default 60 s); the whole run is bounded by this + 3 min")
+      Double minutes;
+
+      @Option(order = 2, names = "--seconds", paramLabel = "S", description = "the same in seconds")
+      Double seconds;
+
+      Duration duration() {
+        return Duration.ofMillis(minutes != null ? (long) (minutes * 60_000) : (long) (seconds * 1000));
+      }
+    }
+
+    @ArgGroup(order = 1, exclusive = true, multiplicity = "0..1")
+    FaultTime faultTime;
+
+    @Option(order = 3, names = "--jar", paramLabel = "PATH", defaultValue = "target/quorumkv.jar",
+        description = "the quorumkv jar the nodes run (default ${DEFAULT-VALUE})")
+    Path jar;
+
+    @Option(order = 4, names = "--clients", paramLabel = "C", defaultValue = "6",
+        description = "concurrent clients (default ${DEFAULT-VALUE})")
+    int clients;
+
+    @Option(order = 5, names = "--keys", paramLabel = "K", defaultValue = "5",
+        description = "keys k0..k(K-1) (default ${DEFAULT-VALUE})")
+    int keys;
+
+    @Option(order = 6, names = "--out", paramLabel = "DIR",
+        description = "report.txt, report.json, history.jsonl, logs/ (default target/nemesis-<time>)")
+    Path out;
+
+    @Option(order = 7, names = "--seed", paramLabel = "N",
+        description = "seeds the clients' and the nemesis' choices (default: the clock)")
+    Long seed;
+
+    @Option(order = 8, names = "--read-consistency", paramLabel = "C", defaultValue = "linearizable",
+        description = "the clients' reads (default ${DEFAULT-VALUE}; local/leader to see stale reads)")
+    String readConsistency;
+
+    @Option(order = 9, names = "--write-quorum", paramLabel = "W",
+        description = "the quorum the clients' writes ask for (default: the cluster's, from GET /status)")
+    Integer writeQuorum;
+
+    @Option(order = 10, names = {"-h", "--help"}, usageHelp = true, description = "show this help and exit")
+    boolean help;
+
+    @Spec
+    CommandSpec spec;
+
+    Options options() {
+      Path defaultOut = Path.of("target",
+          "nemesis-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      return new Options(faultTime == null ? DEFAULT_FAULT_TIME : faultTime.duration(), jar, clients, keys,
+          out != null ? out : defaultOut, seed != null ? seed : System.currentTimeMillis(), readConsistency, writeQuorum);
+    }
+
+    @Override
+    public Integer call() {
+      Options options;
+      try {
+        options = options();
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+      }
+      return execute(options);
+    }
+  }
 
   // --- what a run reports ---
 
@@ -225,6 +276,7 @@ public final class NemesisRun {
   /** Everything a run found. {@link #anomalies()} empty means the run passed. */
   public record Report(
       Options options,
+      int writeQuorum,
       HistoryStats stats,
       List<Fault> faults,
       List<SelfExit> selfExits,
@@ -279,7 +331,7 @@ public final class NemesisRun {
     public String text() {
       StringBuilder sb = new StringBuilder();
       sb.append("quorumkv nemesis run: ").append(seconds(options.faultTime())).append(" s of faults, ")
-          .append(options.clients()).append(" clients, ").append(options.keys()).append(" keys, W=").append(WRITE_QUORUM)
+          .append(options.clients()).append(" clients, ").append(options.keys()).append(" keys, W=").append(writeQuorum)
           .append(", reads consistency=").append(options.readConsistency()).append(", seed ").append(options.seed())
           .append("\n  jar ").append(options.jar().toAbsolutePath()).append(", output ").append(options.out().toAbsolutePath())
           .append(String.format("%n  times are seconds since the run began: setup until %.1f s, clients and faults"
@@ -352,6 +404,7 @@ public final class NemesisRun {
       opts.put("keys", options.keys());
       opts.put("seed", options.seed());
       opts.put("readConsistency", options.readConsistency());
+      opts.put("writeQuorum", writeQuorum);
       opts.put("jar", options.jar().toAbsolutePath().toString());
       j.put("options", opts);
       Map<String, Object> ops = new LinkedHashMap<>();
@@ -394,21 +447,15 @@ public final class NemesisRun {
   // --- main ---
 
   public static void main(String[] args) {
-    Options options;
-    try {
-      options = Options.parse(args);
-    } catch (IllegalArgumentException e) {
-      if (!e.getMessage().isEmpty()) {
-        System.err.println(e.getMessage());
-      }
-      System.err.println(USAGE);
-      System.exit(e.getMessage().isEmpty() ? 0 : 2);
-      return;
-    }
-    String why = NetnsCluster.unavailableReason();
+    System.exit(new CommandLine(new CommandLineOptions()).execute(args));
+  }
+
+  /** A whole run from the command line, as its exit status; a run over its deadline exits 3 at once. */
+  static int execute(Options options) {
+    String why = NetworkNamespaces.unavailableReason();
     if (why != null) {
       System.err.println("NemesisRun cannot run here: " + why);
-      System.exit(2);
+      return 2;
     }
     long hardDeadlineMillis = options.faultTime().plus(OVERHEAD).plusSeconds(30).toMillis();
     Thread watchdog = new Thread(() -> {
@@ -424,12 +471,11 @@ public final class NemesisRun {
     watchdog.setDaemon(true);
     watchdog.start();
     try {
-      Report report = run(options);
-      System.exit(report.passed() ? 0 : 1);
+      return run(options).passed() ? 0 : 1;
     } catch (Exception e) {
       System.err.println("NemesisRun failed: " + e);
       e.printStackTrace();
-      System.exit(2);
+      return 2;
     }
   }
 
@@ -442,12 +488,12 @@ public final class NemesisRun {
     long deadline = t0 + o.faultTime().plus(OVERHEAD).toNanos();
     Files.createDirectories(o.out());
     Run run = new Run(o, deadline);
-    try (NetnsCluster cluster = new NetnsCluster(o.jar(), Map.of(), Duration.ofSeconds(60))) {
+    try (Cluster<NetworkNamespaces> cluster = Cluster.inNetworkNamespaces(o.jar(), Map.of(), Duration.ofSeconds(60))) {
       run.cluster = cluster;
       try {
         return run.execute(t0);
       } finally {
-        cluster.copyLogsTo(o.out().resolve("logs"));
+        cluster.logs().copyTo(o.out().resolve("logs"));
         run.saveHistory();
       }
     }
@@ -463,7 +509,9 @@ public final class NemesisRun {
     final AtomicLong rejected400 = new AtomicLong();
     final List<String> rejected400Examples = new CopyOnWriteArrayList<>();
     final List<String> notes = new CopyOnWriteArrayList<>();
-    NetnsCluster cluster;
+    final NodeClient http = new NodeClient(REQUEST_TIMEOUT);
+    Cluster<NetworkNamespaces> cluster;
+    int writeQuorum;
 
     Run(Options o, long deadline) {
       this.o = o;
@@ -486,37 +534,20 @@ public final class NemesisRun {
       }
     }
 
-    /**
-     * Waits for all six to be ready. On a busy machine a node that starts slowly can be taken for
-     * dead and downed before it is up; it exits, and is started again here.
-     */
-    boolean awaitAllReadyRestartingExited(Duration timeout) throws InterruptedException {
-      long end = System.nanoTime() + timeout.toNanos();
-      while (System.nanoTime() < end) {
-        for (int n = 0; n < NetnsCluster.NODES; n++) {
-          if (cluster.reapExited(n).isPresent()) {
-            log(NetnsCluster.nodeId(n) + " exited while the cluster formed; starting it again");
-            cluster.start(n);
-          }
-        }
-        if (cluster.awaitAllReady(Duration.ofSeconds(5))) {
-          return true;
-        }
-      }
-      return false;
-    }
-
     Report execute(long t0) throws IOException, InterruptedException {
       log("nemesis run: " + seconds(o.faultTime()) + " s of faults, " + o.clients() + " clients, " + o.keys()
           + " keys, seed " + o.seed() + "; " + cluster);
       cluster.startAll();
       Duration setupWait = min(Duration.ofSeconds(150), remaining(Duration.ofSeconds(60).plus(o.faultTime())));
-      if (!awaitAllReadyRestartingExited(setupWait)) {
+      if (!cluster.awaitAllReadyRestartingExited(setupWait, this::log)) {
         throw new IllegalStateException("the cluster did not become ready within " + setupWait.toSeconds() + " s: "
             + cluster.readiness());
       }
       double setupSeconds = (System.nanoTime() - t0) / 1e9;
-      log(String.format("all six nodes ready after %.1f s; leader %s", setupSeconds, leaderOf(cluster).orElse(null)));
+      writeQuorum = o.writeQuorum() != null ? o.writeQuorum() : cluster.writeQuorum().orElseThrow(
+          () -> new IllegalStateException("no node tells its writeQuorum on GET /status: " + cluster.readiness()));
+      log(String.format("all six nodes ready after %.1f s; leader %s; writes ask for W=%d%s", setupSeconds,
+          leaderOf(cluster).orElse(null), writeQuorum, o.writeQuorum() != null ? "" : " (the cluster's)"));
 
       LeaderWatch watch = new LeaderWatch(cluster, history, new Random(o.seed() ^ 0x5eed));
       Thread watchThread = daemon(watch, "nemesis-leader-watch");
@@ -572,7 +603,7 @@ public final class NemesisRun {
       if (stats.count(Operation.Type.READ, Operation.Outcome.OK) <= o.keys()) {
         notes.add("no client read completed OK: linearizability was checked on writes and the final reads only");
       }
-      Report report = new Report(o, stats, nemesis.faults(), nemesis.selfExits(), leaders.changes(), leaders.terms(),
+      Report report = new Report(o, writeQuorum, stats, nemesis.faults(), nemesis.selfExits(), leaders.changes(), leaders.terms(),
           leaders.timeline(), leaders.warnings(),
           longestWriteUnavailability(ops, clientsStart, clientsEnd, nemesis.faults()), replicas, finalValues, lost, lin,
           rejected400.get(), rejected400Examples.isEmpty() ? "" : rejected400Examples.get(0), finalReadFailures,
@@ -598,13 +629,13 @@ public final class NemesisRun {
       Map<Integer, JsonNode> statuses = new TreeMap<>();
       while (true) {
         statuses.clear();
-        for (int n = 0; n < NetnsCluster.NODES; n++) {
+        for (int n = 0; n < Cluster.NODES; n++) {
           final int node = n;
           cluster.status(n).ifPresent(s -> statuses.put(node, s));
         }
         Set<String> positions = statuses.values().stream().map(Run::position).collect(Collectors.toSet());
         Set<String> leaders = statuses.values().stream().map(Run::leaderIn).collect(Collectors.toSet());
-        if (statuses.size() == NetnsCluster.NODES && positions.size() == 1 && leaders.size() == 1) {
+        if (statuses.size() == Cluster.NODES && positions.size() == 1 && leaders.size() == 1) {
           log("replicas converged: " + positions.iterator().next() + ", leader " + leaders.iterator().next());
           break;
         }
@@ -619,12 +650,12 @@ public final class NemesisRun {
           p -> statuses.values().stream().anyMatch(s -> s.path("node").asText().equals(leader)
               && position(s).equals(p)) ? 1 : 0);
       List<ReplicaState> replicas = new ArrayList<>();
-      for (int n = 0; n < NetnsCluster.NODES; n++) {
+      for (int n = 0; n < Cluster.NODES; n++) {
         JsonNode s = statuses.get(n);
         replicas.add(s == null
-            ? new ReplicaState(NetnsCluster.nodeId(n), null, "(no answer to GET /status)", false,
+            ? new ReplicaState(Cluster.nodeId(n), null, "(no answer to GET /status)", false,
                 cluster.isRunning(n) ? "running" : "not running")
-            : new ReplicaState(NetnsCluster.nodeId(n), s.path("lastIndex").asLong(), s.path("digest").asText(),
+            : new ReplicaState(Cluster.nodeId(n), s.path("lastIndex").asLong(), s.path("digest").asText(),
                 position(s).equals(reference) && leaderIn(s).equals(leader), view(s)));
       }
       return replicas;
@@ -667,7 +698,6 @@ public final class NemesisRun {
      */
     List<FinalValue> finalReads(List<String> failures) {
       int client = o.clients();
-      HttpClient http = newHttpClient();
       List<FinalValue> values = new ArrayList<>();
       String consistency = "linearizable";
       for (int k = 0; k < o.keys(); k++) {
@@ -677,33 +707,23 @@ public final class NemesisRun {
         boolean done = false;
         long end = System.nanoTime() + min(Duration.ofSeconds(20), remaining(Duration.ofSeconds(15))).toNanos();
         while (!done && System.nanoTime() < end) {
-          int node = leaderOf(cluster).map(NetnsCluster::nodeIndex).filter(n -> n >= 0)
-              .orElse(new Random().nextInt(NetnsCluster.NODES));
-          HttpRequest req = HttpRequest.newBuilder(NetnsCluster.uri(node, "/kv/" + encode(key) + "?consistency=" + consistency))
-              .timeout(REQUEST_TIMEOUT).GET().build();
-          try {
-            HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-            JsonNode body = parse(r.body());
-            if (r.statusCode() == 200 || r.statusCode() == 404) {
-              String value = r.statusCode() == 200 ? body.path("value").asText(null) : null;
-              Long version = r.statusCode() == 200 && body.has("version") ? body.get("version").asLong() : null;
-              history.ok(handle, value);
-              values.add(new FinalValue(key, value, version, consistency, NetnsCluster.nodeId(node)));
-              done = true;
-            } else if (r.statusCode() == 400 && consistency.equals("linearizable")) {
-              notes.add("the final reads used consistency=leader: this build answers consistency=linearizable with 400 ("
-                  + body.path("error").asText(r.body()) + ")");
-              consistency = "leader";
-            } else {
-              lastError = r.statusCode() + " " + body.path("error").asText(r.body());
-              sleepQuietly(Duration.ofMillis(500));
-            }
-          } catch (IOException e) {
-            lastError = e.toString();
+          int node = leaderOf(cluster).map(Cluster::nodeIndex).filter(n -> n >= 0)
+              .orElse(new Random().nextInt(Cluster.NODES));
+          NodeClient.Response r = http.get(cluster.uri(node), key, consistency);
+          JsonNode body = r.body();
+          if (r.status() == 200 || r.status() == 404) {
+            String value = r.status() == 200 ? body.path("value").asText(null) : null;
+            Long version = r.status() == 200 && body.has("version") ? body.get("version").asLong() : null;
+            history.ok(handle, value);
+            values.add(new FinalValue(key, value, version, consistency, Cluster.nodeId(node)));
+            done = true;
+          } else if (r.status() == 400 && consistency.equals("linearizable")) {
+            notes.add("the final reads used consistency=leader: this build answers consistency=linearizable with 400 ("
+                + body.path("error").asText(r.text()) + ")");
+            consistency = "leader";
+          } else {
+            lastError = r.answered() ? r.status() + " " + body.path("error").asText(r.text()) : r.text();
             sleepQuietly(Duration.ofMillis(500));
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            break;
           }
         }
         if (!done) {
@@ -719,7 +739,6 @@ public final class NemesisRun {
       final int id;
       final Random random;
       final AtomicBoolean stop;
-      final HttpClient http = newHttpClient();
       long seq;
 
       Client(int id, Random random, AtomicBoolean stop) {
@@ -733,7 +752,7 @@ public final class NemesisRun {
         while (!stop.get() && !Thread.currentThread().isInterrupted()) {
           long started = System.nanoTime();
           String key = key(random.nextInt(o.keys()));
-          int node = random.nextInt(NetnsCluster.NODES);
+          int node = random.nextInt(Cluster.NODES);
           if (random.nextBoolean()) {
             write(node, key, "c" + id + "-" + (++seq));
           } else {
@@ -747,61 +766,64 @@ public final class NemesisRun {
       }
 
       void write(int node, String key, String value) {
-        HttpRequest req = HttpRequest.newBuilder(NetnsCluster.uri(node,
-                "/kv/" + encode(key) + "?w=" + WRITE_QUORUM + "&timeout=" + WRITE_TIMEOUT))
-            .timeout(REQUEST_TIMEOUT)
-            .header("Content-Type", "text/plain; charset=UTF-8")
-            .PUT(HttpRequest.BodyPublishers.ofString(value, StandardCharsets.UTF_8)).build();
         long h = history.invokeWrite(id, key, value);
-        try {
-          HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-          JsonNode body = parse(r.body());
-          String error = body.path("error").asText(null);
-          switch (classifyWrite(r.statusCode(), error)) {
-            case OK -> {
-              history.ok(h);
-              if (body.has("version")) {
-                writeVersions.put(h, body.get("version").asLong());
-              }
+        NodeClient.Response r = answer(h, () -> http.put(cluster.uri(node), key, value, writeQuorum, WRITE_TIMEOUT));
+        if (r == null) {
+          return;
+        }
+        JsonNode body = r.body();
+        String error = body.path("error").asText(null);
+        switch (classifyWrite(r.status(), error)) {
+          case OK -> {
+            history.ok(h);
+            if (body.has("version")) {
+              writeVersions.put(h, body.get("version").asLong());
             }
-            case FAIL -> {
-              history.fail(h, r.statusCode() + " " + error);
-              count400(r.statusCode(), "PUT", error);
-            }
-            case INFO -> history.info(h, r.statusCode() + " " + (error == null ? r.body() : error));
           }
-        } catch (IOException e) {
-          history.info(h, e.toString());
-        } catch (InterruptedException e) {
-          history.info(h, "interrupted");
-          Thread.currentThread().interrupt();
+          case FAIL -> {
+            history.fail(h, r.status() + " " + error);
+            count400(r.status(), "PUT", error);
+          }
+          case INFO -> history.info(h, r.status() + " " + (error == null ? r.text() : error));
         }
       }
 
       void read(int node, String key) {
-        HttpRequest req = HttpRequest.newBuilder(NetnsCluster.uri(node,
-                "/kv/" + encode(key) + "?consistency=" + o.readConsistency()))
-            .timeout(REQUEST_TIMEOUT).GET().build();
         long h = history.invokeRead(id, key);
-        try {
-          HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-          JsonNode body = parse(r.body());
-          String error = body.path("error").asText(null);
-          switch (r.statusCode()) {
-            case 200 -> history.ok(h, body.path("value").asText(null));
-            case 404 -> history.ok(h, null);
-            case 400 -> {
-              history.fail(h, "400 " + error);
-              count400(400, "GET", error);
-            }
-            default -> history.info(h, r.statusCode() + " " + (error == null ? r.body() : error));
-          }
-        } catch (IOException e) {
-          history.info(h, e.toString());
-        } catch (InterruptedException e) {
-          history.info(h, "interrupted");
-          Thread.currentThread().interrupt();
+        NodeClient.Response r = answer(h, () -> http.get(cluster.uri(node), key, o.readConsistency()));
+        if (r == null) {
+          return;
         }
+        JsonNode body = r.body();
+        String error = body.path("error").asText(null);
+        switch (r.status()) {
+          case 200 -> history.ok(h, body.path("value").asText(null));
+          case 404 -> history.ok(h, null);
+          case 400 -> {
+            history.fail(h, "400 " + error);
+            count400(400, "GET", error);
+          }
+          default -> history.info(h, r.status() + " " + (error == null ? r.text() : error));
+        }
+      }
+
+      /** The node's answer to operation h's request; null, with h recorded as INFO, when none came. */
+      NodeClient.Response answer(long h, Supplier<NodeClient.Response> request) {
+        NodeClient.Response r;
+        try {
+          r = request.get();
+        } catch (IllegalStateException e) {
+          if (!Thread.currentThread().isInterrupted()) {
+            throw e;
+          }
+          history.info(h, "interrupted");
+          return null;
+        }
+        if (!r.answered()) {
+          history.info(h, r.text());
+          return null;
+        }
+        return r;
       }
 
       void count400(int status, String method, String error) {
@@ -845,17 +867,17 @@ public final class NemesisRun {
   static final class Nemesis {
     /** How long, beyond the calm between faults, the nemesis waits for every node to be ready again. */
     static final Duration RECOVERY_WAIT = Duration.ofSeconds(30);
-    private final NetnsCluster cluster;
+    private final Cluster<NetworkNamespaces> cluster;
     private final History history;
     private final Random random;
     private final java.util.function.Consumer<String> log;
-    private final boolean[] killedByUs = new boolean[NetnsCluster.NODES];
+    private final boolean[] killedByUs = new boolean[Cluster.NODES];
     private final List<Fault> faults = new ArrayList<>();
     private final List<SelfExit> selfExits = new ArrayList<>();
     private final Map<Integer, Integer> pendingSelfExit = new HashMap<>();
     private String currentFault = "between faults";
 
-    Nemesis(NetnsCluster cluster, History history, Random random, java.util.function.Consumer<String> log) {
+    Nemesis(Cluster<NetworkNamespaces> cluster, History history, Random random, java.util.function.Consumer<String> log) {
       this.cluster = cluster;
       this.history = history;
       this.random = random;
@@ -875,7 +897,7 @@ public final class NemesisRun {
         double kind = random.nextDouble();
         boolean atLeader = random.nextDouble() < 0.4;
         Optional<String> leader = leaderOf(cluster);
-        OptionalInt leaderNode = leader.map(NetnsCluster::nodeIndex).filter(n -> n >= 0)
+        OptionalInt leaderNode = leader.map(Cluster::nodeIndex).filter(n -> n >= 0)
             .map(OptionalInt::of).orElse(OptionalInt.empty());
         if (kind < 1.0 / 3) {
           kill(pickTarget(atLeader, leaderNode, true), atLeader, leader, endNanos);
@@ -902,7 +924,7 @@ public final class NemesisRun {
     boolean awaitAllReady(long byNanos) {
       while (true) {
         supervise();
-        if (IntStream.range(0, NetnsCluster.NODES).allMatch(cluster::ready)) {
+        if (IntStream.range(0, Cluster.NODES).allMatch(cluster::ready)) {
           return true;
         }
         if (System.nanoTime() >= byNanos) {
@@ -916,13 +938,13 @@ public final class NemesisRun {
       if (atLeader && leader.isPresent() && cluster.isLive(leader.getAsInt())) {
         return leader.getAsInt();
       }
-      List<Integer> live = IntStream.range(0, NetnsCluster.NODES)
+      List<Integer> live = IntStream.range(0, Cluster.NODES)
           .filter(n -> anyRunning ? cluster.isRunning(n) : cluster.isLive(n)).boxed().toList();
-      return live.isEmpty() ? random.nextInt(NetnsCluster.NODES) : live.get(random.nextInt(live.size()));
+      return live.isEmpty() ? random.nextInt(Cluster.NODES) : live.get(random.nextInt(live.size()));
     }
 
     private static String leaderMark(int n, Optional<String> leader) {
-      return leader.isPresent() && leader.get().equals(NetnsCluster.nodeId(n)) ? " (the leader)" : "";
+      return leader.isPresent() && leader.get().equals(Cluster.nodeId(n)) ? " (the leader)" : "";
     }
 
     private long faultEnd(long endNanos, int minSeconds, int maxSeconds) {
@@ -936,15 +958,15 @@ public final class NemesisRun {
       }
       long until = faultEnd(endNanos, 2, 6);
       double start = now();
-      currentFault = "while the nemesis had killed " + NetnsCluster.nodeId(n);
-      log.accept("fault: kill -9 " + NetnsCluster.nodeId(n) + leaderMark(n, leader) + " pid " + cluster.pid(n));
+      currentFault = "while the nemesis had killed " + Cluster.nodeId(n);
+      log.accept("fault: kill -9 " + Cluster.nodeId(n) + leaderMark(n, leader) + " pid " + cluster.pid(n));
       cluster.kill(n);
       killedByUs[n] = true;
       watchUntil(until);
       cluster.start(n);
       killedByUs[n] = false;
-      log.accept("restarted " + NetnsCluster.nodeId(n));
-      faults.add(new Fault("kill", List.of(NetnsCluster.nodeId(n)), atLeader, leader.orElse(null), start, now(),
+      log.accept("restarted " + Cluster.nodeId(n));
+      faults.add(new Fault("kill", List.of(Cluster.nodeId(n)), atLeader, leader.orElse(null), start, now(),
           "SIGKILL, then restarted"));
       currentFault = "between faults";
     }
@@ -956,19 +978,19 @@ public final class NemesisRun {
       long until = faultEnd(endNanos, 3, 15);
       double start = now();
       currentFault = "while paused or after its pause";
-      log.accept(String.format("fault: SIGSTOP %s%s for %.1f s", NetnsCluster.nodeId(n), leaderMark(n, leader),
+      log.accept(String.format("fault: SIGSTOP %s%s for %.1f s", Cluster.nodeId(n), leaderMark(n, leader),
           (until - System.nanoTime()) / 1e9));
       cluster.pause(n);
       watchUntil(until);
       String note = "SIGSTOP, then SIGCONT";
       if (cluster.isRunning(n)) {
         cluster.resume(n);
-        log.accept("resumed " + NetnsCluster.nodeId(n));
+        log.accept("resumed " + Cluster.nodeId(n));
       } else {
         note += " (but it was gone)";
       }
-      faults.add(new Fault("pause", List.of(NetnsCluster.nodeId(n)), atLeader, leader.orElse(null), start, now(), note));
-      currentFault = "after a pause of " + NetnsCluster.nodeId(n);
+      faults.add(new Fault("pause", List.of(Cluster.nodeId(n)), atLeader, leader.orElse(null), start, now(), note));
+      currentFault = "after a pause of " + Cluster.nodeId(n);
     }
 
     private void partition(OptionalInt leader, Optional<String> leaderName, long endNanos) {
@@ -978,19 +1000,19 @@ public final class NemesisRun {
         minority.add(leader.getAsInt());
       }
       while (minority.size() < size) {
-        minority.add(random.nextInt(NetnsCluster.NODES));
+        minority.add(random.nextInt(Cluster.NODES));
       }
       long until = faultEnd(endNanos, 5, 20);
       double start = now();
-      List<String> names = minority.stream().map(NetnsCluster::nodeId).toList();
+      List<String> names = minority.stream().map(Cluster::nodeId).toList();
       currentFault = "during the partition of " + names;
       boolean withLeader = leaderName.isPresent() && names.contains(leaderName.get());
       log.accept(String.format("fault: partition %s | rest%s for %.1f s", names, withLeader ? " (with the leader)" : "",
           (until - System.nanoTime()) / 1e9));
-      cluster.partition(minority);
+      cluster.placement().partition(minority);
       log.accept("partition verified: " + names + " cannot reach the others (TCP connects blocked), clients reach all");
       watchUntil(until);
-      cluster.heal();
+      cluster.placement().heal();
       log.accept("healed (verified: every node reaches every other)");
       faults.add(new Fault("partition", names, leader.isPresent(), leaderName.orElse(null), start, now(),
           "blackhole routes both ways"));
@@ -1011,14 +1033,14 @@ public final class NemesisRun {
     }
 
     private void supervise() {
-      for (int n = 0; n < NetnsCluster.NODES; n++) {
+      for (int n = 0; n < Cluster.NODES; n++) {
         if (killedByUs[n]) {
           continue;
         }
-        String node = NetnsCluster.nodeId(n);
+        String node = Cluster.nodeId(n);
         recordSelfExit(n).ifPresent(code -> log.accept(node + " exited by itself (code " + code + ") " + currentFault));
       }
-      if (cluster.partitionedMinority().isEmpty()) {
+      if (cluster.placement().partitionedMinority().isEmpty()) {
         restartExited();
       }
     }
@@ -1028,7 +1050,7 @@ public final class NemesisRun {
       Optional<Integer> exit = cluster.reapExited(n);
       if (exit.isPresent()) {
         pendingSelfExit.put(n, selfExits.size());
-        selfExits.add(new SelfExit(NetnsCluster.nodeId(n), now(), exit.get(), currentFault, "not restarted",
+        selfExits.add(new SelfExit(Cluster.nodeId(n), now(), exit.get(), currentFault, "not restarted",
             downedHint(n)));
       }
       return exit;
@@ -1036,7 +1058,7 @@ public final class NemesisRun {
 
     /** Starts every node that is down (other than by a kill in progress). */
     void restartExited() {
-      for (int n = 0; n < NetnsCluster.NODES; n++) {
+      for (int n = 0; n < Cluster.NODES; n++) {
         if (killedByUs[n]) {
           continue;
         }
@@ -1049,7 +1071,7 @@ public final class NemesisRun {
             selfExits.set(i, new SelfExit(e.node(), e.at(), e.exitCode(), e.during(),
                 String.format("restarted at %.1f s", now()), e.logHint()));
           }
-          log.accept("restarted " + NetnsCluster.nodeId(n));
+          log.accept("restarted " + Cluster.nodeId(n));
         }
       }
     }
@@ -1057,10 +1079,10 @@ public final class NemesisRun {
     /** After the run: no partition, nothing paused, every node running. */
     void recoverAll() {
       currentFault = "after the faults";
-      if (!cluster.partitionedMinority().isEmpty()) {
-        cluster.heal();
+      if (!cluster.placement().partitionedMinority().isEmpty()) {
+        cluster.placement().heal();
       }
-      for (int n = 0; n < NetnsCluster.NODES; n++) {
+      for (int n = 0; n < Cluster.NODES; n++) {
         if (cluster.isPaused(n)) {
           cluster.resume(n);
         }
@@ -1071,7 +1093,7 @@ public final class NemesisRun {
 
     /** The line of the node's log that best says why it went away, if there is one. */
     private String downedHint(int n) {
-      List<String> lines = List.of(cluster.logTail(n, 300).split("\n"));
+      List<String> lines = List.of(cluster.logs().tail(n, 300).split("\n"));
       for (String marker : List.of("Shutting down myself", "SBR took decision", "as [Down]", "OutOfMemory",
           "Exception")) {
         for (int i = lines.size() - 1; i >= 0; i--) {
@@ -1119,7 +1141,7 @@ public final class NemesisRun {
    * warning.
    */
   static final class LeaderWatch implements Runnable {
-    private final NetnsCluster cluster;
+    private final Cluster<NetworkNamespaces> cluster;
     private final History history;
     private final Random random;
     private final AtomicBoolean stop = new AtomicBoolean();
@@ -1127,7 +1149,7 @@ public final class NemesisRun {
     private final Map<Long, List<String>> leadersByTerm = new TreeMap<>();
     private final List<String> warnings = new ArrayList<>();
 
-    LeaderWatch(NetnsCluster cluster, History history, Random random) {
+    LeaderWatch(Cluster<NetworkNamespaces> cluster, History history, Random random) {
       this.cluster = cluster;
       this.history = history;
       this.random = random;
@@ -1137,10 +1159,10 @@ public final class NemesisRun {
     public void run() {
       while (!stop.get()) {
         long started = System.nanoTime();
-        List<Integer> live = IntStream.range(0, NetnsCluster.NODES).filter(cluster::isLive).boxed().toList();
+        List<Integer> live = IntStream.range(0, Cluster.NODES).filter(cluster::isLive).boxed().toList();
         if (!live.isEmpty()) {
           int n = live.get(random.nextInt(live.size()));
-          cluster.status(n).ifPresent(s -> observe(NetnsCluster.nodeId(n), s));
+          cluster.status(n).ifPresent(s -> observe(Cluster.nodeId(n), s));
         }
         sleepQuietly(Duration.ofNanos(Math.max(0, 500_000_000L - (System.nanoTime() - started))));
       }
@@ -1179,10 +1201,10 @@ public final class NemesisRun {
    * The leader most live nodes report (on a tie, the one with the higher term): after a split
    * into two clusters, the majority's.
    */
-  static Optional<String> leaderOf(NetnsCluster cluster) {
+  static Optional<String> leaderOf(Cluster<NetworkNamespaces> cluster) {
     Map<String, Integer> votes = new HashMap<>();
     Map<String, Long> terms = new HashMap<>();
-    for (int n = 0; n < NetnsCluster.NODES; n++) {
+    for (int n = 0; n < Cluster.NODES; n++) {
       if (!cluster.isLive(n)) {
         continue;
       }
@@ -1284,23 +1306,6 @@ public final class NemesisRun {
   }
 
   // --- helpers ---
-
-  private static HttpClient newHttpClient() {
-    return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(CONNECT_TIMEOUT).build();
-  }
-
-  private static JsonNode parse(String body) {
-    try {
-      JsonNode n = JSON.readTree(body);
-      return n == null ? JSON.createObjectNode() : n;
-    } catch (IOException e) {
-      return JSON.createObjectNode();
-    }
-  }
-
-  private static String encode(String key) {
-    return URLEncoder.encode(key, StandardCharsets.UTF_8).replace("+", "%20");
-  }
 
   private static Thread daemon(Runnable r, String name) {
     Thread t = new Thread(r, name);

@@ -14,7 +14,8 @@
  *       a failed one as in doubt would hide real bugs.
  *   <li>Everything here is pure and deterministic apart from the clock the history reads, so the
  *       checker is tested on hand-made histories and a saved {@code history.jsonl} can be checked
- *       again later: {@code java -cp quorumkv.jar quorumkv.jepsen.LinearizabilityChecker history.jsonl}.
+ *       again later:
+ *       {@code java -cp jepsen/target/quorumkv-jepsen.jar quorumkv.jepsen.LinearizabilityChecker history.jsonl}.
  *   <li>Only {@code consistency=linearizable} reads are held to linearizability by the design;
  *       a run that reads with {@code local} should expect stale reads to be reported.
  * </ul>

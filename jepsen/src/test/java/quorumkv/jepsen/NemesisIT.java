@@ -1,6 +1,6 @@
 package quorumkv.jepsen;
 
-import quorumkv.harness.NetnsCluster;
+import quorumkv.harness.NetworkNamespaces;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
@@ -15,7 +15,7 @@ import org.junit.rules.Timeout;
 
 /**
  * About a minute of faults against six real JVMs in network namespaces ({@link NemesisRun}): kills,
- * pauses and majority/minority partitions, the leader included, under concurrent W=3 writes and
+ * pauses and majority/minority partitions, the leader included, under concurrent writes (at the cluster's W) and
  * linearizable reads. Needs root and iproute2; skipped, loudly, without them.
  *
  * <p>{@code -Dquorumkv.nemesis.seconds=N} changes the fault time, {@code -Dquorumkv.nemesis.seed=N}
@@ -29,7 +29,7 @@ public class NemesisIT {
 
   @Test
   public void faultsLoseNoAcknowledgedWriteAndLeaveReplicasConvergedAndHistoryLinearizable() throws Exception {
-    String unavailable = NetnsCluster.unavailableReason();
+    String unavailable = NetworkNamespaces.unavailableReason();
     if (unavailable != null) {
       String banner = "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
           + "!!! NemesisIT SKIPPED: the fault-injection suite did NOT run.\n"
