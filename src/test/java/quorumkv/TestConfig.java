@@ -46,8 +46,17 @@ public final class TestConfig {
 
   private static Config resolve(Path dataDir, String overrides) {
     // The first persistent actor of a JVM waits for Slick and SQLite to start: seconds on a busy machine.
+    // In-JVM replicas hear each other within milliseconds: elections may time out sooner.
     return ConfigFactory.parseString(overrides)
         .withFallback(ConfigFactory.parseString("akka.actor.testkit.typed.single-expect-default = 15s"))
+        .withFallback(ConfigFactory.parseString("""
+            quorumkv.replication.election {
+              heartbeat-interval = 50ms
+              timeout-min = 300ms
+              timeout-max = 600ms
+              tick = 20ms
+            }
+            """))
         .withFallback(ConfigFactory.parseString("quorumkv.data-dir = \"" + dataDir.toString().replace("\\", "/") + "\""))
         .withFallback(ConfigFactory.parseResources("application.conf"))
         .withFallback(ConfigFactory.defaultReference())

@@ -16,6 +16,7 @@ public record Settings(
     String clusterBindHost,
     int clusterPort,
     List<String> seedNodes,
+    Duration downUnreachableAfter,
     Path dataDir,
     Replication replication,
     int snapshotEvery,
@@ -35,7 +36,8 @@ public record Settings(
       int maxInFlight,
       Duration resendAfter,
       int maxPendingWrites,
-      int stateTransferChunk) {
+      int stateTransferChunk,
+      Election election) {
 
     public Replication {
       if (followers < 0) throw new IllegalArgumentException("followers must be >= 0, got " + followers);
@@ -47,6 +49,52 @@ public record Settings(
         throw new IllegalArgumentException("need 0 <= MIN_DELAY <= MAX_DELAY, got " + minDelay + ".." + maxDelay);
       }
     }
+  }
+
+  /**
+   * Leader election: this node's index among the followers + 1 nodes (its terms are those equal to
+   * it modulo the cluster size), the leader's heartbeat interval, the randomized election timeout,
+   * and the tick at which the leader actor looks at its timers.
+   */
+  public record Election(
+      int nodeIndex, Duration heartbeatInterval, Duration timeoutMin, Duration timeoutMax, Duration tick) {
+
+    public Election {
+      if (tick.isZero() || tick.isNegative()) {
+        throw new IllegalArgumentException("ELECTION_TICK must be positive, got " + tick);
+      }
+      if (timeoutMin.compareTo(tick) < 0 || timeoutMax.compareTo(timeoutMin) < 0) {
+        throw new IllegalArgumentException("need ELECTION_TICK <= ELECTION_TIMEOUT_MIN <= ELECTION_TIMEOUT_MAX, got "
+            + tick + ", " + timeoutMin + ".." + timeoutMax);
+      }
+      if (heartbeatInterval.compareTo(timeoutMin) >= 0) {
+        throw new IllegalArgumentException("HEARTBEAT_INTERVAL (" + heartbeatInterval
+            + ") must be well below ELECTION_TIMEOUT_MIN (" + timeoutMin + ")");
+      }
+    }
+
+    /** Election timeouts in ticks, as the election core counts them. */
+    public int ticks(Duration d) {
+      return (int) Math.max(1, d.toNanos() / tick.toNanos());
+    }
+  }
+
+  /** {@code node-index}, or when it is -1 the number at the end of {@code nodeId} (node3 -> 3). */
+  public static int nodeIndex(int configured, String nodeId, int clusterSize) {
+    int index = configured;
+    if (index < 0) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)$").matcher(nodeId);
+      if (!m.find()) {
+        throw new IllegalArgumentException("NODE_ID '" + nodeId
+            + "' does not end in a number: set NODE_INDEX (0.." + (clusterSize - 1) + ")");
+      }
+      index = Integer.parseInt(m.group(1));
+    }
+    if (index >= clusterSize) {
+      throw new IllegalArgumentException("node index " + index + " of " + nodeId + " is not below the cluster size "
+          + clusterSize + " (FOLLOWERS + 1): set NODE_INDEX");
+    }
+    return index;
   }
 
   public static Settings from(Config config) {
@@ -64,6 +112,7 @@ public record Settings(
             .map(String::trim)
             .filter(s -> !s.isEmpty())
             .toList(),
+        q.getDuration("cluster.down-unreachable-after"),
         Path.of(q.getString("data-dir")),
         new Replication(
             r.getInt("write-quorum"),
@@ -77,7 +126,13 @@ public record Settings(
             r.getInt("max-in-flight"),
             r.getDuration("resend-after"),
             r.getInt("max-pending-writes"),
-            r.getInt("state-transfer-chunk")),
+            r.getInt("state-transfer-chunk"),
+            new Election(
+                nodeIndex(q.getInt("node-index"), q.getString("node-id"), r.getInt("followers") + 1),
+                r.getDuration("election.heartbeat-interval"),
+                r.getDuration("election.timeout-min"),
+                r.getDuration("election.timeout-max"),
+                r.getDuration("election.tick"))),
         q.getInt("storage.snapshot-every"),
         q.getBytes("limits.max-key-bytes").intValue(),
         q.getBytes("limits.max-value-bytes").intValue(),

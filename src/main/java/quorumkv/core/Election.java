@@ -124,9 +124,9 @@ public final class Election {
 
   /** A replica's answer to {@link AskPreVotes}. */
   public Action preVoteAnswered(String replica, long forTerm, boolean granted, long promisedTerm) {
-    observeTerm(promisedTerm);
+    Action seen = observeTerm(promisedTerm);
     if (role != Role.PRE_CANDIDATE || forTerm != proposedTerm || !granted) {
-      return NOTHING;
+      return seen;
     }
     preVotes.add(replica);
     if (preVotes.size() < promisesNeeded) {

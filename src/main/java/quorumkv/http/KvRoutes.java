@@ -194,10 +194,10 @@ public final class KvRoutes extends AllDirectives {
       case LOCAL -> AskPattern.<FollowerActor.Command, ReadResult>ask(localReplica,
           replyTo -> new FollowerActor.ReadAt(key, 0, replyTo), settings.askTimeout(), system.scheduler());
       case LEADER -> AskPattern.ask(leader,
-          replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LEADER, replyTo),
+          replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LEADER, replyTo, false),
           settings.askTimeout(), system.scheduler());
       case LINEARIZABLE -> AskPattern.ask(leader,
-          replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LINEARIZABLE, replyTo),
+          replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LINEARIZABLE, replyTo, false),
           settings.askTimeout().plus(settings.replication().timeout()), system.scheduler());
     };
     return onComplete(result, tried -> {
@@ -240,28 +240,26 @@ public final class KvRoutes extends AllDirectives {
         return json(StatusCodes.SERVICE_UNAVAILABLE, error("this node's replica did not answer (still recovering?)"));
       }
       FollowerActor.Position p = tried.get().position();
-      Optional<LeaderActor.LeaderInfo> candidate = tried.get().leaderInfo();
-      Optional<LeaderActor.LeaderInfo> info = candidate.filter(LeaderActor.LeaderInfo::active);
-      boolean isLeader = info.map(i -> i.node().equals(settings.nodeId())).orElse(false);
+      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo();
+      boolean isLeader = info.map(LeaderActor.LeaderInfo::active).orElse(false);
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("node", settings.nodeId());
-      body.put("role", isLeader ? "leader" : "follower");
-      body.put("leader", info.map(LeaderActor.LeaderInfo::node).orElse(null));
+      body.put("role", info.map(LeaderActor.LeaderInfo::role).orElse("unknown"));
+      body.put("leader", info.map(LeaderActor.LeaderInfo::leader).orElse(null));
       body.put("term", info.map(LeaderActor.LeaderInfo::term).orElse(p.promisedTerm()));
+      body.put("election", info.map(LeaderActor.LeaderInfo::election).orElse("the leader actor did not answer"));
+      body.put("msSinceLeaderContact", info.map(LeaderActor.LeaderInfo::msSinceLeaderContact).orElse(-1L));
       body.put("writeQuorum", settings.replication().writeQuorum());
       body.put("followers", settings.replication().followers());
       body.put("minDelay", settings.replication().minDelay().toNanos() / 1e6);
       body.put("maxDelay", settings.replication().maxDelay().toNanos() / 1e6);
-      body.put("leaderAddress", info.map(LeaderActor.LeaderInfo::address).orElse(null));
+      body.put("leaderAddress", info.map(LeaderActor.LeaderInfo::leaderAddress).orElse(null));
       body.put("appliedIndex", p.appliedIndex());
       body.put("lastIndex", p.lastIndex());
       body.put("committedIndex", info.map(LeaderActor.LeaderInfo::committedIndex).orElse(null));
       body.put("keyCount", p.keyCount());
       body.put("digest", p.digest());
       body.put("members", members());
-      if (candidate.isPresent() && !candidate.get().active()) {
-        body.put("election", candidate.get().node() + ": " + candidate.get().election());
-      }
       if (isLeader) {
         body.put("leaderLastIndex", info.get().lastIndex());
         body.put("reachableFollowers", info.get().reachableFollowers());
@@ -293,15 +291,15 @@ public final class KvRoutes extends AllDirectives {
       if (tried.isFailure()) {
         return notReady("this node's replica did not answer (still recovering?)");
       }
-      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo().filter(LeaderActor.LeaderInfo::active);
+      Optional<LeaderActor.LeaderInfo> info = tried.get().leaderInfo().filter(i -> i.leader() != null);
       if (info.isEmpty()) {
-        return notReady("no active leader known yet");
+        return notReady("no leader known yet");
       }
       long lag = info.get().committedIndex() - tried.get().position().appliedIndex();
       if (lag > settings.readyMaxLag()) {
         return notReady("catching up: " + lag + " entries behind the leader's committed index");
       }
-      return json(StatusCodes.OK, ordered("ready", true, "node", settings.nodeId(), "leader", info.get().node(),
+      return json(StatusCodes.OK, ordered("ready", true, "node", settings.nodeId(), "leader", info.get().leader(),
           "appliedIndex", tried.get().position().appliedIndex()));
     });
   }

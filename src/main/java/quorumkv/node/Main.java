@@ -1,42 +1,75 @@
 package quorumkv.node;
 
+import akka.Done;
+import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import quorumkv.config.Settings;
 import quorumkv.storage.SqliteStore;
 
-/** Starts one quorumkv node: prepares its SQLite file, joins the cluster, serves HTTP. */
+/**
+ * Starts one quorumkv node: prepares its SQLite file, joins the cluster, serves HTTP. When the
+ * cluster downs the node (it was cut off, or paused, for longer than the others waited), its
+ * ActorSystem stops, the journal's connection to SQLite with it; this process then starts a new
+ * incarnation that recovers the replica from the same file and joins again. The process exits
+ * only when told to (SIGTERM) or when the node cannot start at all.
+ */
 public final class Main {
   private static final String SYSTEM_NAME = "quorumkv";
+  /** An incarnation that lived less than this waits a moment before the next one. */
+  private static final Duration SHORT_LIFE = Duration.ofSeconds(10);
+
+  /** NodeGuardian stops the node with this reason when its HTTP port cannot be bound. */
+  static final CoordinatedShutdown.Reason HTTP_BIND_FAILED = new CoordinatedShutdown.Reason() {
+    @Override
+    public String toString() {
+      return "HTTP port could not be bound";
+    }
+  };
 
   private Main() {}
 
   public static void main(String[] args) throws Exception {
     Config config = ConfigFactory.load();
     Settings settings = Settings.from(config);
+    Config nodeConfig = clusterConfig(settings).withFallback(config);
     try {
       SqliteStore.prepare(settings.dataDir());
-      ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, clusterConfig(settings).withFallback(config));
     } catch (Exception e) {
       System.err.println("quorumkv node " + settings.nodeId() + " failed to start: " + e);
       e.printStackTrace();
       System.exit(1);
     }
+    for (int incarnation = 1; ; incarnation++) {
+      long started = System.nanoTime();
+      ActorSystem<Void> system = ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, nodeConfig);
+      Done ignored = system.getWhenTerminated().toCompletableFuture().join();
+      Optional<CoordinatedShutdown.Reason> reason = CoordinatedShutdown.get(system).getShutdownReason();
+      if (reason.isEmpty() || reason.get() == HTTP_BIND_FAILED) {
+        System.err.println("quorumkv node " + settings.nodeId() + " stopped: "
+            + reason.map(Object::toString).orElse("its actor system terminated unexpectedly"));
+        System.exit(1);
+      }
+      if (reason.get() == CoordinatedShutdown.jvmExitReason()) {
+        return; // SIGTERM: the JVM is on its way out
+      }
+      System.err.println("quorumkv node " + settings.nodeId() + ": incarnation " + incarnation + " stopped ("
+          + reason.get() + "); starting incarnation " + (incarnation + 1) + ", which joins the cluster again");
+      if (System.nanoTime() - started < SHORT_LIFE.toNanos()) {
+        Thread.sleep(1000);
+      }
+    }
   }
 
-  /**
-   * What is derived from the settings rather than written in application.conf: seeds, roles, bind
-   * address; and, for a node process only (not for tests that load application.conf), that a node
-   * which has been downed (cut off, or frozen too long) exits: it cannot rejoin under the same
-   * identity, and a supervisor (docker's restart policy, ./kv start) starts it afresh.
-   */
+  /** What is derived from the settings rather than written in application.conf: seeds, roles, bind address. */
   private static Config clusterConfig(Settings settings) {
     List<String> seeds = settings.seedNodes().stream().map(s -> "akka://" + SYSTEM_NAME + "@" + s).toList();
     Config derived = ConfigFactory.empty()
-        .withValue("akka.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef("on"))
         .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
         .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(List.of(settings.nodeId())));
     if (!settings.clusterBindHost().isEmpty()) {

@@ -24,7 +24,7 @@ public final class NodeGuardian {
         if (failure != null) {
           system.log().error("Could not bind HTTP on {}:{}; shutting down",
               settings.httpHost(), settings.httpPort(), failure);
-          system.terminate();
+          akka.actor.CoordinatedShutdown.get(system).runAll(Main.HTTP_BIND_FAILED);
         } else {
           system.log().info("Node {} serving HTTP on {}", settings.nodeId(), binding.localAddress());
         }

@@ -7,8 +7,6 @@ import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
-import akka.cluster.typed.ClusterSingleton;
-import akka.cluster.typed.SingletonActor;
 import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
 import java.time.Duration;
@@ -58,15 +56,16 @@ public final class NodeWiring {
   }
 
   /**
-   * This node: its replica, the leader (a Cluster Singleton: it runs on one node and every node
-   * reaches it through a proxy) replicating through {@code delay}, the write forwarder, and the
-   * routes bound on the configured HTTP address.
+   * This node: its replica, its LeaderActor (one on every node; the replicas elect which leads,
+   * and the others pass writes on to it) replicating through {@code delay}, the write forwarder,
+   * and the routes bound on the configured HTTP address.
    */
   public Node start(ReplicationDelay delay) {
     Replica replica = replica(settings.nodeId());
-    Behavior<LeaderActor.Command> supervised = Behaviors.supervise(leader(settings.nodeId(), replica.ref(), delay))
-        .onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofMillis(500), Duration.ofSeconds(5), 0.2));
-    ActorRef<LeaderActor.Command> leader = ClusterSingleton.get(system).init(SingletonActor.of(supervised, "leader"));
+    // A deposed leader restarts as a follower.
+    Behavior<LeaderActor.Command> supervised = Behaviors.supervise(leader(settings.nodeId(), replica, delay))
+        .onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofMillis(100), Duration.ofSeconds(2), 0.2));
+    ActorRef<LeaderActor.Command> leader = spawner.spawn(supervised, "leader");
     ActorRef<WriteForwarder.Command> writes = spawner.spawn(
         WriteForwarder.create(leader, settings.askTimeout(), settings.replication().maxBatchEntries()), "writes");
     KvRoutes routes = new KvRoutes(settings, system, leader, writes, replica.ref(), replica.view());
@@ -79,7 +78,8 @@ public final class NodeWiring {
   public Replica replica(String nodeId) {
     ReplicaView view = new ReplicaView(nodeId);
     ActorRef<FollowerActor.Command> ref = spawner.spawn(
-        FollowerActor.create(nodeId, settings.snapshotEvery(), settings.replication().retainedEntries(), view),
+        FollowerActor.create(nodeId, settings.snapshotEvery(), settings.replication().retainedEntries(), view,
+            settings.replication().election().timeoutMin()),
         FollowerActor.actorName(nodeId));
     system.receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
     return new Replica(ref, view);
@@ -90,9 +90,11 @@ public final class NodeWiring {
    * followers going through {@code delay}. It follows cluster reachability when the system is a
    * cluster.
    */
-  public Behavior<LeaderActor.Command> leader(
-      String nodeId, ActorRef<FollowerActor.Command> localReplica, ReplicationDelay delay) {
+  public Behavior<LeaderActor.Command> leader(String nodeId, Replica localReplica, ReplicationDelay delay) {
     boolean clustered = system.settings().classicSettings().HasCluster();
-    return LeaderActor.create(settings.replication(), nodeId, localReplica, delay, clustered);
+    Settings.Replication r = settings.replication();
+    int nodeIndex = nodeId.equals(settings.nodeId()) ? r.election().nodeIndex()
+        : Settings.nodeIndex(-1, nodeId, r.followers() + 1);
+    return LeaderActor.create(r, nodeId, nodeIndex, localReplica.ref(), localReplica.view(), delay, clustered);
   }
 }

@@ -13,11 +13,13 @@ import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import quorumkv.CborSerializable;
+import quorumkv.core.LeaderContact;
 import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
@@ -45,12 +47,20 @@ public final class FollowerActor
    * index. With no entries it is a heartbeat: it carries the commit index and asks for the
    * replica's position.
    */
-  public record Replicate(long term, long prevIndex, long prevTerm, List<LogEntry> entries, long leaderCommit,
-      ActorRef<ReplicateReply> replyTo) implements Command {}
+  public record Replicate(long term, String leader, long prevIndex, long prevTerm, List<LogEntry> entries,
+      long leaderCommit, ActorRef<ReplicateReply> replyTo) implements Command {}
 
   /** One chunk of a full state transfer, sent in order; only the last one is answered. */
   public record InstallState(long term, long snapshotIndex, long snapshotTerm, int chunk, boolean last,
       List<KeyValue> pairs, ActorRef<ReplicateReply> replyTo) implements Command {}
+
+  /**
+   * Would this replica promise {@code term}? Nothing is persisted: a candidate asks before it
+   * campaigns, and only campaigns if N − W replicas say yes (pre-vote).
+   */
+  public record PreVote(long term, String candidate, ActorRef<PreVoteReply> replyTo) implements Command {}
+
+  public record PreVoteReply(String node, long term, boolean granted, long promisedTerm) implements CborSerializable {}
 
   /** A would-be leader asks for a promise to refuse every older term, and for this log's position. */
   public record Prepare(long term, String candidate, ActorRef<PrepareReply> replyTo) implements Command {}
@@ -140,15 +150,23 @@ public final class FollowerActor
   private final Metrics metrics;
   /** Where the applied state is published for local reads; null when nobody reads it that way. */
   private final ReplicaView view;
+  /** The last leader heard from: makes a live leader sticky (pre-votes) and tells this node who leads. */
+  private final LeaderContact leaderContact;
   private boolean recovered;
 
+  /** A replica on its own, outside a cluster: it grants every pre-vote for a newer term. */
   public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries) {
-    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries, null));
+    return create(node, snapshotEvery, retainedEntries, null, Duration.ZERO);
   }
 
-  /** Also publishes its state to {@code view} after recovery and after every persisted event. */
-  public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries, ReplicaView view) {
-    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries, view));
+  /**
+   * Also publishes its state and its last contact with a leader to {@code view}; refuses
+   * pre-votes while it has heard from a leader within {@code minElectionTimeout}.
+   */
+  public static Behavior<Command> create(
+      String node, int snapshotEvery, int retainedEntries, ReplicaView view, Duration minElectionTimeout) {
+    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries, view,
+        new LeaderContact(minElectionTimeout.toNanos())));
   }
 
   public static String actorName(String node) {
@@ -162,9 +180,10 @@ public final class FollowerActor
   }
 
   private FollowerActor(ActorContext<Command> context, String node, int snapshotEvery, int retainedEntries,
-      ReplicaView view) {
+      ReplicaView view, LeaderContact leaderContact) {
     super(PersistenceId.ofUniqueId(NAME_PREFIX + node));
     this.view = view;
+    this.leaderContact = leaderContact;
     this.context = context;
     this.node = node;
     this.snapshotEvery = snapshotEvery;
@@ -189,6 +208,8 @@ public final class FollowerActor
         .onCommand(Replicate.class, this::onReplicate)
         .onCommand(InstallState.class, this::onInstallState)
         .onCommand(Prepare.class, this::onPrepare)
+        .onCommand(PreVote.class, (s, c) -> Effect().reply(c.replyTo(), new PreVoteReply(node, c.term(),
+            leaderContact.grantsPreVote(c.term(), s.promisedTerm(), System.nanoTime()), s.promisedTerm())))
         .onCommand(ConfirmTerm.class, (s, c) -> Effect().reply(c.replyTo(),
             new TermConfirmed(node, c.term(), c.round(), c.term() >= s.promisedTerm())))
         .onCommand(ReadAt.class, this::onReadAt)
@@ -203,6 +224,11 @@ public final class FollowerActor
   private Effect<Event, ReplicaState> onReplicate(ReplicaState state, Replicate cmd) {
     if (cmd.term() < state.promisedTerm()) {
       return Effect().reply(cmd.replyTo(), new Rejected(node, cmd.term(), state.promisedTerm()));
+    }
+    leaderContact.heard(cmd.term(), cmd.leader(), System.nanoTime());
+    if (view != null) {
+      view.publishContact(new ReplicaView.Contact(cmd.term(), cmd.leader(), leaderContact.atNanos(),
+          cmd.leaderCommit(), leaderContact.contacts()));
     }
     expectedChunk = -1;
     if (!state.matches(cmd.prevIndex(), cmd.prevTerm())) {

@@ -7,6 +7,8 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.receptionist.Receptionist;
+import akka.actor.typed.receptionist.ServiceKey;
+import akka.cluster.Member;
 import akka.cluster.ClusterEvent;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
@@ -17,22 +19,29 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import quorumkv.CborSerializable;
 import quorumkv.config.Settings;
+import quorumkv.core.Campaign;
+import quorumkv.core.Election;
 import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
 
 /**
- * Orders every write. Runs as a Cluster Singleton, so at most one is meant to run; terms make a
- * second one (a deposed leader that wakes up) harmless.
+ * Orders every write. One runs on every node; the replicas elect which one leads ({@link Election}:
+ * randomized election timeouts, pre-votes, terms unique to their candidate), and the others pass
+ * the writes and reads they get on to it.
  *
- * <p><b>Election.</b> A new LeaderActor takes a term above any it has seen and asks every replica
- * for a promise to refuse older terms. Once N − W replicas (its own among them) have promised, it
+ * <p><b>Election.</b> A LeaderActor that has heard from no leader for its election timeout (its
+ * replica tells it of every leader contact through the {@link ReplicaView}) asks every replica for
+ * a pre-vote on the next term it may campaign in, then, with N − W pre-votes, for a durable promise
+ * to refuse older terms. Once N − W replicas (its own among them) have promised, it
  * has heard from at least one of the W + 1 replicas that hold any acknowledged write. It adopts the
  * most complete log among them (highest last term, then highest index), stamps the entries that are
  * not known to be committed with its own term, and replicates that log; replicas replace any suffix
@@ -62,17 +71,27 @@ public final class LeaderActor {
   /** One write of a {@link WriteBatch}, with the id its forwarder will match the answer by. */
   public record ForwardedWrite(long id, String key, String value, int writeQuorum, long timeoutMillis) {}
 
-  /** Writes grouped by a node's {@link WriteForwarder}; answered as grouped {@link WriteForwarder.Results}. */
-  public record WriteBatch(List<ForwardedWrite> writes, ActorRef<WriteForwarder.Results> replyTo) implements Command {}
+  /**
+   * Writes grouped by a node's {@link WriteForwarder}; answered as grouped {@link WriteForwarder.Results}.
+   * {@code passedOn}: sent on by a LeaderActor that does not lead, which is done once only.
+   */
+  public record WriteBatch(List<ForwardedWrite> writes, ActorRef<WriteForwarder.Results> replyTo, boolean passedOn)
+      implements Command {}
 
   public enum ReadLevel { LEADER, LINEARIZABLE }
 
-  public record Read(String key, ReadLevel level, ActorRef<ReadResult> replyTo) implements Command {}
+  public record Read(String key, ReadLevel level, ActorRef<ReadResult> replyTo, boolean passedOn) implements Command {}
 
   public record GetLeaderInfo(ActorRef<LeaderInfo> replyTo) implements Command {}
 
+  /**
+   * This node's view: whether it leads ({@code active}), its election state, the term, the leader
+   * it knows of and how long ago its replica last heard from it, and the committed index (its own
+   * when leading, else the one the leader last sent); on the leader, each follower's progress.
+   */
   public record LeaderInfo(
-      String node, String address, boolean active, String election, long term, long lastIndex, long committedIndex,
+      String node, String address, boolean active, String role, String election, long term, String leader,
+      String leaderAddress, long msSinceLeaderContact, long lastIndex, long committedIndex,
       int writeQuorum, int reachableFollowers, List<FollowerProgress> followers) implements CborSerializable {}
 
   public record FollowerProgress(
@@ -84,6 +103,10 @@ public final class LeaderActor {
   private record ReplicaReplied(FollowerActor.ReplicateReply reply) implements Command {}
 
   private record PrepareAnswered(FollowerActor.PrepareReply reply) implements Command {}
+
+  private record PreVoteAnswered(FollowerActor.PreVoteReply reply) implements Command {}
+
+  private record PeersChanged(Receptionist.Listing listing) implements Command {}
 
   private record TermAnswered(FollowerActor.TermConfirmed reply) implements Command {}
 
@@ -122,6 +145,8 @@ public final class LeaderActor {
     final java.util.ArrayDeque<Boolean> unanswered = new java.util.ArrayDeque<>();
     long lastSendNanos;
     long lastReplyNanos;
+    /** The commit index carried by the last message sent to it. */
+    long sentCommitIndex;
     boolean stateTransfer;
     /** The index of the state being transferred; acks below it are from before the transfer. */
     long transferIndex;
@@ -136,12 +161,17 @@ public final class LeaderActor {
     }
   }
 
-  private enum Phase { ELECTING, ADOPTING, LEADING }
+  private enum Phase { FOLLOWING, PRE_VOTING, ELECTING, ADOPTING, LEADING }
+
+  /** The LeaderActors of all nodes, for pre-vote-free routing of writes to the one that leads. */
+  public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "quorumkv-leader");
 
   private record PendingRead(String key, long readIndex, ActorRef<ReadResult> replyTo) {}
 
   private static final Duration ASK_TIMEOUT = Duration.ofSeconds(5);
-  private static final Duration ELECTION_ROUND = Duration.ofSeconds(1);
+  private static final Duration ADOPTION_LIMIT = Duration.ofSeconds(60);
+  /** Heartbeats sent to a replica that answers none: enough to survive a slow persist, few to a dead node. */
+  private static final int MAX_UNANSWERED_HEARTBEATS = 3;
 
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
@@ -153,6 +183,14 @@ public final class LeaderActor {
   private final Metrics metrics;
   private final ActorRef<FollowerActor.ReplicateReply> replyAdapter;
   private final ActorRef<FollowerActor.PrepareReply> prepareAdapter;
+  private final ActorRef<FollowerActor.PreVoteReply> preVoteAdapter;
+  private final ReplicaView view;
+  private final Election election;
+  private final long heartbeatNanos;
+  /** Every node's LeaderActor, by node: where writes go when another node leads. */
+  private final Map<String, ActorRef<Command>> peers = new HashMap<>();
+  /** The count of the last leader contact of our replica that the election has been told of. */
+  private long contactsSeen = -1;
   private final ActorRef<FollowerActor.TermConfirmed> confirmAdapter;
   /** N − W: promises a new leader needs before it may serve writes. */
   private final int promisesNeeded;
@@ -163,16 +201,13 @@ public final class LeaderActor {
   /** One per node whose forwarder sent writes: groups the answers going back to it. */
   private final Map<ActorRef<WriteForwarder.Results>, ActorRef<ReplyBatcher.Command>> batchers = new HashMap<>();
 
-  private Phase phase = Phase.ELECTING;
+  private Phase phase = Phase.FOLLOWING;
+  /** The term this node campaigns in or leads. */
   private long term;
-  private long highestSeenTerm;
-  /** A replica refused this term (it promised it, or a newer one, to someone else). */
-  private boolean termRefused;
   private long electionStartedNanos;
   private FollowerActor.Position localPosition;
-  private final Map<String, FollowerActor.Prepared> promises = new HashMap<>();
   private final List<LogEntry> adopted = new ArrayList<>();
-  private FollowerActor.Prepared adoptFrom;
+  private Campaign.Promise adoptFrom;
   private long adoptUpTo;
   private long adoptRestampFrom;
   private long adoptionStartedNanos;
@@ -189,16 +224,18 @@ public final class LeaderActor {
   private List<PendingRead> readsWaiting = new ArrayList<>();
 
   public static Behavior<Command> create(
-      Settings.Replication settings, String node, ActorRef<FollowerActor.Command> localReplica,
-      ReplicationDelay delay, boolean watchCluster) {
+      Settings.Replication settings, String node, int nodeIndex, ActorRef<FollowerActor.Command> localReplica,
+      ReplicaView view, ReplicationDelay delay, boolean watchCluster) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new LeaderActor(ctx, timers, settings, node, localReplica, delay, watchCluster).behavior()));
+        new LeaderActor(ctx, timers, settings, node, nodeIndex, localReplica, view, delay, watchCluster).behavior()));
   }
 
   private LeaderActor(
       ActorContext<Command> context, TimerScheduler<Command> timers, Settings.Replication settings, String node,
-      ActorRef<FollowerActor.Command> localReplica, ReplicationDelay delay, boolean watchCluster) {
+      int nodeIndex, ActorRef<FollowerActor.Command> localReplica, ReplicaView view, ReplicationDelay delay,
+      boolean watchCluster) {
     this.context = context;
+    this.view = view;
     this.timers = timers;
     this.settings = settings;
     this.node = node;
@@ -210,9 +247,18 @@ public final class LeaderActor {
     this.replyAdapter = context.messageAdapter(FollowerActor.ReplicateReply.class, ReplicaReplied::new);
     this.prepareAdapter = context.messageAdapter(FollowerActor.PrepareReply.class, PrepareAnswered::new);
     this.confirmAdapter = context.messageAdapter(FollowerActor.TermConfirmed.class, TermAnswered::new);
+    this.preVoteAdapter = context.messageAdapter(FollowerActor.PreVoteReply.class, PreVoteAnswered::new);
+    Settings.Election e = settings.election();
+    this.heartbeatNanos = e.heartbeatInterval().toNanos();
+    this.election = new Election(node, nodeIndex, settings.followers() + 1, promisesNeeded,
+        new Election.Timing(e.ticks(e.timeoutMin()), e.ticks(e.timeoutMax())), new SplittableRandom());
 
-    context.getSystem().receptionist().tell(Receptionist.subscribe(
-        FollowerActor.SERVICE_KEY, context.messageAdapter(Receptionist.Listing.class, ReplicasChanged::new)));
+    // One adapter per message class: both listings come through it, told apart by their key.
+    ActorRef<Receptionist.Listing> listings = context.messageAdapter(Receptionist.Listing.class,
+        listing -> listing.isForKey(SERVICE_KEY) ? new PeersChanged(listing) : new ReplicasChanged(listing));
+    context.getSystem().receptionist().tell(Receptionist.subscribe(FollowerActor.SERVICE_KEY, listings));
+    context.getSystem().receptionist().tell(Receptionist.register(SERVICE_KEY, context.getSelf()));
+    context.getSystem().receptionist().tell(Receptionist.subscribe(SERVICE_KEY, listings));
     if (watchCluster) {
       Cluster cluster = Cluster.get(context.getSystem());
       cluster.subscriptions().tell(Subscribe.create(
@@ -222,8 +268,7 @@ public final class LeaderActor {
           context.messageAdapter(ClusterEvent.MemberRemoved.class, MemberRemoved::new),
           ClusterEvent.MemberRemoved.class));
     }
-    timers.startTimerWithFixedDelay(new Tick(), settings.resendAfter().dividedBy(2));
-    startElectionRound();
+    timers.startTimerWithFixedDelay(new Tick(), e.tick());
   }
 
   private Behavior<Command> behavior() {
@@ -234,6 +279,8 @@ public final class LeaderActor {
         .onMessage(Read.class, this::onRead)
         .onMessage(ReplicaReplied.class, this::onReplicaReplied)
         .onMessage(PrepareAnswered.class, this::onPrepareAnswered)
+        .onMessage(PreVoteAnswered.class, this::onPreVoteAnswered)
+        .onMessage(PeersChanged.class, this::onPeersChanged)
         .onMessage(TermAnswered.class, this::onTermAnswered)
         .onMessage(LocalPosition.class, this::onLocalPosition)
         .onMessage(LogFetched.class, this::onLogFetched)
@@ -250,13 +297,52 @@ public final class LeaderActor {
 
   // --- election ---
 
-  /** A new term: forgets the promises of the last one and asks everyone again. */
-  private void startElectionRound() {
+  /** Tells the election what this node's replica knows: the last leader contact, the terms it has seen. */
+  private void observeLocalReplica() {
+    view.contact().ifPresent(c -> {
+      if (c.count() != contactsSeen) {
+        contactsSeen = c.count();
+        act(election.heardFromLeader(c.term(), c.leader()));
+      }
+    });
+    view.state().ifPresent(s -> act(election.observeTerm(Math.max(s.promisedTerm(), s.lastTerm()))));
+  }
+
+  /** Carries out what the election asks for. */
+  private void act(Election.Action action) {
+    if (action instanceof Election.AskPreVotes ask) {
+      phase = Phase.PRE_VOTING;
+      electionStartedNanos = System.nanoTime();
+      FollowerActor.PreVote preVote = new FollowerActor.PreVote(ask.term(), node, preVoteAdapter);
+      localReplica.tell(preVote);
+      for (Replica r : replicas.values()) {
+        if (!r.local) {
+          r.link.send(r.ref, preVote);
+        }
+      }
+    } else if (action instanceof Election.StartCampaign start) {
+      startCampaign(start.term());
+    } else if (action instanceof Election.StepDown down) {
+      // Supervision restarts this actor as a follower; its writes in flight stay in doubt.
+      throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: term "
+          + down.newerTerm() + " exists");
+    }
+    if (election.role() == Election.Role.FOLLOWER && phase != Phase.FOLLOWING) {
+      phase = Phase.FOLLOWING; // heard from a leader: stop campaigning
+    }
+  }
+
+  private Behavior<Command> onPreVoteAnswered(PreVoteAnswered msg) {
+    FollowerActor.PreVoteReply reply = msg.reply();
+    act(election.preVoteAnswered(reply.node(), reply.term(), reply.granted(), reply.promisedTerm()));
+    return Behaviors.same();
+  }
+
+  /** N − W replicas would promise {@code campaignTerm}: ask them to, durably. */
+  private void startCampaign(long campaignTerm) {
     phase = Phase.ELECTING;
-    electionStartedNanos = System.nanoTime();
-    promises.clear();
+    term = campaignTerm;
     localPosition = null;
-    termRefused = false;
     context.ask(FollowerActor.Position.class, localReplica, ASK_TIMEOUT, FollowerActor.GetPosition::new,
         (pos, failure) -> new LocalPosition(pos, failure == null ? null : failure.toString()));
   }
@@ -266,22 +352,21 @@ public final class LeaderActor {
       return Behaviors.same();
     }
     if (msg.position() == null) {
-      context.getLog().warn("Leader candidate on {}: its replica did not answer ({}); retrying", node, msg.failure());
-      return Behaviors.same(); // the tick starts another round
+      context.getLog().warn("Leader candidate on {}: its replica did not answer ({}); the election timeout retries",
+          node, msg.failure());
+      return Behaviors.same();
     }
     localPosition = msg.position();
-    term = Math.max(highestSeenTerm, Math.max(localPosition.promisedTerm(), localPosition.lastTerm())) + 1;
-    highestSeenTerm = term;
     askForPromises();
     return Behaviors.same();
   }
 
-  /** Asks every replica that has not promised this term yet (again: a Prepare may be lost or slow). */
+  /** Asks every replica that has not promised this term yet. */
   private void askForPromises() {
     FollowerActor.Prepare prepare = new FollowerActor.Prepare(term, node, prepareAdapter);
     localReplica.tell(prepare);
     for (Replica r : replicas.values()) {
-      if (!r.local && !promises.containsKey(r.node)) {
+      if (!r.local && !election.campaign().promised(r.node)) {
         r.link.send(r.ref, prepare);
       }
     }
@@ -289,19 +374,20 @@ public final class LeaderActor {
 
   private Behavior<Command> onPrepareAnswered(PrepareAnswered msg) {
     if (msg.reply() instanceof FollowerActor.PrepareRejected rejected) {
-      highestSeenTerm = Math.max(highestSeenTerm, rejected.promisedTerm());
-      termRefused |= phase == Phase.ELECTING && rejected.promisedTerm() >= term;
+      act(election.observeTerm(rejected.promisedTerm()));
       return Behaviors.same();
     }
-    FollowerActor.Prepared prepared = (FollowerActor.Prepared) msg.reply();
-    if (phase != Phase.ELECTING || prepared.term() != term) {
-      return Behaviors.same();
-    }
-    promises.put(prepared.node(), prepared);
-    if (promises.size() >= promisesNeeded && promises.containsKey(node)) {
+    FollowerActor.Prepared p = (FollowerActor.Prepared) msg.reply();
+    if (phase == Phase.ELECTING && p.term() == term && election.promised(p.term(),
+        new Campaign.Promise(p.node(), p.lastIndex(), p.lastTerm(), p.appliedIndex()))) {
       startAdoption();
     }
     return Behaviors.same();
+  }
+
+  /** Adopting failed: campaign again, in a newer term. */
+  private void electAgain() {
+    act(election.adoptionFailed());
   }
 
   /** Fetches what the leader's replica lacks of the most complete promised log, then leads. */
@@ -309,16 +395,13 @@ public final class LeaderActor {
     phase = Phase.ADOPTING;
     adoptionStartedNanos = System.nanoTime();
     localStateTransfer = false;
-    FollowerActor.Prepared local = promises.get(node);
-    adoptFrom = promises.values().stream()
-        .max(Comparator.comparingLong(FollowerActor.Prepared::lastTerm)
-            .thenComparingLong(FollowerActor.Prepared::lastIndex)
-            .thenComparing(p -> p.node().equals(node)))
-        .orElseThrow();
+    Campaign campaign = election.campaign();
+    Campaign.Promise local = campaign.promiseOf(node);
+    adoptFrom = campaign.mostComplete();
     // Everything up to the highest applied index among the promisers is committed; the rest of the
     // adopted log is re-stamped with this term, so that a later election compares it as this
     // term's and cannot prefer a log that lacks it.
-    adoptRestampFrom = promises.values().stream().mapToLong(FollowerActor.Prepared::appliedIndex).max().orElse(0) + 1;
+    adoptRestampFrom = campaign.committedUpTo() + 1;
     commitIndex = adoptRestampFrom - 1;
     adoptUpTo = adoptFrom.lastIndex();
     adopted.clear();
@@ -333,13 +416,13 @@ public final class LeaderActor {
   }
 
   private void fetchLog(long from) {
-    long localApplied = promises.get(node).appliedIndex();
+    long localApplied = election.campaign().promiseOf(node).appliedIndex();
     ActorRef<FollowerActor.Command> source = from <= localApplied ? localReplica : replicas.get(adoptFrom.node()) == null
         ? null : replicas.get(adoptFrom.node()).ref;
     if (source == null) {
       context.getLog().warn("Replica {} with the most complete log left during the election; starting over",
           adoptFrom.node());
-      startElectionRound();
+      electAgain();
       return;
     }
     long upTo = from <= localApplied ? localApplied : adoptUpTo;
@@ -353,7 +436,7 @@ public final class LeaderActor {
       return Behaviors.same();
     }
     long next = adopted.isEmpty() ? localPosition.baseIndex() + 1 : adopted.get(adopted.size() - 1).index() + 1;
-    boolean fromBest = next > promises.get(node).appliedIndex();
+    boolean fromBest = next > election.campaign().promiseOf(node).appliedIndex();
     if (msg.slice() != null && msg.slice().entries().isEmpty() && fromBest && !adoptFrom.node().equals(node)
         && replicas.containsKey(adoptFrom.node())) {
       // Our replica is further behind the most complete log than that replica retains: it gets
@@ -369,7 +452,7 @@ public final class LeaderActor {
       context.getLog().warn("Could not fetch log entries from {} at index {} ({}); starting the election over",
           msg.slice() == null ? "?" : msg.slice().node(), next,
           msg.failure() != null ? msg.failure() : "no longer in its log: it needs a state transfer first");
-      startElectionRound();
+      electAgain();
       return Behaviors.same();
     }
     for (LogEntry e : msg.slice().entries()) {
@@ -379,7 +462,7 @@ public final class LeaderActor {
       adopted.add(e.index() >= adoptRestampFrom ? new LogEntry(e.index(), term, e.key(), e.value()) : e);
       next++;
     }
-    long localApplied = promises.get(node).appliedIndex();
+    long localApplied = election.campaign().promiseOf(node).appliedIndex();
     if (next > Math.max(localApplied, adoptUpTo)) {
       becomeLeader();
     } else {
@@ -397,13 +480,15 @@ public final class LeaderActor {
       resetProgress(r);
     }
     phase = Phase.LEADING;
+    election.becameLeader();
     metrics.elected(term);
     metrics.committed(commitIndex);
     long restamped = adopted.stream().filter(e -> e.index() >= adoptRestampFrom).count();
     context.getLog().info(
         "Leader on {} elected in term {} with promises from {} in {} ms: adopted the log of {} up to index {} "
             + "({} entries re-stamped), committed up to {}",
-        node, term, promises.keySet(), (System.nanoTime() - electionStartedNanos) / 1_000_000, adoptFrom.node(),
+        node, term, election.campaign().promisers(), (System.nanoTime() - electionStartedNanos) / 1_000_000,
+        adoptFrom.node(),
         lastIndex, restamped, commitIndex);
     adopted.clear();
     replicas.values().forEach(this::heartbeat);
@@ -419,10 +504,14 @@ public final class LeaderActor {
 
   private String electionStatus() {
     return switch (phase) {
+      case FOLLOWING -> election.leader() == null ? "following: no leader heard from yet"
+          : "following " + election.leader() + " (term " + election.term() + ")";
+      case PRE_VOTING -> String.format("asking for pre-votes for term %d: %d of the %d needed",
+          election.proposedTerm(), election.preVotes(), promisesNeeded);
       case LEADING -> "leading";
       case ADOPTING -> "adopting the log of " + (adoptFrom == null ? "?" : adoptFrom.node());
       case ELECTING -> String.format("electing in term %d: promises from %d of the %d nodes needed %s",
-          term, promises.size(), promisesNeeded, promises.keySet());
+          term, election.campaign().promisers().size(), promisesNeeded, election.campaign().promisers());
     };
   }
 
@@ -435,6 +524,13 @@ public final class LeaderActor {
   }
 
   private Behavior<Command> onWriteBatch(WriteBatch batch) {
+    if (phase != Phase.LEADING && !batch.passedOn()) {
+      Optional<ActorRef<Command>> leader = knownLeader();
+      if (leader.isPresent()) {
+        leader.get().tell(new WriteBatch(batch.writes(), batch.replyTo(), true));
+        return Behaviors.same();
+      }
+    }
     ActorRef<ReplyBatcher.Command> batcher = batchers.computeIfAbsent(batch.replyTo(), origin -> {
       ActorRef<ReplyBatcher.Command> child =
           context.spawnAnonymous(ReplyBatcher.create(origin, settings.maxBatchEntries()));
@@ -458,7 +554,8 @@ public final class LeaderActor {
   private void accept(String key, String value, int writeQuorum, long timeoutMillis, Consumer<WriteResult> reply,
       Set<String> followers) {
     if (phase != Phase.LEADING) {
-      reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet: the new leader on " + node
+      reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet (electing one needs " + promisesNeeded
+          + " of the " + (settings.followers() + 1) + " nodes): " + node
           + " is " + electionStatus() + "; it keeps trying", node));
       return;
     }
@@ -522,7 +619,7 @@ public final class LeaderActor {
       }
       List<LogEntry> batch = log.slice(r.nextIndex, settings.maxBatchEntries(), settings.maxBatchBytes());
       metrics.batch(batch.size());
-      send(r, new FollowerActor.Replicate(term, prev, log.termAt(prev), batch, commitIndex, replyAdapter), true);
+      send(r, new FollowerActor.Replicate(term, node, prev, log.termAt(prev), batch, commitIndex, replyAdapter), true);
       r.nextIndex += batch.size();
     }
   }
@@ -535,7 +632,7 @@ public final class LeaderActor {
       prev = r.matchIndex;
       prevTerm = Math.max(0, log.termAt(prev));
     }
-    send(r, new FollowerActor.Replicate(term, prev, prevTerm, List.of(), commitIndex, replyAdapter), false);
+    send(r, new FollowerActor.Replicate(term, node, prev, prevTerm, List.of(), commitIndex, replyAdapter), false);
   }
 
   private void send(Replica r, FollowerActor.Command msg, boolean carriesEntries) {
@@ -544,22 +641,25 @@ public final class LeaderActor {
     }
     r.unanswered.add(carriesEntries);
     r.lastSendNanos = System.nanoTime();
+    if (msg instanceof FollowerActor.Replicate replicate) {
+      r.sentCommitIndex = replicate.leaderCommit();
+    }
     r.link.send(r.ref, msg);
   }
 
   private Behavior<Command> onReplicaReplied(ReplicaReplied msg) {
     FollowerActor.ReplicateReply reply = msg.reply();
     Replica r = replicas.get(reply.node());
-    if (reply instanceof FollowerActor.Rejected rejected && rejected.promisedTerm() > term) {
-      // Another leader has taken a newer term: this one must not write any more.
-      throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: " + reply.node()
-          + " promised term " + rejected.promisedTerm());
+    if (reply instanceof FollowerActor.Rejected rejected) {
+      // Leading: another candidate has taken a newer term, and this leader must not write any more.
+      act(election.observeTerm(rejected.promisedTerm()));
+      return Behaviors.same();
     }
     if (phase == Phase.ADOPTING && localStateTransfer && reply.node().equals(node) && reply.term() == term
         && reply instanceof FollowerActor.Acked) {
       context.getLog().info("Our replica received the committed state up to {}; electing again", 
           ((FollowerActor.Acked) reply).matchIndex());
-      startElectionRound();
+      electAgain();
       return Behaviors.same();
     }
     if (r == null || phase != Phase.LEADING || reply.term() != term) {
@@ -592,6 +692,11 @@ public final class LeaderActor {
       }
     }
     sendNewEntries(r);
+    if (r.unanswered.isEmpty() && !r.stateTransfer && r.sentCommitIndex < commitIndex) {
+      // It acknowledged after the entry committed (one of the slower followers): it learns the
+      // commit index now, not on the next tick a second later.
+      heartbeat(r);
+    }
     if (!r.local) {
       metrics.follower(r.node, Math.max(0, lastIndex - r.matchIndex), 0, r.inFlight);
     }
@@ -636,23 +741,12 @@ public final class LeaderActor {
 
   private Behavior<Command> onTick(Tick tick) {
     long now = System.nanoTime();
-    if (phase == Phase.ELECTING && now - electionStartedNanos > ELECTION_ROUND.toNanos()) {
-      electionStartedNanos = now;
-      if (localPosition == null || termRefused || highestSeenTerm > term) {
-        // Our replica did not answer, or someone has promised a newer term: take a newer one.
-        context.getLog().info("Leader candidate on {}: {}; trying a newer term", node, electionStatus());
-        startElectionRound();
-      } else {
-        context.getLog().info("Leader candidate on {}: {}; asking again", node, electionStatus());
-        askForPromises();
-      }
-      return Behaviors.same();
-    }
-    if (phase == Phase.ADOPTING && now - adoptionStartedNanos > Duration.ofSeconds(60).toNanos()) {
-      context.getLog().warn("Leader candidate on {}: adopting the log of {} took over 60 s; electing again",
-          node, adoptFrom.node());
-      startElectionRound();
-      return Behaviors.same();
+    observeLocalReplica();
+    act(election.tick());
+    if (phase == Phase.ADOPTING && now - adoptionStartedNanos > ADOPTION_LIMIT.toNanos()) {
+      context.getLog().warn("Leader candidate on {}: adopting the log of {} took over {} s; electing again",
+          node, adoptFrom.node(), ADOPTION_LIMIT.toSeconds());
+      electAgain();
     }
     if (phase != Phase.LEADING) {
       return Behaviors.same();
@@ -664,7 +758,8 @@ public final class LeaderActor {
       }
       // A state transfer may take a while to persist; give it much longer before starting over.
       boolean quiet = now - r.lastSendNanos > (r.stateTransfer ? 30 * resendAfter : resendAfter);
-      if (r.inFlight > 0 && quiet && now - r.lastReplyNanos > resendAfter) {
+      boolean silent = quiet && now - r.lastReplyNanos > resendAfter;
+      if (r.inFlight > 0 && silent) {
         // No answer to anything for a while: assume the messages were lost and start over from
         // what is known to match.
         r.inFlight = 0;
@@ -672,8 +767,16 @@ public final class LeaderActor {
         r.stateTransfer = false;
         r.nextIndex = r.matchIndex > 0 ? r.matchIndex + 1 : lastIndex + 1;
         heartbeat(r);
-      } else if (r.unanswered.isEmpty() && quiet) {
-        heartbeat(r); // keeps idle replicas' commit index and position fresh, and finds restarted ones
+      } else if (r.inFlight == 0 && !r.stateTransfer && now - r.lastSendNanos > heartbeatNanos) {
+        // An idle replica hears from the leader at least this often: it knows the leader lives
+        // (and does not campaign), and learns the commit index. A busy one has its entries.
+        if (r.unanswered.size() >= MAX_UNANSWERED_HEARTBEATS) {
+          if (!silent) {
+            continue; // a slow replica: no more heartbeats piling up in front of it
+          }
+          r.unanswered.clear(); // lost, or a restarted replica: start afresh
+        }
+        heartbeat(r);
       }
     }
     return Behaviors.same();
@@ -683,8 +786,12 @@ public final class LeaderActor {
 
   private Behavior<Command> onRead(Read read) {
     if (phase != Phase.LEADING) {
-      read.replyTo().tell(new ReadResult.Unavailable("no leader serving yet: the new leader on " + node + " is "
-          + electionStatus()));
+      Optional<ActorRef<Command>> leader = read.passedOn() ? Optional.empty() : knownLeader();
+      if (leader.isPresent()) {
+        leader.get().tell(new Read(read.key(), read.level(), read.replyTo(), true));
+      } else {
+        read.replyTo().tell(new ReadResult.Unavailable("no leader serving yet: " + node + " is " + electionStatus()));
+      }
       return Behaviors.same();
     }
     if (read.level() == ReadLevel.LEADER || settings.writeQuorum() == 0) {
@@ -802,7 +909,10 @@ public final class LeaderActor {
   // --- membership ---
 
   private Behavior<Command> onReplicasChanged(ReplicasChanged msg) {
-    Set<ActorRef<FollowerActor.Command>> current = msg.listing().getServiceInstances(FollowerActor.SERVICE_KEY);
+    // Unreachable replicas included: the leader keeps sending to them (a partitioned node that was
+    // downed meanwhile learns so from the answer to its first message once it is back), and
+    // reachability only decides whom a new write waits for.
+    Set<ActorRef<FollowerActor.Command>> current = msg.listing().getAllServiceInstances(FollowerActor.SERVICE_KEY);
     Set<String> present = new HashSet<>();
     for (ActorRef<FollowerActor.Command> ref : current) {
       String replicaNode = FollowerActor.nodeOf(ref);
@@ -818,6 +928,8 @@ public final class LeaderActor {
           heartbeat(r);
         } else if (phase == Phase.ELECTING && localPosition != null && !local) {
           r.link.send(r.ref, new FollowerActor.Prepare(term, node, prepareAdapter));
+        } else if (phase == Phase.PRE_VOTING && !local) {
+          r.link.send(r.ref, new FollowerActor.PreVote(election.proposedTerm(), node, preVoteAdapter));
         }
       }
     }
@@ -840,10 +952,47 @@ public final class LeaderActor {
     Address member = msg.event().member().address();
     if (msg.event() instanceof ClusterEvent.UnreachableMember) {
       unreachable.add(member);
+      // Writes waiting for a replica on that node give up on it now, not at their timeout.
+      for (Replica r : replicas.values()) {
+        if (!r.local && member.equals(r.ref.path().address())) {
+          QuorumAggregator.FollowerLost lost = new QuorumAggregator.FollowerLost(r.node);
+          pending.values().forEach(a -> a.tell(lost));
+        }
+      }
     } else {
       unreachable.remove(member);
     }
     return Behaviors.same();
+  }
+
+  private Behavior<Command> onPeersChanged(PeersChanged msg) {
+    peers.clear();
+    for (ActorRef<Command> ref : msg.listing().getAllServiceInstances(SERVICE_KEY)) {
+      peers.put(nodeOfPeer(ref), ref);
+    }
+    return Behaviors.same();
+  }
+
+  /** A LeaderActor's node: the role of its address in the cluster, else its own node for a local one. */
+  private String nodeOfPeer(ActorRef<Command> ref) {
+    if (ref.path().address().hasLocalScope() || ref.equals(context.getSelf())) {
+      return node;
+    }
+    for (Member m : Cluster.get(context.getSystem()).state().getMembers()) {
+      if (m.address().equals(ref.path().address())) {
+        return m.getRoles().stream().filter(role -> !role.startsWith("dc-")).findFirst().orElse("?");
+      }
+    }
+    return ref.path().address().toString();
+  }
+
+  /** The LeaderActor of the node this one follows, if known and not this one. */
+  private Optional<ActorRef<Command>> knownLeader() {
+    String leader = election.leader();
+    if (leader == null || leader.equals(node)) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(peers.get(leader));
   }
 
   private LeaderInfo info() {
@@ -855,7 +1004,20 @@ public final class LeaderActor {
           (now - r.lastReplyNanos) / 1_000_000, reachable, r.stateTransfer));
     }
     progress.sort(Comparator.comparing(FollowerProgress::node));
-    return new LeaderInfo(node, address, phase == Phase.LEADING, electionStatus(), term, lastIndex, commitIndex,
-        settings.writeQuorum(), reachableFollowers().size(), progress);
+    boolean leading = phase == Phase.LEADING;
+    Optional<ReplicaView.Contact> contact = view.contact();
+    String leader = leading ? node : election.leader();
+    ActorRef<Command> leaderRef = leading ? context.getSelf() : leader == null ? null : peers.get(leader);
+    String leaderAddress = leaderRef == null ? null
+        : leading || leaderRef.path().address().hasLocalScope() ? address : leaderRef.path().address().toString();
+    String role = switch (phase) {
+      case LEADING -> "leader";
+      case FOLLOWING -> "follower";
+      default -> "candidate";
+    };
+    return new LeaderInfo(node, address, leading, role, electionStatus(), leading ? term : election.term(), leader,
+        leaderAddress, contact.map(c -> (now - c.atNanos()) / 1_000_000).orElse(-1L),
+        lastIndex, leading ? commitIndex : contact.map(ReplicaView.Contact::leaderCommit).orElse(0L),
+        settings.writeQuorum(), reachableFollowers().size(), leading ? progress : List.of());
   }
 }

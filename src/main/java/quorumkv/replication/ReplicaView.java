@@ -11,8 +11,16 @@ import quorumkv.storage.ReplicaState;
  * whole state, exactly one the actor itself would have answered from.
  */
 public final class ReplicaView {
+  /**
+   * The last message this replica accepted from a leader: who, in which term, when
+   * ({@link System#nanoTime}), the commit index it carried, and a count that changes with every
+   * contact. The node's leader actor reads it to know who leads and whether the leader is alive.
+   */
+  public record Contact(long term, String leader, long atNanos, long leaderCommit, long count) {}
+
   private final String node;
   private volatile ReplicaState state;
+  private volatile Contact contact;
 
   public ReplicaView(String node) {
     this.node = node;
@@ -20,6 +28,20 @@ public final class ReplicaView {
 
   void publish(ReplicaState published) {
     state = published;
+  }
+
+  void publishContact(Contact latest) {
+    contact = latest;
+  }
+
+  /** The last contact with a leader; empty until there was one. */
+  public Optional<Contact> contact() {
+    return Optional.ofNullable(contact);
+  }
+
+  /** The applied state as last published; empty until the replica has recovered. */
+  public Optional<ReplicaState> state() {
+    return Optional.ofNullable(state);
   }
 
   /** The key as of the last published state; empty until the replica has recovered. */

@@ -111,7 +111,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
     if (buffer.isEmpty()) {
       return;
     }
-    leader.tell(new LeaderActor.WriteBatch(List.copyOf(buffer), getContext().getSelf().narrow()));
+    leader.tell(new LeaderActor.WriteBatch(List.copyOf(buffer), getContext().getSelf().narrow(), false));
     metrics.forwarded(buffer.size(), waiting.size());
     buffer.clear();
   }

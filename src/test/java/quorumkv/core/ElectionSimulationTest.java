@@ -182,6 +182,25 @@ public class ElectionSimulationTest {
     return leader;
   }
 
+  @Test
+  public void aLeaderThatHearsOfANewerTermInALatePreVoteAnswerStepsDown() {
+    Election e = new Election("node0", 0, N, 3, new Election.Timing(2, 4), new Random(1));
+    long term = 0;
+    Election.Action a = e.tick();
+    while (!(a instanceof Election.AskPreVotes)) {
+      a = e.tick();
+    }
+    term = ((Election.AskPreVotes) a).term();
+    e.preVoteAnswered("node0", term, true, 0);
+    e.preVoteAnswered("node1", term, true, 0);
+    assertTrue(e.preVoteAnswered("node2", term, true, 0) instanceof Election.StartCampaign);
+    for (String n : new String[] {"node0", "node1", "node2"}) {
+      e.promised(term, new Campaign.Promise(n, 0, 0, 0));
+    }
+    e.becameLeader();
+    assertTrue(e.preVoteAnswered("node3", term, false, term + 5) instanceof Election.StepDown);
+  }
+
   /** Writes, message loss and delay, and crashes, restarts and partitions at random. */
   private static SimulatedCluster randomFaults(long seed, int writeQuorum) {
     SimulatedCluster c = new SimulatedCluster(N, writeQuorum, seed);

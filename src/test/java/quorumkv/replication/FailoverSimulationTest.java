@@ -31,7 +31,7 @@ public class FailoverSimulationTest {
 
   private ActorTestKit testKit;
   private NodeWiring wiring;
-  private final Map<String, ActorRef<FollowerActor.Command>> replicas = new LinkedHashMap<>();
+  private final Map<String, NodeWiring.Replica> replicas = new LinkedHashMap<>();
 
   @Before
   public void start() {
@@ -39,7 +39,7 @@ public class FailoverSimulationTest {
     testKit = ActorTestKit.create("failover", config);
     wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
     for (String node : NODES) {
-      replicas.put(node, wiring.replica(node).ref());
+      replicas.put(node, wiring.replica(node));
     }
   }
 
@@ -86,7 +86,7 @@ public class FailoverSimulationTest {
 
   private ReadResult read(ActorRef<LeaderActor.Command> leader, String key, LeaderActor.ReadLevel level) {
     TestProbe<ReadResult> client = testKit.createTestProbe();
-    leader.tell(new LeaderActor.Read(key, level, client.ref()));
+    leader.tell(new LeaderActor.Read(key, level, client.ref(), false));
     return client.receiveMessage(Duration.ofSeconds(10));
   }
 
@@ -102,7 +102,7 @@ public class FailoverSimulationTest {
 
   private FollowerActor.Position position(String node) {
     TestProbe<FollowerActor.Position> probe = testKit.createTestProbe();
-    replicas.get(node).tell(new FollowerActor.GetPosition(probe.ref()));
+    replicas.get(node).ref().tell(new FollowerActor.GetPosition(probe.ref()));
     return probe.receiveMessage();
   }
 
@@ -124,7 +124,7 @@ public class FailoverSimulationTest {
     // Three of the four copies go down. The new leader on node4 hears from N - W = 3 nodes:
     // node3, node4, node5, and only node3 has the write.
     for (String n : List.of("node0", "node1", "node2")) {
-      testKit.stop(replicas.get(n));
+      testKit.stop(replicas.get(n).ref());
     }
     assertEquals(0, position("node4").lastIndex());
     ActorRef<LeaderActor.Command> next = leaderOn("node4", ReplicationDelay.none());
@@ -156,14 +156,14 @@ public class FailoverSimulationTest {
     assertTrue(write(old, "k", "in-doubt", 2, Duration.ofMillis(300)) instanceof WriteResult.QuorumNotReached);
     testKit.stop(old);
     cutOff.close();
-    testKit.stop(replicas.get("node0"));   // the only copy of the in-doubt write goes down
+    testKit.stop(replicas.get("node0").ref());   // the only copy of the in-doubt write goes down
 
     ActorRef<LeaderActor.Command> next = leaderOn("node1", ReplicationDelay.none());
     awaitActive(next, 4);
     assertTrue(write(next, "k", "after", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
 
     // node0 comes back with the old entry at the same index: it must take the new leader's.
-    replicas.put("node0", wiring.replica("node0").ref());
+    replicas.put("node0", wiring.replica("node0"));
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (!position("node0").digest().equals(position("node1").digest())
         || position("node0").appliedIndex() != position("node1").appliedIndex()) {
@@ -180,10 +180,10 @@ public class FailoverSimulationTest {
     // node0's replica last promised term 1; the others promised term 2 to a candidate on node9.
     // node0's candidate picks term 2 as well and is refused at that same term: it must move on.
     TestProbe<FollowerActor.PrepareReply> other = testKit.createTestProbe();
-    replicas.get("node0").tell(new FollowerActor.Prepare(1, "node9", other.ref()));
+    replicas.get("node0").ref().tell(new FollowerActor.Prepare(1, "node9", other.ref()));
     other.expectMessageClass(FollowerActor.Prepared.class);
     for (String n : List.of("node1", "node2", "node3", "node4", "node5")) {
-      replicas.get(n).tell(new FollowerActor.Prepare(2, "node9", other.ref()));
+      replicas.get(n).ref().tell(new FollowerActor.Prepare(2, "node9", other.ref()));
       other.expectMessageClass(FollowerActor.Prepared.class);
     }
     ActorRef<LeaderActor.Command> leader = leaderOn("node0", ReplicationDelay.none());
@@ -194,13 +194,20 @@ public class FailoverSimulationTest {
 
   @Test
   public void aDeposedLeaderCanNoLongerWrite() {
-    ActorRef<LeaderActor.Command> old = leaderOn("node0", ReplicationDelay.none());
+    Map<String, Duration> delays = new ConcurrentHashMap<>();
+    ReplicationDelay cutOff = ReplicationDelay.of(n -> delays.getOrDefault(n, Duration.ZERO).toNanos());
+    ActorRef<LeaderActor.Command> old = leaderOn("node0", cutOff);
     awaitActive(old, 5);
     assertTrue(write(old, "k", "v1", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
 
+    // The others stop hearing from the old leader and elect node1's.
+    for (String n : List.of("node1", "node2", "node3", "node4", "node5")) {
+      delays.put(n, Duration.ofSeconds(30));
+    }
     ActorRef<LeaderActor.Command> next = leaderOn("node1", ReplicationDelay.none());
     awaitActive(next, 5);
     long newTerm = info(next).term();
+    delays.clear();
 
     // The old leader still thinks it leads; its next write is refused by every replica that
     // promised the newer term, so it cannot be acknowledged, and it stops leading.
@@ -219,14 +226,14 @@ public class FailoverSimulationTest {
   @Test
   public void aLeaderWithoutNMinusWPromisesServesNothingAndSaysWhy() {
     for (String node : List.of("node2", "node3", "node4", "node5")) {
-      testKit.stop(replicas.get(node));
+      testKit.stop(replicas.get(node).ref());
     }
     ActorRef<LeaderActor.Command> leader = leaderOn("node0", ReplicationDelay.none());
     long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
     while (System.nanoTime() < deadline) {
       WriteResult r = write(leader, "k", "v", 1, Duration.ofSeconds(1));
       assertTrue(r.toString(), r instanceof WriteResult.NoLeader);
-      assertTrue(((WriteResult.NoLeader) r).reason(), ((WriteResult.NoLeader) r).reason().contains("of the 3 nodes needed"));
+      assertTrue(((WriteResult.NoLeader) r).reason(), ((WriteResult.NoLeader) r).reason().contains("needs 3 of the 6 nodes"));
       pause();
     }
     assertFalse(info(leader).active());

@@ -51,7 +51,7 @@ public class FollowerActorTest {
   /** Sends entries after (prevIndex, prevTerm) with the given commit index, returns the answer. */
   private FollowerActor.ReplicateReply replicate(ActorRef<FollowerActor.Command> f, long term, long prevIndex,
       long prevTerm, List<LogEntry> entries, long commit) {
-    f.tell(new FollowerActor.Replicate(term, prevIndex, prevTerm, entries, commit, leader.ref()));
+    f.tell(new FollowerActor.Replicate(term, "leader", prevIndex, prevTerm, entries, commit, leader.ref()));
     return leader.receiveMessage();
   }
 
@@ -192,7 +192,7 @@ public class FollowerActorTest {
   @Test
   public void publishesItsAppliedStateForLocalReadsOnlyOnceDurableAndCommitted() {
     ReplicaView view = new ReplicaView(node);
-    var f = testKit.spawn(FollowerActor.create(node, 1000, 100, view));
+    var f = testKit.spawn(FollowerActor.create(node, 1000, 100, view, java.time.Duration.ZERO));
     position(f); // recovered (empty)
     FollowerActor.Value none = view.read("k1").orElseThrow();
     assertFalse(none.found());
@@ -208,7 +208,7 @@ public class FollowerActorTest {
 
     ReplicaView afterRestart = new ReplicaView(node);
     assertTrue("nothing before recovery", afterRestart.read("k1").isEmpty());
-    var again = testKit.spawn(FollowerActor.create(node, 1000, 100, afterRestart));
+    var again = testKit.spawn(FollowerActor.create(node, 1000, 100, afterRestart, java.time.Duration.ZERO));
     position(again);
     assertEquals("v1", afterRestart.read("k1").orElseThrow().value());
     assertEquals(3, afterRestart.read("k1").orElseThrow().appliedIndex());

@@ -31,7 +31,7 @@ public class ReplicationSimulationTest {
   private ActorTestKit testKit;
   private NodeWiring wiring;
   private ReplicationDelay delay;
-  private final Map<String, ActorRef<FollowerActor.Command>> replicas = new LinkedHashMap<>();
+  private final Map<String, NodeWiring.Replica> replicas = new LinkedHashMap<>();
   private ActorRef<LeaderActor.Command> leader;
 
   private void start(ReplicationDelay injected, String overrides) {
@@ -40,7 +40,7 @@ public class ReplicationSimulationTest {
     wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
     delay = injected;
     for (String node : List.of("node0", "node1", "node2", "node3", "node4", "node5")) {
-      replicas.put(node, wiring.replica(node).ref());
+      replicas.put(node, wiring.replica(node));
     }
     leader = testKit.spawn(wiring.leader("node0", replicas.get("node0"), delay), "leader");
     awaitReachableFollowers(5);
@@ -95,13 +95,13 @@ public class ReplicationSimulationTest {
 
   private long lastIndexOf(String node) {
     TestProbe<FollowerActor.Position> probe = testKit.createTestProbe();
-    replicas.get(node).tell(new FollowerActor.GetPosition(probe.ref()));
+    replicas.get(node).ref().tell(new FollowerActor.GetPosition(probe.ref()));
     return probe.receiveMessage().lastIndex();
   }
 
   private FollowerActor.Position positionOf(String node) {
     TestProbe<FollowerActor.Position> probe = testKit.createTestProbe();
-    replicas.get(node).tell(new FollowerActor.GetPosition(probe.ref()));
+    replicas.get(node).ref().tell(new FollowerActor.GetPosition(probe.ref()));
     return probe.receiveMessage();
   }
 
@@ -124,7 +124,9 @@ public class ReplicationSimulationTest {
       assertTrue("W=" + w + " answered after " + elapsedMs + " ms, before its " + w + "th follower could ack",
           elapsedMs >= 300L * w - 5);
       for (int k = 1; k <= w; k++) {
-        assertTrue("node" + k + " acked, so it must hold the write", lastIndexOf("node" + k) >= written.version());
+        assertTrue("W=" + w + ": node" + k + " acked, so it must hold the write " + written + ": "
+            + java.util.stream.IntStream.rangeClosed(1, 5).mapToObj(i -> positionOf("node" + i).toString()).toList(),
+            lastIndexOf("node" + k) >= written.version());
       }
       if (w < 5) {
         assertTrue("W=" + w + " waited for node" + (w + 1) + ", one follower more than the quorum",
@@ -182,7 +184,7 @@ public class ReplicationSimulationTest {
   @Test
   public void aDeadFollowerDoesNotHoldUpAQuorumTheOthersCanReach() {
     start(ReplicationDelay.none(), "");
-    testKit.stop(replicas.get("node5"));
+    testKit.stop(replicas.get("node5").ref());
     awaitReachableFollowers(4);
     WriteResult result = write("k", "v", 4, Duration.ofSeconds(5));
     assertTrue(result.toString(), result instanceof WriteResult.Written w && w.acks() == 4);
@@ -193,8 +195,8 @@ public class ReplicationSimulationTest {
     start(ReplicationDelay.none(), "");
     assertTrue(write("before", "v", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
     long indexBefore = info().lastIndex();
-    testKit.stop(replicas.get("node4"));
-    testKit.stop(replicas.get("node5"));
+    testKit.stop(replicas.get("node4").ref());
+    testKit.stop(replicas.get("node5").ref());
     awaitReachableFollowers(3);
 
     assertEquals(new WriteResult.NotEnoughReplicas("k", 3, 4, "node0"), write("k", "v", 4, Duration.ofSeconds(5)));
@@ -215,12 +217,12 @@ public class ReplicationSimulationTest {
   @Test
   public void aFollowerFurtherBehindThanTheRetainedLogGetsTheWholeState() {
     start(ReplicationDelay.none(), "quorumkv.replication.retained-entries = 20\n");
-    testKit.stop(replicas.get("node5"));
+    testKit.stop(replicas.get("node5").ref());
     awaitReachableFollowers(4);
     for (int i = 0; i < 60; i++) {
       assertTrue(write("key" + (i % 25), "v" + i, 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
     }
-    replicas.put("node5", wiring.replica("node5").ref());
+    replicas.put("node5", wiring.replica("node5"));
     awaitConverged(60);
     assertEquals(25, positionOf("node5").keyCount());
   }

@@ -96,6 +96,6 @@ public class WriteForwarderTest {
     TestProbe<WriteForwarder.Results> origin = testKit.createTestProbe();
     serialization.verifySerialization(new LeaderActor.WriteBatch(
         List.of(new LeaderActor.ForwardedWrite(1, "k", "v", 2, 500), new LeaderActor.ForwardedWrite(2, "k", null, -1, 500)),
-        origin.ref()), true);
+        origin.ref(), false), true);
   }
 }
