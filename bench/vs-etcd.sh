@@ -489,6 +489,15 @@ wait_qkv_ports() {
   done
 }
 
+# Sum (or max) of one metric over the quorumkv nodes' GET /metrics.
+qkv_metric() { # NAME sum|max
+  local i
+  for ((i = 0; i < QKV_NODES; i++)); do
+    curl -fsS -m 3 --noproxy '*' "http://$HOST:$((QKV_HTTP_BASE + i))/metrics" 2>/dev/null |
+      awk -v n="$1" '$1 == n { print $2 }'
+  done | awk -v how="$2" '{ if (how == "max") { if ($1 > v) v = $1 } else v += $1 } END { printf "%s", (NR ? v : "-") }'
+}
+
 # Every key is a bench-* key: the cluster starts empty in KV_DATA.
 qkv_key_count() {
   curl -fsS -m 3 --noproxy '*' "http://$HOST:$QKV_HTTP_BASE/status" 2>/dev/null | grep -o '"keyCount":[0-9]*' | head -n 1 | cut -d: -f2 || true
@@ -502,8 +511,8 @@ run_quorumkv() {
     return 0
   fi
   if [[ ! -f target/quorumkv.jar ]]; then
-    say "building target/quorumkv.jar (mvn -B -q package -DskipTests)"
-    mvn -B -q package -DskipTests
+    say "building target/quorumkv.jar (mvn -B -q package -DskipTests -pl src -am)"
+    mvn -B -q package -DskipTests -pl src -am
   fi
   # Nodes inherit our environment: keep the node defaults (FULL fsync, no injected delay).
   unset SQLITE_SYNCHRONOUS MIN_DELAY MAX_DELAY REPLICATION_TIMEOUT WRITE_QUORUM
@@ -513,7 +522,12 @@ run_quorumkv() {
   local i targets=
   for ((i = 0; i < QKV_NODES; i++)); do targets+="${targets:+,}$HOST:$((QKV_HTTP_BASE + i))"; done
   say "load: spread over all $QKV_NODES nodes (they forward writes to the leader), one wrk thread each"
+  local elections_before
+  elections_before=$(qkv_metric quorumkv_leader_elections_total sum)
   run_scenarios quorumkv quorumkv-put.lua quorumkv-get.lua "$targets" "$QKV_NODES" 1 qkv_key_count
+  QKV_LEADER_CHANGES=$(awk -v a="$elections_before" -v b="$(qkv_metric quorumkv_leader_elections_total sum)" 'BEGIN { printf "%d", b - a }')
+  QKV_SILENCE=$(qkv_metric quorumkv_leader_silence_max_seconds max)
+  say "quorumkv leader changes during the runs: $QKV_LEADER_CHANGES; longest a follower went without a message from the leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms"
   say "quorumkv keys on node0: $(qkv_key_count) of $KEYS"
   if ./kv check >"$OUT/kv-check.txt" 2>&1; then
     say "quorumkv replicas consistent after the runs (./kv check)"
@@ -598,6 +612,7 @@ step "results ($(date '+%F %T'); load average now $(now_load))"
   say "etcd ${ETCD_VERSION:-?} (5 members, WAL fsync on${ETCD_FSYNC:+; $ETCD_FSYNC}), quorumkv 1+5 (SQLite synchronous=${SQLITE_SYNC:-?}), data on $TMP_FS"
   say "wrk ${WRK_VERSION:-?}, closed loop, one thread per member, $DURATION per run, $KEYS keys, $VALUE_SIZE-byte values; etcd load: $ETCD_TARGET"
   [[ -z $QKV_SKIPPED ]] || say "quorumkv half skipped: $QKV_SKIPPED"
+  [[ -z ${QKV_LEADER_CHANGES:-} ]] || say "quorumkv leader changes during the runs: $QKV_LEADER_CHANGES (from /metrics); longest silence of the leader seen by a follower: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms"
   [[ -z $COVERAGE ]] || say "warning: $COVERAGE (reads of missing keys count as errors)"
   say "etcd has no W: its write-W1/W5 rows are the same run as W=$W, repeated as a reference"
   say "load1: the 1-minute load average after each run; above $NPROC, other work competed for the CPUs"

@@ -42,7 +42,7 @@ import quorumkv.replication.WriteResult;
 import quorumkv.metrics.Metrics;
 
 /**
- * The HTTP API of every node. Writes go to the leader (through the singleton proxy, wherever it
+ * The HTTP API of every node. Writes go to this node's LeaderActor, which passes them on to the leader (wherever it
  * runs); reads are served by this node's replica unless the client asks for the leader's. The
  * actors know nothing of HTTP: this class asks them and maps their answers to status codes.
  */

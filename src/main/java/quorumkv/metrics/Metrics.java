@@ -43,6 +43,7 @@ public final class Metrics implements Extension {
   private final DistributionSummary forwardedBatch;
   private final AtomicLong appliedIndex = new AtomicLong();
   private final AtomicLong commitIndex = new AtomicLong();
+  private final AtomicLong longestLeaderSilenceNanos = new AtomicLong();
 
   public static Metrics get(ActorSystem<?> system) {
     return ID.apply(system);
@@ -71,6 +72,10 @@ public final class Metrics implements Extension {
         .description("Writes logged by the leader on this node and waiting for their quorum").register(registry);
     Gauge.builder("quorumkv_applied_index", appliedIndex, AtomicLong::get)
         .description("The last log index applied by this node's replica").register(registry);
+    Gauge.builder("quorumkv_leader_silence_max_seconds", longestLeaderSilenceNanos, v -> v.get() / 1e9)
+        .description("The longest time this node's replica went without a message from the leader it follows "
+            + "(same leader and term), since the node started: how close the cluster came to an election timeout")
+        .register(registry);
     Gauge.builder("quorumkv_commit_index", commitIndex, AtomicLong::get)
         .description("The leader's commit index (on the leader's node)").register(registry);
   }
@@ -102,6 +107,11 @@ public final class Metrics implements Extension {
 
   public void persisted(long nanos) {
     persistLatency.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /** The replica heard from the leader it already followed, {@code nanos} after the previous message. */
+  public void leaderSilence(long nanos) {
+    longestLeaderSilenceNanos.accumulateAndGet(nanos, Math::max);
   }
 
   public void elected(long newTerm) {

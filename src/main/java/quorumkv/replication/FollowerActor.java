@@ -225,7 +225,11 @@ public final class FollowerActor
     if (cmd.term() < state.promisedTerm()) {
       return Effect().reply(cmd.replyTo(), new Rejected(node, cmd.term(), state.promisedTerm()));
     }
-    leaderContact.heard(cmd.term(), cmd.leader(), System.nanoTime());
+    long now = System.nanoTime();
+    if (leaderContact.contacts() > 0 && leaderContact.term() == cmd.term() && cmd.leader().equals(leaderContact.leader())) {
+      metrics.leaderSilence(now - leaderContact.atNanos());
+    }
+    leaderContact.heard(cmd.term(), cmd.leader(), now);
     if (view != null) {
       view.publishContact(new ReplicaView.Contact(cmd.term(), cmd.leader(), leaderContact.atNanos(),
           cmd.leaderCommit(), leaderContact.contacts()));

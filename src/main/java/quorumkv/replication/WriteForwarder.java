@@ -16,7 +16,7 @@ import quorumkv.CborSerializable;
 import quorumkv.metrics.Metrics;
 
 /**
- * One per node, between its HTTP clients and the leader (wherever the singleton runs): the writes
+ * One per node, between its HTTP clients and the leader (through its own node's LeaderActor, which passes them on): the writes
  * that arrive while it is busy go to the leader as one {@link LeaderActor.WriteBatch}, and the
  * answers come back grouped as {@link Results}. Under load that is one remote message each way per
  * group instead of two per write, which is most of what a write costs a node that is not the

@@ -1,5 +1,5 @@
 /**
- * The write path: {@link quorumkv.replication.LeaderActor} (a Cluster Singleton) orders writes into
+ * The write path: {@link quorumkv.replication.LeaderActor} (one per node; the elected one leads) orders writes into
  * a gap-free log, replicates it to every {@link quorumkv.replication.FollowerActor} (one per node,
  * the leader's own included) and spawns a {@link quorumkv.replication.QuorumAggregator} per write
  * that answers the client once the leader's replica and W followers hold the write. Each node's

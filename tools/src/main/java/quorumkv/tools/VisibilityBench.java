@@ -1,0 +1,129 @@
+package quorumkv.tools;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import quorumkv.harness.NodeClient;
+
+/**
+ * How soon an acknowledged write is visible everywhere: writes keys one at a time to the leader
+ * and, from the moment each is acknowledged, polls every other node's local read until it shows
+ * that write; reports the time until the last follower shows it (percentiles over the writes).
+ * A poll costs one loopback HTTP round trip, so the figures include up to one of those.
+ *
+ * <p>Usage: {@code java -cp tools/target/quorumkv-tools.jar quorumkv.tools.VisibilityBench [--writes 200]}
+ */
+@Command(name = "VisibilityBench", mixinStandardHelpOptions = true, versionProvider = ToolCommandLine.Version.class,
+    sortOptions = false, usageHelpAutoWidth = true,
+    description = {"Time from an acknowledged write to its visibility in every follower's local read.",
+        "Class: quorumkv.tools.VisibilityBench in tools/target/quorumkv-tools.jar."},
+    footer = "Exits 0 when every write became visible on every follower, 1 otherwise, 2 on bad options.")
+public final class VisibilityBench implements Callable<Integer> {
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
+
+  @Option(names = "--nodes", paramLabel = "URL,URL,...", split = ",", converter = NodeAddresses.UriConverter.class,
+      description = "The nodes (default: http://127.0.0.1:8000 .. http://127.0.0.1:8005).")
+  List<URI> nodes;
+
+  @Option(names = "--writes", paramLabel = "N", description = "Writes, one at a time (default: ${DEFAULT-VALUE}).")
+  int writes = 200;
+
+  @Option(names = "--give-up-ms", paramLabel = "MS",
+      description = "A write not visible on a follower after this long counts as never (default: ${DEFAULT-VALUE}).")
+  long giveUpMillis = 10_000;
+
+  public static void main(String[] args) {
+    ToolCommandLine.exit(new VisibilityBench(), args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    List<URI> all = nodes == null || nodes.isEmpty() ? NodeAddresses.LOCAL.uris() : nodes;
+    NodeClient client = new NodeClient(REQUEST_TIMEOUT);
+    Optional<URI> leader = findLeader(client, all);
+    if (leader.isEmpty()) {
+      System.err.println("VisibilityBench: no node reports itself as leader in GET /status");
+      return 1;
+    }
+    List<URI> followers = all.stream().filter(n -> !n.equals(leader.get())).toList();
+    ExecutorService pollers = Executors.newFixedThreadPool(followers.size());
+    long[] lastVisibleMicros = new long[writes];
+    int failed = 0;
+    try {
+      String prefix = "visibility-" + System.currentTimeMillis() + "-";
+      for (int i = 0; i < writes; i++) {
+        String key = prefix + i;
+        NodeClient.Response r = client.put(leader.get(), key, "v" + i, null);
+        if (!r.ok()) {
+          System.err.println("VisibilityBench: write " + i + " answered " + r);
+          failed++;
+          lastVisibleMicros[i] = -1;
+          continue;
+        }
+        long acked = System.nanoTime();
+        long version = r.body().path("version").asLong();
+        List<Future<Long>> polls = new ArrayList<>();
+        for (URI f : followers) {
+          polls.add(pollers.submit(() -> awaitVisible(client, f, key, version, acked)));
+        }
+        long slowest = 0;
+        for (Future<Long> p : polls) {
+          long micros = p.get();
+          slowest = micros < 0 || slowest < 0 ? -1 : Math.max(slowest, micros);
+        }
+        lastVisibleMicros[i] = slowest;
+        if (slowest < 0) {
+          failed++;
+        }
+      }
+    } finally {
+      pollers.shutdownNow();
+    }
+    long[] visible = Arrays.stream(lastVisibleMicros).filter(m -> m >= 0).sorted().toArray();
+    System.out.printf("writes %d to %s, %d followers polled; visible on every follower after the ack (ms):%n",
+        writes, leader.get(), followers.size());
+    if (visible.length > 0) {
+      System.out.printf("  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f%n", pct(visible, 50), pct(visible, 90),
+          pct(visible, 99), visible[visible.length - 1] / 1000.0);
+    }
+    System.out.printf("  never visible within %d ms, or not acknowledged: %d%n", giveUpMillis, failed);
+    return failed == 0 ? 0 : 1;
+  }
+
+  /** Microseconds from the ack until the follower's local read shows {@code version}, or -1. */
+  private long awaitVisible(NodeClient client, URI follower, String key, long version, long ackedNanos) {
+    long deadline = ackedNanos + giveUpMillis * 1_000_000;
+    while (System.nanoTime() < deadline) {
+      NodeClient.Response r = client.get(follower, key);
+      if (r.ok() && r.body().path("version").asLong() >= version) {
+        return (System.nanoTime() - ackedNanos) / 1000;
+      }
+    }
+    return -1;
+  }
+
+  private static Optional<URI> findLeader(NodeClient client, List<URI> nodes) {
+    for (URI n : nodes) {
+      Optional<JsonNode> s = client.status(n);
+      if (s.isPresent() && "leader".equals(s.get().path("role").asText())) {
+        return Optional.of(n);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static double pct(long[] sorted, int p) {
+    int i = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, i))] / 1000.0;
+  }
+}
