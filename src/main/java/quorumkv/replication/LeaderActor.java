@@ -187,8 +187,13 @@ public final class LeaderActor {
   private final ReplicaView view;
   private final Election election;
   private final long heartbeatNanos;
-  /** Every node's LeaderActor, by node: where writes go when another node leads. */
-  private final Map<String, ActorRef<Command>> peers = new HashMap<>();
+  /** Every node's LeaderActor: where writes go when another node leads. */
+  private Set<ActorRef<Command>> peers = Set.of();
+  /** Whether this runs in a cluster (else in one test JVM, where nothing is passed on). */
+  private final boolean clustered;
+  /** The LeaderActor of the leader this node follows, once found among the peers. */
+  private String peerLeader;
+  private ActorRef<Command> peerLeaderRef;
   /** The count of the last leader contact of our replica that the election has been told of. */
   private long contactsSeen = -1;
   private final ActorRef<FollowerActor.TermConfirmed> confirmAdapter;
@@ -236,6 +241,7 @@ public final class LeaderActor {
       boolean watchCluster) {
     this.context = context;
     this.view = view;
+    this.clustered = watchCluster;
     this.timers = timers;
     this.settings = settings;
     this.node = node;
@@ -966,33 +972,36 @@ public final class LeaderActor {
   }
 
   private Behavior<Command> onPeersChanged(PeersChanged msg) {
-    peers.clear();
-    for (ActorRef<Command> ref : msg.listing().getAllServiceInstances(SERVICE_KEY)) {
-      peers.put(nodeOfPeer(ref), ref);
-    }
+    peers = msg.listing().getAllServiceInstances(SERVICE_KEY);
+    peerLeader = null;
+    peerLeaderRef = null;
     return Behaviors.same();
   }
 
-  /** A LeaderActor's node: the role of its address in the cluster, else its own node for a local one. */
-  private String nodeOfPeer(ActorRef<Command> ref) {
-    if (ref.path().address().hasLocalScope() || ref.equals(context.getSelf())) {
-      return node;
-    }
-    for (Member m : Cluster.get(context.getSystem()).state().getMembers()) {
-      if (m.address().equals(ref.path().address())) {
-        return m.getRoles().stream().filter(role -> !role.startsWith("dc-")).findFirst().orElse("?");
-      }
-    }
-    return ref.path().address().toString();
-  }
-
-  /** The LeaderActor of the node this one follows, if known and not this one. */
+  /**
+   * The LeaderActor of the node this one follows, if known and not this one: the peer at the
+   * address of the cluster member whose role is the leader's node id (looked up when the leader
+   * changes, since a peer may register before its node is a member).
+   */
   private Optional<ActorRef<Command>> knownLeader() {
     String leader = election.leader();
-    if (leader == null || leader.equals(node)) {
+    if (leader == null || leader.equals(node) || !clustered) {
       return Optional.empty();
     }
-    return Optional.ofNullable(peers.get(leader));
+    if (!leader.equals(peerLeader)) {
+      peerLeaderRef = null;
+      for (Member m : Cluster.get(context.getSystem()).state().getMembers()) {
+        if (m.getRoles().contains(leader)) {
+          for (ActorRef<Command> ref : peers) {
+            if (m.address().equals(ref.path().address())) {
+              peerLeaderRef = ref;
+            }
+          }
+        }
+      }
+      peerLeader = peerLeaderRef == null ? null : leader;
+    }
+    return Optional.ofNullable(peerLeaderRef);
   }
 
   private LeaderInfo info() {
@@ -1007,7 +1016,7 @@ public final class LeaderActor {
     boolean leading = phase == Phase.LEADING;
     Optional<ReplicaView.Contact> contact = view.contact();
     String leader = leading ? node : election.leader();
-    ActorRef<Command> leaderRef = leading ? context.getSelf() : leader == null ? null : peers.get(leader);
+    ActorRef<Command> leaderRef = leading ? context.getSelf() : knownLeader().orElse(null);
     String leaderAddress = leaderRef == null ? null
         : leading || leaderRef.path().address().hasLocalScope() ? address : leaderRef.path().address().toString();
     String role = switch (phase) {
