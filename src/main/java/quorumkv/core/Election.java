@@ -116,8 +116,24 @@ public final class Election {
       return NOTHING;
     }
     term = seen;
-    if (role == Role.LEADER) {
-      return new StepDown(seen);
+    switch (role) {
+      case LEADER -> {
+        return new StepDown(seen);
+      }
+      case PRE_CANDIDATE, CANDIDATE, ADOPTING -> {
+        if (role == Role.PRE_CANDIDATE && seen < proposedTerm) {
+          return NOTHING; // the term this round asks for is still newer
+        }
+        // A newer term than this round's exists: the round is lost. Follow, and campaign again
+        // (above it) only after another election timeout without a leader.
+        role = Role.FOLLOWER;
+        leader = null;
+        ticks = 0;
+        timeoutTicks = drawTimeout();
+        campaign = null;
+        preVotes.clear();
+      }
+      default -> { }
     }
     return NOTHING;
   }

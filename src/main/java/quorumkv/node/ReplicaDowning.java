@@ -14,28 +14,35 @@ import akka.remote.artery.ThisActorSystemQuarantinedEvent;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import akka.actor.typed.javadsl.Adapter;
 import quorumkv.config.Settings;
+import quorumkv.replication.ReplicationStatus;
 import scala.Option;
 import scala.concurrent.duration.FiniteDuration;
 
 /**
  * Cluster membership's downing for quorumkv, where membership only discovers replicas and never
- * decides who leads (the replicas elect the leader among themselves).
+ * decides who leads (the replicas elect the leader among themselves). The rules follow the
+ * replication protocol, so that no node shuts itself down for good and no side that still serves
+ * writes is ever cut out:
  *
  * <ul>
- *   <li>A member unreachable for {@code down-unreachable-after} is taken for dead and downed, so
- *       that restarted nodes can join (Akka admits a new incarnation only once the old one is
- *       removed, and removes nothing while some member is unreachable but not down). Only the
- *       cluster leader of a side that reaches a strict majority of the nodes does this: a
- *       minority downs nobody, so a leader left with its W followers keeps them, and keeps serving.
- *   <li>A node that learns it was quarantined by a member (it was downed on the other side of a
- *       partition that has healed) downs itself. Its ActorSystem then stops, and {@link Main}
- *       starts a new incarnation in the same process that joins again: no node process ever
- *       exits because the cluster declared it down.
+ *   <li><b>The leader gives up on a member.</b> A member unreachable for {@code
+ *       down-unreachable-after} is downed by the node that leads the replicas, if that node reaches
+ *       a strict majority of the nodes. Downing lets restarted nodes join (Akka admits a new
+ *       incarnation only once the old one is removed, and removes nothing while some member is
+ *       unreachable but not down). A side without the leader, or without a majority, downs nobody:
+ *       a leader left with its W followers keeps them and keeps serving.
+ *   <li><b>A node on its own starts over.</b> A joined node that has neither led nor heard from a
+ *       leader for {@code down-unreachable-after}, and has reached only a minority of the nodes for
+ *       a few seconds, downs itself: it was most likely downed on the other side (a node back from a pause or a
+ *       partition is not told). Its ActorSystem stops, and {@link Main} starts a new incarnation in
+ *       the same process that joins again once it can. The same when a member quarantines it.
  * </ul>
  *
  * Nothing is downed because reachability keeps changing (unlike the split-brain resolver's
- * down-all-when-unstable, which once shut down every node after a burst of crashes).
+ * down-all-when-unstable, which once shut down every node after a burst of crashes), and no node
+ * process ever exits because of membership.
  */
 public final class ReplicaDowning extends DowningProvider {
   private final Duration downAfter;
@@ -60,11 +67,16 @@ public final class ReplicaDowning extends DowningProvider {
   static final class Downer extends AbstractActor {
     private record Tick() {}
 
+    /** How long a minority view must last before a leaderless node acts on it (not a blip of reachability). */
+    private static final Duration MINORITY_SETTLES = Duration.ofSeconds(5);
+
     private final Duration downAfter;
     private final int clusterSize;
     private final Cluster cluster = Cluster.get(getContext().getSystem());
     private final Map<Address, Long> unreachableSince = new HashMap<>();
     private Cancellable ticks;
+    /** Since when this node has reached only a minority of the nodes ({@link System#nanoTime}), or -1. */
+    private long minoritySince = -1;
 
     Downer(Duration downAfter, int clusterSize) {
       this.downAfter = downAfter;
@@ -117,8 +129,10 @@ public final class ReplicaDowning extends DowningProvider {
     }
 
     private void downTheLongGone() {
-      if (unreachableSince.isEmpty() || !cluster.selfAddress().equals(cluster.state().getLeader())) {
-        return;
+      Member self = cluster.selfMember();
+      if (self.status() != MemberStatus.up() && self.status() != MemberStatus.weaklyUp()) {
+        minoritySince = -1;
+        return; // not joined yet (or leaving): nothing to decide
       }
       int reachable = 0;
       for (Member m : cluster.state().getMembers()) {
@@ -128,16 +142,33 @@ public final class ReplicaDowning extends DowningProvider {
           reachable++;
         }
       }
-      if (2 * reachable <= clusterSize) {
-        return; // a minority (or half) never downs anyone
-      }
       long now = System.nanoTime();
-      for (Map.Entry<Address, Long> e : unreachableSince.entrySet()) {
-        if (now - e.getValue() >= downAfter.toNanos()) {
-          getContext().getSystem().log().warning("Downing {}: unreachable for over {} s, seen from {} of the {} nodes",
-              e.getKey(), downAfter.toSeconds(), reachable, clusterSize);
-          cluster.down(e.getKey());
+      ReplicationStatus replication = ReplicationStatus.get(Adapter.toTyped(getContext().getSystem()));
+      if (replication.leading() && 2 * reachable > clusterSize) {
+        for (Map.Entry<Address, Long> e : unreachableSince.entrySet()) {
+          if (now - e.getValue() >= downAfter.toNanos()) {
+            getContext().getSystem().log().warning(
+                "Downing {}: unreachable for over {} s; this node leads and reaches {} of the {} nodes",
+                e.getKey(), downAfter.toSeconds(), reachable, clusterSize);
+            cluster.down(e.getKey());
+          }
         }
+      }
+      if (2 * reachable >= clusterSize) {
+        minoritySince = -1;
+        return;
+      }
+      if (minoritySince < 0) {
+        minoritySince = now;
+      }
+      boolean noLeaderHeard = !replication.leading()
+          && now - replication.lastLeaderContactNanos() >= downAfter.toNanos();
+      if (noLeaderHeard && now - minoritySince >= MINORITY_SETTLES.toNanos()) {
+        getContext().getSystem().log().warning("This node has reached only {} of the {} nodes and heard from no "
+            + "leader for over {} s: downing itself to start a new incarnation that joins again", reachable,
+            clusterSize, downAfter.toSeconds());
+        minoritySince = -1;
+        cluster.down(cluster.selfAddress());
       }
     }
   }

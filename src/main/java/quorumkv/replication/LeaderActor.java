@@ -189,6 +189,8 @@ public final class LeaderActor {
   private final long heartbeatNanos;
   /** Every node's LeaderActor: where writes go when another node leads. */
   private Set<ActorRef<Command>> peers = Set.of();
+  private final ReplicationStatus status;
+  private final long startedNanos = System.nanoTime();
   /** Whether this runs in a cluster (else in one test JVM, where nothing is passed on). */
   private final boolean clustered;
   /** The LeaderActor of the leader this node follows, once found among the peers. */
@@ -242,6 +244,7 @@ public final class LeaderActor {
     this.context = context;
     this.view = view;
     this.clustered = watchCluster;
+    this.status = ReplicationStatus.get(context.getSystem());
     this.timers = timers;
     this.settings = settings;
     this.node = node;
@@ -749,6 +752,8 @@ public final class LeaderActor {
     long now = System.nanoTime();
     observeLocalReplica();
     act(election.tick());
+    boolean leading = phase == Phase.LEADING;
+    status.update(leading, leading ? now : view.contact().map(ReplicaView.Contact::atNanos).orElse(startedNanos));
     if (phase == Phase.ADOPTING && now - adoptionStartedNanos > ADOPTION_LIMIT.toNanos()) {
       context.getLog().warn("Leader candidate on {}: adopting the log of {} took over {} s; electing again",
           node, adoptFrom.node(), ADOPTION_LIMIT.toSeconds());

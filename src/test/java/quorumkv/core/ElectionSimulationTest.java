@@ -32,7 +32,29 @@ public class ElectionSimulationTest {
             e.node(), Terms.owner(e.term(), N));
       }
       assertTrue("seed " + seed + ": no leader at all", !c.elections.isEmpty());
+      long leading = c.nodes.stream().filter(SimulatedCluster.Node::leads).count();
+      assertEquals("seed " + seed + ": nodes that think they lead once everything healed", 1, leading);
     }
+  }
+
+  @Test
+  public void aCandidateThatSeesANewerTermWhileAdoptingGivesUpItsRound() {
+    Election e = new Election("node1", 1, N, 3, new Election.Timing(2, 4), new Random(1));
+    Election.Action a = e.tick();
+    while (!(a instanceof Election.AskPreVotes)) {
+      a = e.tick();
+    }
+    long term = ((Election.AskPreVotes) a).term();
+    for (String n : new String[] {"node1", "node2", "node3"}) {
+      a = e.preVoteAnswered(n, term, true, 0);
+    }
+    assertTrue(a instanceof Election.StartCampaign);
+    for (String n : new String[] {"node1", "node2", "node3"}) {
+      e.promised(term, new Campaign.Promise(n, 0, 0, 0));
+    }
+    assertEquals(Election.Role.ADOPTING, e.role());
+    e.observeTerm(term + 1); // another candidate won a newer term meanwhile
+    assertEquals(Election.Role.FOLLOWER, e.role());
   }
 
   @Test

@@ -113,7 +113,8 @@ public class ReplicationSimulationTest {
     for (int k = 1; k <= 5; k++) {
       delays.put("node" + k, Duration.ofMillis(300L * k));
     }
-    start(perFollower(delays), "");
+    // Resends would reorder the followers (a link slower than resend-after looks lost).
+    start(perFollower(delays), "quorumkv.replication.resend-after = 10s");
     for (int w = 1; w <= 5; w++) {
       long started = System.nanoTime();
       WriteResult result = write("key-w" + w, "v" + w, w, Duration.ofSeconds(10));
@@ -132,6 +133,9 @@ public class ReplicationSimulationTest {
         assertTrue("W=" + w + " waited for node" + (w + 1) + ", one follower more than the quorum",
             lastIndexOf("node" + (w + 1)) < written.version());
       }
+      // Every follower idle again before the next write: otherwise a slow follower's pipeline
+      // sends it the next write together with this one, ahead of a faster follower's.
+      awaitConverged(written.version());
     }
   }
 
