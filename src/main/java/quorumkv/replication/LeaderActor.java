@@ -168,6 +168,9 @@ public final class LeaderActor {
 
   private record PendingRead(String key, long readIndex, ActorRef<ReadResult> replyTo) {}
 
+  /** A batch this node passed on to {@code leader}, remembered until its writes have surely been answered. */
+  private record PassedOn(long atNanos, String leader, WriteBatch batch) {}
+
   private static final Duration ASK_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration ADOPTION_LIMIT = Duration.ofSeconds(60);
   /** Heartbeats sent to a replica that answers none: enough to survive a slow persist, few to a dead node. */
@@ -193,6 +196,8 @@ public final class LeaderActor {
   private final long startedNanos = System.nanoTime();
   /** Whether this runs in a cluster (else in one test JVM, where nothing is passed on). */
   private final boolean clustered;
+  /** Batches passed on to a leader, oldest first: answered as in doubt at once should that leader be lost. */
+  private final java.util.ArrayDeque<PassedOn> passedOn = new java.util.ArrayDeque<>();
   /** The LeaderActor of the leader this node follows, once found among the peers. */
   private String peerLeader;
   private ActorRef<Command> peerLeaderRef;
@@ -537,6 +542,7 @@ public final class LeaderActor {
       Optional<ActorRef<Command>> leader = knownLeader();
       if (leader.isPresent()) {
         leader.get().tell(new WriteBatch(batch.writes(), batch.replyTo(), true));
+        passedOn.add(new PassedOn(System.nanoTime(), peerLeader, batch));
         return Behaviors.same();
       }
     }
@@ -754,6 +760,7 @@ public final class LeaderActor {
     act(election.tick());
     boolean leading = phase == Phase.LEADING;
     status.update(leading, leading ? now : view.contact().map(ReplicaView.Contact::atNanos).orElse(startedNanos));
+    answerWritesPassedOnToALostLeader(now);
     if (phase == Phase.ADOPTING && now - adoptionStartedNanos > ADOPTION_LIMIT.toNanos()) {
       context.getLog().warn("Leader candidate on {}: adopting the log of {} took over {} s; electing again",
           node, adoptFrom.node(), ADOPTION_LIMIT.toSeconds());
@@ -981,6 +988,34 @@ public final class LeaderActor {
     peerLeader = null;
     peerLeaderRef = null;
     return Behaviors.same();
+  }
+
+  /**
+   * Writes this node passed on to a leader that it no longer follows (it stopped hearing from it,
+   * or another node leads now) may never be answered: their clients hear at once that they are in
+   * doubt, rather than wait out their timeout, and can retry with the new leader. Batches old enough
+   * to have been answered are forgotten.
+   */
+  private void answerWritesPassedOnToALostLeader(long now) {
+    long forgetAfter = settings.timeout().toNanos() + heartbeatNanos * 10;
+    while (!passedOn.isEmpty() && now - passedOn.peekFirst().atNanos() > forgetAfter
+        && passedOn.peekFirst().leader().equals(election.leader())) {
+      passedOn.pollFirst();
+    }
+    while (!passedOn.isEmpty() && !passedOn.peekFirst().leader().equals(election.leader())) {
+      PassedOn lost = passedOn.pollFirst();
+      if (now - lost.atNanos() > forgetAfter) {
+        continue;
+      }
+      List<WriteForwarder.Result> inDoubt = new ArrayList<>();
+      for (ForwardedWrite w : lost.batch().writes()) {
+        inDoubt.add(new WriteForwarder.Result(w.id(), new WriteResult.QuorumNotReached(w.key(), 0, 0,
+            w.writeQuorum() < 0 ? settings.writeQuorum() : w.writeQuorum(), node,
+            "the leader " + lost.leader() + " was lost before it answered: the write is in doubt (it may or may not "
+                + "have been applied), not rolled back; retry it")));
+      }
+      lost.batch().replyTo().tell(new WriteForwarder.Results(inDoubt));
+    }
   }
 
   /**
