@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,10 +39,13 @@ import org.junit.rules.Timeout;
  * with a higher term, and rejoins as a follower; crashes and restarts never make a node that was
  * not killed exit, and never lose an acknowledged write.
  *
- * <p>One cluster with the default {@code WRITE_QUORUM=3} runs three scenarios in turn (each ends
- * with all six ready and converged, so the next starts from a healthy cluster): the leader killed,
- * three followers killed at once under {@code ?w=2} writes, and a rolling restart under W=3 writes.
- * A second cluster with {@code WRITE_QUORUM=1} loses four followers.
+ * <p>One cluster with the default {@code WRITE_QUORUM=3} runs four scenarios in turn, each ending
+ * with all six ready, in one cluster, under one leader, converged and every acknowledged write read
+ * back, so that the next starts from a healthy cluster: (d) the leader killed; (c) a rolling
+ * restart under W=3 writes; (a) three followers killed at once under {@code ?w=2} writes (the
+ * lowest-numbered followers, so the seed nodes whenever the leader is not one of them); (e) the
+ * three seed nodes killed at once, whoever leads, node0 (the first seed) restarted first. A second
+ * cluster with {@code WRITE_QUORUM=1} loses four followers (b).
  */
 public class AvailabilityIT {
   /** The default WRITE_QUORUM of the first cluster, and the quorum its W=3 writes ask for. */
@@ -57,6 +61,7 @@ public class AvailabilityIT {
   /** The leader's failure detector needs a few seconds to call a killed follower unreachable. */
   private static final Duration UNREACHABLE = Duration.ofSeconds(60);
   private static final Duration CONVERGE = Duration.ofSeconds(90);
+  private static final Duration MEMBERSHIP = Duration.ofSeconds(60);
   private static final Duration PROGRESS = Duration.ofSeconds(60);
   private static final Duration STOPPED = Duration.ofSeconds(30);
   /** application.conf's replication.election.timeout-max: a follower that hears no leader this long campaigns. */
@@ -98,8 +103,10 @@ public class AvailabilityIT {
     runPhases(() -> {
       phase("d kill -9 the leader: another leads with a higher term, the old one rejoins as a follower",
           this::leaderKilledAnotherLeads);
-      phase("a kill -9 three followers within a second under w=2 writes, restart them", this::followerCrashBurst);
       phase("c rolling restart of all six under W=3 writes", this::rollingRestart);
+      // Last: these two restart node0, the first seed node, while the other seeds are down.
+      phase("a kill -9 three followers within a second under w=2 writes, restart them", this::followerCrashBurst);
+      phase("e kill -9 the three seed nodes, restart node0 at once", this::seedNodesCrashTogether);
     });
   }
 
@@ -112,7 +119,7 @@ public class AvailabilityIT {
 
   // --- scenarios ---
 
-  /** (d) */
+  /** (d) The leader killed: another is elected with a higher term; the old one rejoins as a follower. */
   private void leaderKilledAnotherLeads() throws Exception {
     LeaderView old = awaitLeader("every node follows one leader", 0);
     List<WriteHistory.Outcome> before = writeEach(IntStream.range(0, 10).map(i -> old.node()).toArray(), "d-before-", W);
@@ -153,7 +160,10 @@ public class AvailabilityIT {
     convergeAndVerify(next.node());
   }
 
-  /** (a) */
+  /**
+   * (a) Three followers (the lowest-numbered) killed within a second, the first restarted at once
+   * and the other two a few seconds later, while one client writes {@code ?w=2} to the leader.
+   */
   private void followerCrashBurst() throws Exception {
     LeaderView leader = awaitLeader("every node follows one leader", 0);
     List<Integer> followers = IntStream.range(0, Cluster.NODES).filter(n -> n != leader.node()).boxed().toList();
@@ -210,12 +220,59 @@ public class AvailabilityIT {
       assertEquals(Cluster.nodeId(e.getKey()) + " was not killed and must still be the same process",
           (long) e.getValue(), cluster.pid(e.getKey()));
     }
+    awaitOneCluster();
     LeaderView after = awaitLeader("every node follows one leader", 0);
     assertEquals("three followers crashing and returning do not depose a leader that keeps two", leader, after);
     convergeAndVerify(leader.node());
   }
 
-  /** (c) */
+  /**
+   * (e) The three seed nodes crash together, whoever leads; node0, the first seed node, restarts
+   * at once, the other two a few seconds later: all six end in one cluster under one leader.
+   * (When none of them leads, (a) already crashes exactly these three; this makes it certain.)
+   */
+  private void seedNodesCrashTogether() throws Exception {
+    LeaderView before = awaitLeader("every node follows one leader", 0);
+    List<Integer> seeds = List.of(0, 1, 2);
+    Instant killed = Instant.now();
+    for (int n : seeds) {
+      ProcessHandle.of(cluster.pid(n)).ifPresent(ProcessHandle::destroyForcibly);
+    }
+    for (int n : seeds) {
+      cluster.kill(n);
+    }
+    cluster.start(0);
+    mark("leader was " + before + "; " + nodeIds(seeds) + " killed, node0 restarted at once");
+
+    // A few seconds with node1 and node2 down; meanwhile node3-5 keep (or elect) a leader that
+    // takes w=2 writes: the cluster they form is the one the seeds must come back to.
+    Duration downFor = Duration.ofSeconds(3);
+    int[] attempt = {0};
+    WriteHistory.Outcome[] last = new WriteHistory.Outcome[1];
+    Await.until("node3-5 acknowledge a w=2 write, " + downFor.toSeconds() + " s after the kills", ELECTION, () -> {
+      if (last[0] == null || !last[0].acknowledged()) {
+        last[0] = history.write(3 + attempt[0] % 3, "e-key-" + attempt[0], "e-value-" + attempt[0], 2);
+        attempt[0]++;
+      }
+      return last[0].acknowledged() && Duration.between(killed, Instant.now()).compareTo(downFor) >= 0;
+    }, () -> String.valueOf(last[0]));
+    cluster.start(1);
+    cluster.start(2);
+    mark("node1 and node2 restarted " + secondsSince(killed) + " after the kills; " + last[0]);
+
+    Deadline deadline = Deadline.in(REJOIN);
+    for (int n = 0; n < Cluster.NODES; n++) {
+      cluster.awaitReady(n, deadline.remaining());
+    }
+    assertNoNodeExitedBesides(Set.of());
+    mark("all six ready");
+    awaitOneCluster();
+    LeaderView after = awaitLeader("every node follows one leader", 0);
+    mark("leader " + after);
+    convergeAndVerify(after.node());
+  }
+
+  /** (c) Each node in turn stopped (SIGTERM, even nodes) or killed (SIGKILL, odd), restarted, ready. */
   private void rollingRestart() throws Exception {
     AtomicInteger restarting = new AtomicInteger(-1);
     // Writes go round the nodes (followers pass them on to the leader), skipping the one restarting.
@@ -257,7 +314,7 @@ public class AvailabilityIT {
     convergeAndVerify(leader.node());
   }
 
-  /** (b) */
+  /** (b) With WRITE_QUORUM=1 the leader keeps serving w=1 with one follower left, and refuses w=2. */
   private void fourFollowersDownWithWriteQuorumOne() throws Exception {
     LeaderView leader = awaitLeader("every node follows one leader", 0);
     JsonNode status = cluster.status(leader.node()).orElseThrow();
@@ -388,6 +445,41 @@ public class AvailabilityIT {
     return found[0];
   }
 
+  /**
+   * Waits until every node's /status lists the same six members, each Up and reachable: one
+   * cluster. (Two clusters can each report a leader and be "ready".)
+   */
+  private void awaitOneCluster() {
+    Set<String> all = Set.copyOf(IntStream.range(0, Cluster.NODES).mapToObj(Cluster::nodeId).toList());
+    Map<String, String> seen = new LinkedHashMap<>();
+    Await.until("all six nodes see the same six members Up and reachable (one cluster)", MEMBERSHIP, () -> {
+      seen.clear();
+      Set<String> addresses = new HashSet<>();
+      boolean one = true;
+      for (int n = 0; n < Cluster.NODES; n++) {
+        Optional<JsonNode> s = cluster.status(n);
+        if (s.isEmpty()) {
+          seen.put(Cluster.nodeId(n), "no status");
+          one = false;
+          continue;
+        }
+        List<String> members = new ArrayList<>();
+        Set<String> up = new HashSet<>();
+        for (JsonNode m : s.get().path("members")) {
+          members.add(m.path("node").asText() + ":" + m.path("status").asText()
+              + (m.path("reachable").asBoolean() ? "" : "(unreachable)"));
+          if ("Up".equals(m.path("status").asText()) && m.path("reachable").asBoolean()) {
+            up.add(m.path("node").asText());
+            addresses.add(m.path("address").asText());
+          }
+        }
+        seen.put(Cluster.nodeId(n), members + " leader " + s.get().path("leader").asText());
+        one &= up.equals(all) && members.size() == Cluster.NODES;
+      }
+      return one && addresses.size() == Cluster.NODES;
+    }, seen::toString);
+  }
+
   private JsonNode awaitStatus(int n, String what, Predicate<JsonNode> condition) {
     JsonNode[] last = new JsonNode[1];
     Await.until(Cluster.nodeId(n) + " " + what, ELECTION, () -> {
@@ -425,6 +517,7 @@ public class AvailabilityIT {
    * through one node with {@code consistency=linearizable} and from every node locally.
    */
   private void convergeAndVerify(int leader) {
+    awaitOneCluster();
     int[] others = IntStream.range(0, Cluster.NODES).filter(n -> n != leader).toArray();
     JsonNode state = cluster.awaitSameState(leader, others, CONVERGE);
     mark("all six at lastIndex " + state.path("lastIndex").asLong() + ", digest " + state.path("digest").asText());
