@@ -150,6 +150,8 @@ public class AvailabilityIT {
     mark("20 W=3 writes through " + Cluster.nodeId(next.node()) + " and " + Cluster.nodeId(follower)
         + " acknowledged, versions " + after.get(0).version() + ".." + lastVersion(after));
 
+    assertNoNodeExitedBesides(Set.of(old.node()));
+
     cluster.start(old.node());
     cluster.awaitReady(old.node(), REJOIN);
     mark(Cluster.nodeId(old.node()) + " restarted and ready");
