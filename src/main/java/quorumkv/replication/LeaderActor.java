@@ -991,18 +991,20 @@ public final class LeaderActor {
   }
 
   /**
-   * Writes this node passed on to a leader that it no longer follows (it stopped hearing from it,
-   * or another node leads now) may never be answered: their clients hear at once that they are in
+   * Writes this node passed on to a leader that it no longer follows (another node leads now) may
+   * never be answered: their clients hear at once that they are in
    * doubt, rather than wait out their timeout, and can retry with the new leader. Batches old enough
    * to have been answered are forgotten.
    */
   private void answerWritesPassedOnToALostLeader(long now) {
     long forgetAfter = settings.timeout().toNanos() + heartbeatNanos * 10;
+    String following = election.leader();
     while (!passedOn.isEmpty() && now - passedOn.peekFirst().atNanos() > forgetAfter
-        && passedOn.peekFirst().leader().equals(election.leader())) {
+        && (following == null || passedOn.peekFirst().leader().equals(following))) {
       passedOn.pollFirst();
     }
-    while (!passedOn.isEmpty() && !passedOn.peekFirst().leader().equals(election.leader())) {
+    // Only once another leader is known: while this node campaigns, the old one may yet answer.
+    while (following != null && !passedOn.isEmpty() && !passedOn.peekFirst().leader().equals(following)) {
       PassedOn lost = passedOn.pollFirst();
       if (now - lost.atNanos() > forgetAfter) {
         continue;
