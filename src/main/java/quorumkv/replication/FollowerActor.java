@@ -2,6 +2,7 @@ package quorumkv.replication;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.ServiceKey;
@@ -181,7 +182,11 @@ public final class FollowerActor
 
   private FollowerActor(ActorContext<Command> context, String node, int snapshotEvery, int retainedEntries,
       ReplicaView view, LeaderContact leaderContact) {
-    super(PersistenceId.ofUniqueId(NAME_PREFIX + node));
+    // A journal write that fails (the circuit breaker's 10 s call-timeout: a node paused, or an
+    // fsync stalled that long) restarts the replica, which recovers from its journal: it must not
+    // stop for good and leave the node without a replica.
+    super(PersistenceId.ofUniqueId(NAME_PREFIX + node),
+        SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(5), 0.2));
     this.view = view;
     this.leaderContact = leaderContact;
     this.context = context;
