@@ -225,8 +225,9 @@ public final class FailoverBench implements Callable<Integer> {
         if (awaitSteppedDown(cluster, leader)) {
           stepDown = (System.nanoTime() - resumed) / 1e9;
         } else {
-          problem = "node" + leader + " did not step down within " + STEP_DOWN.toSeconds() + " s of SIGCONT: "
-              + statuses(cluster);
+          problem = "no other node led with node" + leader + " stepped down within " + STEP_DOWN.toSeconds()
+              + " s of SIGCONT; node" + leader + "'s GET /status: "
+              + http.statusResponse(cluster.uri(leader)) + "; all: " + statuses(cluster);
           System.out.println("PROBLEM: " + problem);
         }
       }
