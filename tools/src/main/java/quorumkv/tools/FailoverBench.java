@@ -87,6 +87,10 @@ public final class FailoverBench implements Callable<Integer> {
       description = "how long the pause mode keeps the leader stopped (default ${DEFAULT-VALUE})")
   int pauseSeconds;
 
+  @Option(order = 6, names = "--logs", paramLabel = "DIR",
+      description = "where the node logs are copied when the bench ends (default /tmp/failover-bench-<time>)")
+  Path logs;
+
   @Option(names = {"-h", "--help"}, usageHelp = true, description = "show this help and exit")
   boolean help;
 
@@ -121,24 +125,36 @@ public final class FailoverBench implements Callable<Integer> {
   }
 
   private void run(Map<Mode, List<Round>> results, int[] quorum) throws InterruptedException {
+    Path logsTo = logs != null ? logs : Path.of("/tmp", "failover-bench-"
+        + java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     try (Cluster<NetworkNamespaces> cluster = Cluster.inNetworkNamespaces(jar, Map.of(), Duration.ofMinutes(5))) {
-      cluster.startAll();
-      cluster.awaitAllReady(ALL_READY);
-      int w = writeQuorum != null ? writeQuorum : cluster.writeQuorum().orElseThrow(
-          () -> new IllegalStateException("no node tells its writeQuorum on GET /status: " + cluster.readiness()));
-      quorum[0] = w;
-      for (Mode m : mode.rounds()) {
-        List<Round> done = new ArrayList<>();
-        results.put(m, done);
-        for (int round = 1; round <= rounds; round++) {
-          Round r = round(cluster, m, w, round);
-          done.add(r);
-          System.out.printf("%s round %d (leader node%d): first acknowledged write after %.2f s%s; %d acknowledged"
-              + " writes read back, %d lost%s%n", name(m), round, r.leader(), r.failoverSeconds(),
-              r.stepDownSeconds() < 0 ? "" : String.format(", stepped down %.2f s after SIGCONT", r.stepDownSeconds()),
-              r.acknowledged(), r.lost().size(), r.problem() == null ? "" : "; PROBLEM: " + r.problem());
-          r.lost().forEach(l -> System.out.println("  LOST: " + l));
-        }
+      try {
+        rounds(cluster, results, quorum);
+      } finally {
+        cluster.logs().copyTo(logsTo);
+        System.out.println("node logs in " + logsTo);
+      }
+    }
+  }
+
+  private void rounds(Cluster<NetworkNamespaces> cluster, Map<Mode, List<Round>> results, int[] quorum)
+      throws InterruptedException {
+    cluster.startAll();
+    cluster.awaitAllReady(ALL_READY);
+    int w = writeQuorum != null ? writeQuorum : cluster.writeQuorum().orElseThrow(
+        () -> new IllegalStateException("no node tells its writeQuorum on GET /status: " + cluster.readiness()));
+    quorum[0] = w;
+    for (Mode m : mode.rounds()) {
+      List<Round> done = new ArrayList<>();
+      results.put(m, done);
+      for (int round = 1; round <= rounds; round++) {
+        Round r = round(cluster, m, w, round);
+        done.add(r);
+        System.out.printf("%s round %d (leader node%d): first acknowledged write after %.2f s%s; %d acknowledged"
+            + " writes read back, %d lost%s%n", name(m), round, r.leader(), r.failoverSeconds(),
+            r.stepDownSeconds() < 0 ? "" : String.format(", stepped down %.2f s after SIGCONT", r.stepDownSeconds()),
+            r.acknowledged(), r.lost().size(), r.problem() == null ? "" : "; PROBLEM: " + r.problem());
+        r.lost().forEach(l -> System.out.println("  LOST: " + l));
       }
     }
   }
