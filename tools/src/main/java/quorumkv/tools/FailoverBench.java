@@ -186,7 +186,8 @@ public final class FailoverBench implements Callable<Integer> {
 
   private Round round(Cluster<NetworkNamespaces> cluster, Mode mode, int w, int round) throws InterruptedException {
     requireNoneExited(cluster);
-    int leader = awaitStableLeader(cluster);
+    List<String> problems = new ArrayList<>();
+    int leader = awaitStableLeader(cluster, problems);
     int writer = (leader + 1 + round % 5) % Cluster.NODES;
     String prefix = "failover-" + name(mode) + "-" + round + "-";
     Map<String, String> acknowledged = new LinkedHashMap<>();
@@ -226,7 +227,6 @@ public final class FailoverBench implements Callable<Integer> {
         + " of losing node" + leader + ": " + cluster.readiness());
 
     double stepDown = -1;
-    String problem = null;
     switch (mode) {
       case KILL -> cluster.start(leader);
       case PARTITION -> {
@@ -241,9 +241,10 @@ public final class FailoverBench implements Callable<Integer> {
         if (awaitSteppedDown(cluster, leader)) {
           stepDown = (System.nanoTime() - resumed) / 1e9;
         } else {
-          problem = "no other node led with node" + leader + " stepped down within " + STEP_DOWN.toSeconds()
+          String problem = "no other node led with node" + leader + " stepped down within " + STEP_DOWN.toSeconds()
               + " s of SIGCONT; node" + leader + "'s GET /status: "
               + http.statusResponse(cluster.uri(leader)) + "; all: " + statuses(cluster);
+          problems.add(problem);
           System.out.println("PROBLEM: " + problem);
         }
       }
@@ -252,29 +253,41 @@ public final class FailoverBench implements Callable<Integer> {
     cluster.awaitAllReady(ALL_READY);
     requireNoneExited(cluster);
     List<String> lost = readBack(cluster, writer, acknowledged);
-    return new Round(round, leader, seconds, stepDown, acknowledged.size(), lost, problem);
+    return new Round(round, leader, seconds, stepDown, acknowledged.size(), lost,
+        problems.isEmpty() ? null : String.join("; ", problems));
   }
 
   /**
-   * Waits until every node answers /status naming one leader, which says it leads; that leader.
-   * Ends the bench if none emerges: rounds need a leader to take away.
+   * Waits until every node answers /status and a majority of them name one leader, which says it
+   * leads; that leader. A node that names another leader (e.g. says it leads itself, in an older
+   * term) then is a problem of the round, reported, not a reason to stop. Ends the bench if no
+   * leader emerges: rounds need a leader to take away.
    */
-  private int awaitStableLeader(Cluster<NetworkNamespaces> cluster) {
+  private int awaitStableLeader(Cluster<NetworkNamespaces> cluster, List<String> problems) {
     int[] leader = {-1};
-    Await.until("every node names the same leader, which says it leads", STABLE_LEADER, () -> {
+    String[] dissent = {null};
+    Await.until("a majority of the nodes name the same leader, which says it leads", STABLE_LEADER, () -> {
       Map<Integer, JsonNode> statuses = statusesOf(cluster);
       if (statuses.size() < Cluster.NODES) {
         return false;
       }
-      Set<String> named = new java.util.HashSet<>();
-      statuses.values().forEach(s -> named.add(s.path("leader").asText("")));
-      if (named.size() != 1) {
+      Map<String, Integer> votes = new HashMap<>();
+      statuses.values().forEach(s -> votes.merge(s.path("leader").asText(""), 1, Integer::sum));
+      String named = votes.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+      int l = Cluster.nodeIndex(named);
+      if (l < 0 || 2 * votes.get(named) <= Cluster.NODES || !"leader".equals(statuses.get(l).path("role").asText())) {
         return false;
       }
-      int l = Cluster.nodeIndex(named.iterator().next());
       leader[0] = l;
-      return l >= 0 && "leader".equals(statuses.get(l).path("role").asText());
+      dissent[0] = votes.size() == 1 ? null : "not every node follows " + named + " before the fault: " + statuses(cluster);
+      return dissent[0] == null || Await.within(Duration.ofSeconds(10), Duration.ofMillis(500),
+          () -> statusesOf(cluster).values().stream().allMatch(s -> s.path("leader").asText("").equals(named)));
     }, () -> statuses(cluster));
+    if (dissent[0] != null && !statusesOf(cluster).values().stream()
+        .allMatch(s -> s.path("leader").asText("").equals(Cluster.nodeId(leader[0])))) {
+      problems.add(dissent[0]);
+      System.out.println("PROBLEM: " + dissent[0]);
+    }
     return leader[0];
   }
 
