@@ -45,8 +45,9 @@ import quorumkv.harness.NodeClient;
  * own ({@link Cluster#inNetworkNamespaces}): concurrent clients write (at the cluster's write
  * quorum W, from {@code GET /status}, or {@code --write-quorum}) and read
  * ({@code consistency=linearizable}) a handful of keys and record every operation in a
- * {@link History}, while a nemesis kills (SIGKILL) and restarts nodes, pauses them (SIGSTOP/SIGCONT)
- * and partitions the network into a majority and a minority, the leader included.
+ * {@link History}, while a nemesis kills (SIGKILL) one node or two or three at once and restarts
+ * them, pauses nodes (SIGSTOP/SIGCONT; the leader for longer than the election timeout) and
+ * partitions the network into a majority and a minority, the leader included.
  * Then it heals everything, waits for the replicas to converge and checks:
  * <ol>
  *   <li>acknowledged writes lost (must be 0): an OK write that nothing could have overwritten, or
@@ -56,7 +57,9 @@ import quorumkv.harness.NodeClient;
  *   <li>linearizability of each key's history ({@link LinearizabilityChecker}), the final read of
  *       each key included;
  *   <li>valid requests answered 400 (must be 0): e.g. a build that does not know
- *       {@code consistency=linearizable}, which would leave the reads unchecked.
+ *       {@code consistency=linearizable}, which would leave the reads unchecked;
+ *   <li>node processes that exited on their own (must be 0): no node exits because the cluster
+ *       declared it dead, so the nemesis restarts only the nodes it killed, never one that exited.
  * </ol>
  * It prints (and writes to {@code report.txt}, {@code report.json}) operations by outcome, faults
  * by kind, leader changes (and any term claimed by two leaders), the longest write unavailability
@@ -74,9 +77,9 @@ import quorumkv.harness.NodeClient;
  * (or the next run) removes the node JVMs and namespaces it left.
  *
  * <p>Choices: one fault at a time, each aimed at the leader 40% of the time, with calm between
- * them and a bounded wait for every node to be ready again; a node that exits by itself (downed by
- * the split-brain resolver) is restarted, but not while a partition is in place. Clients pick a
- * random node per operation, so writes are also forwarded through nodes on the minority side.
+ * them and a bounded wait for every node to be ready again; a node that exits on its own is
+ * recorded and left down, never restarted (that would hide the failure). Clients pick a random
+ * node per operation, so writes are also forwarded through nodes on the minority side.
  * <p>Exit status: 0 no anomaly, 1 anomalies, 2 the run itself failed (setup, harness), 3 over its deadline.
  */
 public final class NemesisRun {
@@ -223,6 +226,8 @@ public final class NemesisRun {
     String countKey() {
       return switch (kind) {
         case "partition" -> hitLeader() ? "partition-with-leader" : "partition";
+        case "kill-many" -> hitLeader() ? "kill-many-with-leader" : "kill-many";
+        case "pause-leader-long" -> kind;
         default -> hitLeader() ? kind + "-leader" : kind;
       };
     }
@@ -234,11 +239,14 @@ public final class NemesisRun {
     }
   }
 
-  /** A node whose JVM exited without the nemesis killing it (e.g. downed by the split-brain resolver). */
-  public record SelfExit(String node, double at, int exitCode, String during, String restartedAt, String logHint) {
+  /**
+   * A node whose JVM exited without the nemesis killing it: a failure, since no node process
+   * exits because the cluster declared it dead. The nemesis does not restart it.
+   */
+  public record SelfExit(String node, double at, int exitCode, String during, String logHint) {
     @Override
     public String toString() {
-      return String.format("%7.1f s  %s exited (code %d) %s; %s%s", at, node, exitCode, during, restartedAt,
+      return String.format("%7.1f s  %s exited (code %d) %s; not restarted%s", at, node, exitCode, during,
           logHint.isEmpty() ? "" : "\n             log: " + logHint);
     }
   }
@@ -321,6 +329,7 @@ public final class NemesisRun {
       if (!nonLinearizable().isEmpty()) a.add("keys not linearizable: " + nonLinearizable().size());
       if (rejected400 > 0) a.add("valid requests rejected with 400: " + rejected400 + " (e.g. " + rejected400Example + ")");
       if (!finalReadFailures.isEmpty()) a.add("final reads that failed after healing: " + finalReadFailures.size());
+      if (!selfExits.isEmpty()) a.add("node processes that exited on their own: " + selfExits.size());
       return a;
     }
 
@@ -350,7 +359,8 @@ public final class NemesisRun {
           + stats.faults().entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
           .collect(Collectors.joining(", ", "(", ")"))).append('\n');
       faults.forEach(f -> sb.append("  ").append(f).append('\n'));
-      sb.append("nodes that exited by themselves: ").append(selfExits.size()).append('\n');
+      sb.append("node processes that exited on their own (must be 0; never restarted): ").append(selfExits.size())
+          .append('\n');
       selfExits.forEach(e -> sb.append("  ").append(e).append('\n'));
       sb.append("\nleader changes: ").append(leaderChanges).append(", terms seen: ").append(terms).append('\n');
       appendLimited(sb, leaderTimeline, 30, "  ");
@@ -383,6 +393,7 @@ public final class NemesisRun {
       sb.append("  valid requests rejected with 400: ").append(rejected400)
           .append(rejected400 > 0 ? " (e.g. " + rejected400Example + ")" : "").append('\n');
       sb.append("  final reads failed: ").append(finalReadFailures.size()).append('\n');
+      sb.append("  node processes that exited on their own: ").append(selfExits.size()).append('\n');
       sb.append("verdict: ").append(passed() ? "PASS" : "FAIL: " + String.join("; ", anomalies())).append('\n');
       return sb.toString();
     }
@@ -419,6 +430,7 @@ public final class NemesisRun {
       j.put("errors", errors);
       j.put("faultCounts", stats.faults());
       j.put("faults", faults);
+      j.put("processesExitedOnTheirOwn", selfExits.size());
       j.put("selfExits", selfExits);
       j.put("leaderChanges", leaderChanges);
       j.put("terms", terms);
@@ -537,11 +549,18 @@ public final class NemesisRun {
     Report execute(long t0) throws IOException, InterruptedException {
       log("nemesis run: " + seconds(o.faultTime()) + " s of faults, " + o.clients() + " clients, " + o.keys()
           + " keys, seed " + o.seed() + "; " + cluster);
+      Nemesis nemesis = new Nemesis(cluster, history, new Random(o.seed()), this::log);
       cluster.startAll();
       Duration setupWait = min(Duration.ofSeconds(150), remaining(Duration.ofSeconds(60).plus(o.faultTime())));
-      if (!cluster.awaitAllReadyRestartingExited(setupWait, this::log)) {
+      if (!nemesis.awaitAllReady(System.nanoTime() + setupWait.toNanos())) {
         throw new IllegalStateException("the cluster did not become ready within " + setupWait.toSeconds() + " s: "
             + cluster.readiness());
+      }
+      if (!nemesis.selfExits().isEmpty()) {
+        String note = "node processes exited on their own while the cluster formed (not restarted): "
+            + nemesis.selfExits();
+        notes.add(note);
+        log(note);
       }
       double setupSeconds = (System.nanoTime() - t0) / 1e9;
       writeQuorum = o.writeQuorum() != null ? o.writeQuorum() : cluster.writeQuorum().orElseThrow(
@@ -557,7 +576,6 @@ public final class NemesisRun {
       for (int c = 0; c < o.clients(); c++) {
         clientThreads.add(daemon(new Client(c, new Random(o.seed() * 31 + c), stop), "nemesis-client-" + c));
       }
-      Nemesis nemesis = new Nemesis(cluster, history, new Random(o.seed()), this::log);
       long faultsEnd = System.nanoTime() + o.faultTime().toNanos();
       try {
         nemesis.run(faultsEnd);
@@ -571,7 +589,7 @@ public final class NemesisRun {
         }
       }
       long clientsEnd = history.now();
-      log("faults over; clients stopped; healing and restarting what is down");
+      log("faults over; clients stopped; healing, resuming and restarting what the nemesis killed");
 
       nemesis.recoverAll();
       Duration readyWait = min(Duration.ofSeconds(90), remaining(Duration.ofSeconds(50)));
@@ -579,9 +597,9 @@ public final class NemesisRun {
         String note = "not every node was ready " + readyWait.toSeconds() + " s after healing: " + cluster.readiness();
         notes.add(note);
         log(note);
-        nemesis.restartExited();
       } else {
-        log("all six nodes ready again");
+        log(nemesis.exitedCount() == 0 ? "all six nodes ready again"
+            : "every node still running is ready again; " + nemesis.exitedCount() + " exited on their own");
       }
       watch.stop();
       watchThread.join(5_000);
@@ -859,23 +877,35 @@ public final class NemesisRun {
 
   /**
    * Injects one fault at a time, with 5-10 s of calm between faults (and, bounded, until every node
-   * is ready again): SIGKILL of a node (restarted 2-6 s later), SIGSTOP of a node for 3-15 s, or a
-   * partition of 1-2 nodes for 5-20 s; 40% of the time aimed at the leader. While it waits it restarts any node whose JVM exited by itself (e.g.
-   * downed by the split-brain resolver after a pause), but not while a partition is in place: a
-   * seed node restarted on the minority side could form a second cluster of its own.
+   * is ready again), 40% of the time aimed at the leader:
+   * <ul>
+   *   <li>{@code kill}: SIGKILL of one node, restarted 2-6 s later;
+   *   <li>{@code kill-many}: SIGKILL of two or three nodes at once, each restarted 2-10 s later, so
+   *       in random order;
+   *   <li>{@code pause}: SIGSTOP of one node for 3-15 s, then SIGCONT;
+   *   <li>{@code pause-leader-long}: SIGSTOP of the leader for 3-6 s, longer than the election
+   *       timeout (1-2 s), then SIGCONT: the others elect a leader, the paused one must step down;
+   *   <li>{@code partition}: 1-2 nodes cut off from the rest for 5-20 s.
+   * </ul>
+   * Each fault ends before the fault time does, and only ever touches the processes and network
+   * namespaces of this run's cluster. The nemesis restarts only nodes it killed itself: a node
+   * whose JVM exits on its own is recorded as a {@link SelfExit} (a failure: no node process
+   * exits because the cluster declared it dead) and left down, so that the run shows it.
    */
   static final class Nemesis {
     /** How long, beyond the calm between faults, the nemesis waits for every node to be ready again. */
     static final Duration RECOVERY_WAIT = Duration.ofSeconds(30);
+    /** Every fault is over this long before the fault time is. */
+    private static final long FAULT_MARGIN_NANOS = 1_000_000_000L;
     private final Cluster<NetworkNamespaces> cluster;
     private final History history;
     private final Random random;
     private final java.util.function.Consumer<String> log;
     private final boolean[] killedByUs = new boolean[Cluster.NODES];
+    private final boolean[] exitedOnItsOwn = new boolean[Cluster.NODES];
     private final List<Fault> faults = new ArrayList<>();
     private final List<SelfExit> selfExits = new ArrayList<>();
-    private final Map<Integer, Integer> pendingSelfExit = new HashMap<>();
-    private String currentFault = "between faults";
+    private String currentFault = "while the cluster formed";
 
     Nemesis(Cluster<NetworkNamespaces> cluster, History history, Random random, java.util.function.Consumer<String> log) {
       this.cluster = cluster;
@@ -885,6 +915,7 @@ public final class NemesisRun {
     }
 
     void run(long endNanos) {
+      currentFault = "between faults";
       while (true) {
         long calm = Duration.ofMillis(5_000 + random.nextInt(5_001)).toNanos();
         if (!watchUntil(Math.min(System.nanoTime() + calm, endNanos))) {
@@ -899,20 +930,23 @@ public final class NemesisRun {
         Optional<String> leader = leaderOf(cluster);
         OptionalInt leaderNode = leader.map(Cluster::nodeIndex).filter(n -> n >= 0)
             .map(OptionalInt::of).orElse(OptionalInt.empty());
-        if (kind < 1.0 / 3) {
+        if (kind < 0.2) {
           kill(pickTarget(atLeader, leaderNode, true), atLeader, leader, endNanos);
-        } else if (kind < 2.0 / 3) {
+        } else if (kind < 0.4) {
+          killMany(atLeader ? leaderNode : OptionalInt.empty(), leader, endNanos);
+        } else if (kind < 0.55) {
           pause(pickTarget(atLeader, leaderNode, false), atLeader, leader, endNanos);
+        } else if (kind < 0.75) {
+          pauseLeaderLong(leaderNode, leader, endNanos);
         } else {
           partition(atLeader ? leaderNode : OptionalInt.empty(), leader, endNanos);
         }
       }
     }
 
-
     /**
      * One fault at a time: before the next, every node should have recovered from the last (a
-     * restarted JVM takes a while to rejoin). Waits until all six are ready, or until {@code byNanos}.
+     * restarted JVM takes a while to rejoin). Waits until all are ready, or until {@code byNanos}.
      */
     private void awaitRecovery(long byNanos) {
       if (!awaitAllReady(byNanos)) {
@@ -920,11 +954,14 @@ public final class NemesisRun {
       }
     }
 
-    /** Waits until all six nodes are ready, restarting any that exits meanwhile; false if {@code byNanos} passes. */
+    /**
+     * Waits until every node is ready, recording (never restarting) any that exits on its own,
+     * which is then no longer waited for; false if {@code byNanos} passes first.
+     */
     boolean awaitAllReady(long byNanos) {
       while (true) {
         supervise();
-        if (IntStream.range(0, Cluster.NODES).allMatch(cluster::ready)) {
+        if (IntStream.range(0, Cluster.NODES).filter(n -> !exitedOnItsOwn[n]).allMatch(cluster::ready)) {
           return true;
         }
         if (System.nanoTime() >= byNanos) {
@@ -940,7 +977,7 @@ public final class NemesisRun {
       }
       List<Integer> live = IntStream.range(0, Cluster.NODES)
           .filter(n -> anyRunning ? cluster.isRunning(n) : cluster.isLive(n)).boxed().toList();
-      return live.isEmpty() ? random.nextInt(Cluster.NODES) : live.get(random.nextInt(live.size()));
+      return live.isEmpty() ? -1 : live.get(random.nextInt(live.size()));
     }
 
     private static String leaderMark(int n, Optional<String> leader) {
@@ -949,35 +986,94 @@ public final class NemesisRun {
 
     private long faultEnd(long endNanos, int minSeconds, int maxSeconds) {
       long chosen = Duration.ofMillis(minSeconds * 1000L + random.nextInt((maxSeconds - minSeconds) * 1000 + 1)).toNanos();
-      return Math.min(System.nanoTime() + chosen, endNanos - 1_000_000_000L);
+      return Math.min(System.nanoTime() + chosen, endNanos - FAULT_MARGIN_NANOS);
     }
 
     private void kill(int n, boolean atLeader, Optional<String> leader, long endNanos) {
-      if (!cluster.isRunning(n)) {
+      if (n < 0 || !cluster.isRunning(n)) {
         return;
       }
       long until = faultEnd(endNanos, 2, 6);
       double start = now();
       currentFault = "while the nemesis had killed " + Cluster.nodeId(n);
       log.accept("fault: kill -9 " + Cluster.nodeId(n) + leaderMark(n, leader) + " pid " + cluster.pid(n));
-      cluster.kill(n);
       killedByUs[n] = true;
+      cluster.kill(n);
       watchUntil(until);
+      restartKilled(n);
+      faults.add(new Fault("kill", List.of(Cluster.nodeId(n)), atLeader, leader.orElse(null), start, now(),
+          "SIGKILL, then restarted"));
+      currentFault = "after the kill of " + Cluster.nodeId(n);
+    }
+
+    /**
+     * SIGKILL of two or three running nodes at once (the leader among them if {@code leader} is
+     * given), each restarted at its own time 2-10 s later, so in random order.
+     */
+    private void killMany(OptionalInt leader, Optional<String> leaderName, long endNanos) {
+      List<Integer> running = new ArrayList<>(IntStream.range(0, Cluster.NODES).filter(cluster::isRunning).boxed().toList());
+      java.util.Collections.shuffle(running, random);
+      List<Integer> victims = new ArrayList<>();
+      if (leader.isPresent() && running.remove((Integer) leader.getAsInt())) {
+        victims.add(leader.getAsInt());
+      }
+      int size = 2 + random.nextInt(2);
+      while (victims.size() < size && !running.isEmpty()) {
+        victims.add(running.remove(0));
+      }
+      if (victims.size() < 2) {
+        return;
+      }
+      long start = System.nanoTime();
+      Map<Integer, Long> restartAt = new HashMap<>();
+      for (int n : victims) {
+        restartAt.put(n, Math.min(start + Duration.ofMillis(2_000 + random.nextInt(8_001)).toNanos(),
+            endNanos - FAULT_MARGIN_NANOS));
+      }
+      List<Integer> order = victims.stream().sorted(Comparator.comparingLong(restartAt::get)).toList();
+      List<String> names = victims.stream().sorted().map(Cluster::nodeId).toList();
+      double startSeconds = now();
+      currentFault = "while the nemesis had killed " + names;
+      log.accept("fault: kill -9 " + names + " at once" + (leaderName.isPresent() && names.contains(leaderName.get())
+          ? " (with the leader " + leaderName.get() + ")" : "") + "; restarts in the order "
+          + order.stream().map(Cluster::nodeId).toList() + String.format(" after %s s", order.stream()
+          .map(n -> String.format("%.1f", (restartAt.get(n) - start) / 1e9)).toList()));
+      victims.forEach(n -> killedByUs[n] = true);
+      cluster.killTogether(victims);
+      for (int n : order) {
+        watchUntil(restartAt.get(n));
+        restartKilled(n);
+      }
+      faults.add(new Fault("kill-many", names, leader.isPresent(), leaderName.orElse(null), startSeconds, now(),
+          "SIGKILL together, restarted in the order " + order.stream().map(Cluster::nodeId).toList()));
+      currentFault = "after the kill of " + names;
+    }
+
+    private void restartKilled(int n) {
       cluster.start(n);
       killedByUs[n] = false;
       log.accept("restarted " + Cluster.nodeId(n));
-      faults.add(new Fault("kill", List.of(Cluster.nodeId(n)), atLeader, leader.orElse(null), start, now(),
-          "SIGKILL, then restarted"));
-      currentFault = "between faults";
     }
 
     private void pause(int n, boolean atLeader, Optional<String> leader, long endNanos) {
-      if (!cluster.isLive(n)) {
+      if (n < 0 || !cluster.isLive(n)) {
         return;
       }
-      long until = faultEnd(endNanos, 3, 15);
+      pauseFor(n, faultEnd(endNanos, 3, 15), "pause", atLeader, leader);
+    }
+
+    /** SIGSTOP of the leader for longer than the election timeout (1-2 s): 3-6 s. */
+    private void pauseLeaderLong(OptionalInt leaderNode, Optional<String> leader, long endNanos) {
+      if (leaderNode.isEmpty() || !cluster.isLive(leaderNode.getAsInt())) {
+        log.accept("no live leader known to pause; skipping this fault");
+        return;
+      }
+      pauseFor(leaderNode.getAsInt(), faultEnd(endNanos, 3, 6), "pause-leader-long", true, leader);
+    }
+
+    private void pauseFor(int n, long until, String kind, boolean atLeader, Optional<String> leader) {
       double start = now();
-      currentFault = "while paused or after its pause";
+      currentFault = "while " + Cluster.nodeId(n) + " was paused or after its pause";
       log.accept(String.format("fault: SIGSTOP %s%s for %.1f s", Cluster.nodeId(n), leaderMark(n, leader),
           (until - System.nanoTime()) / 1e9));
       cluster.pause(n);
@@ -989,8 +1085,8 @@ public final class NemesisRun {
       } else {
         note += " (but it was gone)";
       }
-      faults.add(new Fault("pause", List.of(Cluster.nodeId(n)), atLeader, leader.orElse(null), start, now(), note));
-      currentFault = "after a pause of " + Cluster.nodeId(n);
+      faults.add(new Fault(kind, List.of(Cluster.nodeId(n)), atLeader, leader.orElse(null), start, now(), note));
+      currentFault = "after the pause of " + Cluster.nodeId(n);
     }
 
     private void partition(OptionalInt leader, Optional<String> leaderName, long endNanos) {
@@ -1017,10 +1113,9 @@ public final class NemesisRun {
       faults.add(new Fault("partition", names, leader.isPresent(), leaderName.orElse(null), start, now(),
           "blackhole routes both ways"));
       currentFault = "after the partition of " + names;
-      restartExited();
     }
 
-    /** Sleeps until {@code untilNanos}, restarting nodes that exit by themselves; false if that time is past. */
+    /** Sleeps until {@code untilNanos}, recording nodes that exit on their own; false if that time is past. */
     private boolean watchUntil(long untilNanos) {
       if (System.nanoTime() >= untilNanos) {
         return false;
@@ -1032,51 +1127,19 @@ public final class NemesisRun {
       return true;
     }
 
+    /** Records every node whose JVM exited without the nemesis killing it. Restarts none. */
     private void supervise() {
-      for (int n = 0; n < Cluster.NODES; n++) {
-        if (killedByUs[n]) {
-          continue;
+      cluster.exitedOnTheirOwn().forEach((n, code) -> {
+        if (!exitedOnItsOwn[n]) {
+          exitedOnItsOwn[n] = true;
+          selfExits.add(new SelfExit(Cluster.nodeId(n), now(), code, currentFault, exitHint(n)));
+          log.accept(Cluster.nodeId(n) + " EXITED ON ITS OWN (code " + code + ") " + currentFault
+              + "; not restarted");
         }
-        String node = Cluster.nodeId(n);
-        recordSelfExit(n).ifPresent(code -> log.accept(node + " exited by itself (code " + code + ") " + currentFault));
-      }
-      if (cluster.placement().partitionedMinority().isEmpty()) {
-        restartExited();
-      }
+      });
     }
 
-    /** Notes a node that exited by itself since the last look; its exit code, if it did. */
-    private Optional<Integer> recordSelfExit(int n) {
-      Optional<Integer> exit = cluster.reapExited(n);
-      if (exit.isPresent()) {
-        pendingSelfExit.put(n, selfExits.size());
-        selfExits.add(new SelfExit(Cluster.nodeId(n), now(), exit.get(), currentFault, "not restarted",
-            downedHint(n)));
-      }
-      return exit;
-    }
-
-    /** Starts every node that is down (other than by a kill in progress). */
-    void restartExited() {
-      for (int n = 0; n < Cluster.NODES; n++) {
-        if (killedByUs[n]) {
-          continue;
-        }
-        recordSelfExit(n);
-        if (!cluster.isRunning(n)) {
-          cluster.start(n);
-          Integer i = pendingSelfExit.remove(n);
-          if (i != null) {
-            SelfExit e = selfExits.get(i);
-            selfExits.set(i, new SelfExit(e.node(), e.at(), e.exitCode(), e.during(),
-                String.format("restarted at %.1f s", now()), e.logHint()));
-          }
-          log.accept("restarted " + Cluster.nodeId(n));
-        }
-      }
-    }
-
-    /** After the run: no partition, nothing paused, every node running. */
+    /** After the run: no partition, nothing paused, every node the nemesis killed running again. */
     void recoverAll() {
       currentFault = "after the faults";
       if (!cluster.placement().partitionedMinority().isEmpty()) {
@@ -1086,15 +1149,17 @@ public final class NemesisRun {
         if (cluster.isPaused(n)) {
           cluster.resume(n);
         }
-        killedByUs[n] = false;
+        if (killedByUs[n]) {
+          restartKilled(n);
+        }
       }
-      restartExited();
+      supervise();
     }
 
-    /** The line of the node's log that best says why it went away, if there is one. */
-    private String downedHint(int n) {
+    /** The line of the node's log that best says why its process went away, if there is one. */
+    private String exitHint(int n) {
       List<String> lines = List.of(cluster.logs().tail(n, 300).split("\n"));
-      for (String marker : List.of("Shutting down myself", "SBR took decision", "as [Down]", "OutOfMemory",
+      for (String marker : List.of("failed to start", "stopped:", "OutOfMemory", "Downing itself", "incarnation",
           "Exception")) {
         for (int i = lines.size() - 1; i >= 0; i--) {
           if (lines.get(i).contains(marker)) {
@@ -1118,9 +1183,14 @@ public final class NemesisRun {
       return List.copyOf(selfExits);
     }
 
+    /** How many nodes' processes exited on their own so far, and are not waited for. */
+    long exitedCount() {
+      return IntStream.range(0, Cluster.NODES).filter(n -> exitedOnItsOwn[n]).count();
+    }
+
     Map<String, Long> faultCounts() {
       Map<String, Long> counts = new LinkedHashMap<>();
-      for (String k : List.of("kill", "kill-leader", "pause", "pause-leader", "partition", "partition-with-leader")) {
+      for (String k : FAULT_KINDS) {
         long c = faults.stream().filter(f -> f.countKey().equals(k)).count();
         if (c > 0) {
           counts.put(k, c);
@@ -1129,6 +1199,10 @@ public final class NemesisRun {
       return counts;
     }
   }
+
+  /** Every kind of fault, as {@link Fault#countKey} counts them. */
+  static final List<String> FAULT_KINDS = List.of("kill", "kill-leader", "kill-many", "kill-many-with-leader", "pause",
+      "pause-leader", "pause-leader-long", "partition", "partition-with-leader");
 
   // --- leader watch ---
 

@@ -14,8 +14,9 @@ import org.junit.Test;
 import org.junit.rules.Timeout;
 
 /**
- * About a minute of faults against six real JVMs in network namespaces ({@link NemesisRun}): kills,
- * pauses and majority/minority partitions, the leader included, under concurrent writes (at the cluster's W) and
+ * About a minute of faults against six real JVMs in network namespaces ({@link NemesisRun}): kills
+ * of one node or of two or three at once, pauses (the leader's longer than the election timeout)
+ * and majority/minority partitions, the leader included, under concurrent writes (at the cluster's W) and
  * linearizable reads. Needs root and iproute2; skipped, loudly, without them.
  *
  * <p>{@code -Dquorumkv.nemesis.seconds=N} changes the fault time, {@code -Dquorumkv.nemesis.seed=N}
@@ -60,5 +61,8 @@ public class NemesisIT {
     assertEquals("valid requests rejected with 400" + context, 0, report.rejected400());
     assertTrue("final reads failed after healing: " + report.finalReadFailures() + context,
         report.finalReadFailures().isEmpty());
+    // No node process exits because the cluster declared it dead; the nemesis restarts only what it killed.
+    assertEquals("node processes that exited on their own: " + report.selfExits() + context, 0,
+        report.selfExits().size());
   }
 }
