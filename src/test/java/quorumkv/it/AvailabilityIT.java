@@ -43,9 +43,9 @@ import org.junit.rules.Timeout;
  * with all six ready, in one cluster, under one leader, converged and every acknowledged write read
  * back, so that the next starts from a healthy cluster: (d) the leader killed; (c) a rolling
  * restart under W=3 writes; (a) three followers killed at once under {@code ?w=2} writes (the
- * lowest-numbered followers, so the seed nodes whenever the leader is not one of them); (e) the
- * three seed nodes killed at once, whoever leads, node0 (the first seed) restarted first. A second
- * cluster with {@code WRITE_QUORUM=1} loses four followers (b).
+ * lowest-numbered followers, so node0-2 whenever the leader is not one of them); (e) node0-2, the
+ * first three seed nodes, killed at once, whoever leads, node0 (the first seed) restarted first. A
+ * second cluster with {@code WRITE_QUORUM=1} loses four followers (b).
  */
 public class AvailabilityIT {
   /** The default WRITE_QUORUM of the first cluster, and the quorum its W=3 writes ask for. */
@@ -70,8 +70,12 @@ public class AvailabilityIT {
   private static final int LOAD_KEYS = 40;
   /** The load writers' pace, so that they do not starve six JVMs starting on two cores. */
   private static final Duration LOAD_INTERVAL = Duration.ofMillis(40);
-  /** The harness's seed nodes (SEED_NODES): node0, the first, forms the cluster. */
-  private static final List<Integer> SEED_NODES = List.of(0, 1, 2);
+  /**
+   * The first three of the harness's seed nodes (every node is one): node0, the first, forms a
+   * cluster of its own when no other seed answers, as it once did beside the running nodes when it
+   * was restarted while node1 and node2 were down too.
+   */
+  private static final List<Integer> FIRST_SEEDS = List.of(0, 1, 2);
   private static final Pattern ABOUT_FOLLOWERS = Pattern.compile("(?i).*(follower|replica).*");
   private static final Path KEPT_LOGS = GatlingSmoke.REPOSITORY.resolve(Path.of("target", "availability-it-logs"));
 
@@ -81,8 +85,8 @@ public class AvailabilityIT {
   private final NodeClient http = new NodeClient(REQUEST_TIMEOUT);
   private final Map<String, String> timings = new LinkedHashMap<>();
   private Cluster<Loopback> cluster;
-  /** Whether (a) crashed exactly the seed nodes, which makes (e) a repetition. */
-  private boolean seedsCrashedTogether;
+  /** Whether (a) crashed exactly node0-2, which makes (e) a repetition. */
+  private boolean firstSeedsCrashedTogether;
   private WriteHistory history;
 
   /** The leader every live node agrees on, and its term. */
@@ -108,9 +112,9 @@ public class AvailabilityIT {
       phase("d kill -9 the leader: another leads with a higher term, the old one rejoins as a follower",
           this::leaderKilledAnotherLeads);
       phase("c rolling restart of all six under W=3 writes", this::rollingRestart);
-      // Last: these two restart node0, the first seed node, while the other seeds are down.
+      // Last: these two restart node0, the first seed node, while node1 and node2 may be down too.
       phase("a kill -9 three followers within a second under w=2 writes, restart them", this::followerCrashBurst);
-      phase("e kill -9 the three seed nodes, restart node0 at once", this::seedNodesCrashTogether);
+      phase("e kill -9 node0-2, the first three seeds, restart node0 at once", this::firstSeedsCrashTogether);
     });
   }
 
@@ -174,7 +178,7 @@ public class AvailabilityIT {
     LeaderView leader = awaitLeader("every node follows one leader", 0);
     List<Integer> followers = IntStream.range(0, Cluster.NODES).filter(n -> n != leader.node()).boxed().toList();
     List<Integer> crashed = followers.subList(0, 3);
-    seedsCrashedTogether = crashed.equals(SEED_NODES);
+    firstSeedsCrashedTogether = crashed.equals(FIRST_SEEDS);
     List<Integer> survivors = new ArrayList<>(followers.subList(3, 5));
     survivors.add(leader.node());
     Map<Integer, Long> survivorPids = new LinkedHashMap<>();
@@ -234,18 +238,18 @@ public class AvailabilityIT {
   }
 
   /**
-   * (e) The three seed nodes crash together, whoever leads; node0, the first seed node, restarts
-   * at once, the other two a few seconds later: all six end in one cluster under one leader.
-   * When none of them leads, (a) has crashed exactly these three and this is skipped; when one of
-   * them leads, this makes sure the seeds' crash is covered.
+   * (e) node0-2, the first three seed nodes, crash together, whoever leads; node0, the first seed
+   * node, restarts at once, the other two a few seconds later: all six end in one cluster under one
+   * leader. When none of them leads, (a) has crashed exactly these three and this is skipped; when
+   * one of them leads, this makes sure their crash is covered.
    */
-  private void seedNodesCrashTogether() throws Exception {
-    if (seedsCrashedTogether) {
-      mark("skipped: (a) already crashed exactly " + nodeIds(SEED_NODES) + " and restarted node0 first");
+  private void firstSeedsCrashTogether() throws Exception {
+    if (firstSeedsCrashedTogether) {
+      mark("skipped: (a) already crashed exactly " + nodeIds(FIRST_SEEDS) + " and restarted node0 first");
       return;
     }
     LeaderView before = awaitLeader("every node follows one leader", 0);
-    List<Integer> seeds = SEED_NODES;
+    List<Integer> seeds = FIRST_SEEDS;
     Instant killed = Instant.now();
     for (int n : seeds) {
       ProcessHandle.of(cluster.pid(n)).ifPresent(ProcessHandle::destroyForcibly);
@@ -257,7 +261,7 @@ public class AvailabilityIT {
     mark("leader was " + before + "; " + nodeIds(seeds) + " killed, node0 restarted at once");
 
     // A few seconds with node1 and node2 down; meanwhile node3-5 keep (or elect) a leader that
-    // takes w=2 writes: the cluster they form is the one the seeds must come back to.
+    // takes w=2 writes: the cluster they form is the one node0-2 must come back to.
     Duration downFor = Duration.ofSeconds(3);
     int[] attempt = {0};
     WriteHistory.Outcome[] last = new WriteHistory.Outcome[1];

@@ -27,6 +27,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.After;
 import org.junit.Before;
@@ -40,6 +41,9 @@ import org.junit.rules.Timeout;
  * the same on every node; W=3 survives two crashed followers and refuses (503) with three crashed
  * while W=2 goes on; crashed followers catch up by themselves (by log or by full state transfer); and after every
  * JVM is killed and restarted, no acknowledged write is missing.
+ *
+ * <p>Any node may lead (the replicas elect the leader): the follower phases find it on /status and
+ * crash, and write through, followers chosen among the other five.
  */
 public class ClusterIT {
   /** The quorum these writes ask for (?w=3): the phases below kill followers around it. */
@@ -54,6 +58,13 @@ public class ClusterIT {
   private static final Duration ALL_READY = Duration.ofSeconds(180);
   private static final Duration CONVERGE = Duration.ofSeconds(90);
   private static final Duration MEMBERSHIP = Duration.ofSeconds(60);
+  /** The design's bound is about two seconds; this only keeps a broken election from hanging the run. */
+  private static final Duration ELECTION = Duration.ofSeconds(60);
+  /**
+   * The leader downs a member unreachable for DOWN_UNREACHABLE_AFTER (20 s), after the failure
+   * detector's few seconds, and the removal then spreads by gossip: about 25 s, more when busy.
+   */
+  private static final Duration DOWNED_AND_REMOVED = Duration.ofSeconds(120);
   private static final List<String> HOT_KEYS = List.of("hot-a", "hot-b", "hot-c");
   private static final int[] ALL_BUT_NODE0 = {1, 2, 3, 4, 5};
   /** Where node logs are kept: always on failure, and with -Dquorumkv.it.keepLogs=true. */
@@ -92,6 +103,46 @@ public class ClusterIT {
   /** Versions of writes answered 503 after they were logged: in doubt, they may become visible. */
   private final Map<String, Set<Long>> inDoubt = new ConcurrentHashMap<>();
   private final Map<String, String> timings = new LinkedHashMap<>();
+  /** Phases 3-5's cast, chosen when phase 3 finds the leader. */
+  private Roles roles;
+
+  /**
+   * Who plays which part in phases 3-5: the leader; the two followers the writes go through (they
+   * stay up); the two followers crashed first (they miss more than RETAINED_ENTRIES writes); the
+   * third follower crashed later (it misses fewer).
+   */
+  private record Roles(int leader, int[] writers, int[] crashedFirst, int crashedLater) {
+    static Roles around(int leader) {
+      int[] f = IntStream.range(0, Cluster.NODES).filter(n -> n != leader).toArray();
+      return new Roles(leader, new int[] {f[0], f[1]}, new int[] {f[3], f[4]}, f[2]);
+    }
+
+    int writer(int i) {
+      return writers[i % writers.length];
+    }
+
+    int[] crashed() {
+      return new int[] {crashedLater, crashedFirst[0], crashedFirst[1]};
+    }
+
+    int[] allButLeader() {
+      return IntStream.range(0, Cluster.NODES).filter(n -> n != leader).toArray();
+    }
+
+    String writerIds() {
+      return nodeIds(writers);
+    }
+
+    String crashedFirstIds() {
+      return nodeIds(crashedFirst);
+    }
+
+    @Override
+    public String toString() {
+      return "leader " + Cluster.nodeId(leader) + ", writes through " + writerIds() + ", crashed first "
+          + crashedFirstIds() + ", then " + Cluster.nodeId(crashedLater);
+    }
+  }
 
   @Before
   public void setUp() {
@@ -118,9 +169,9 @@ public class ClusterIT {
       phase("1 start six nodes, 240 concurrent writes, convergence", this::concurrentWritesConverge);
       // While all six are up: the phases after it kill nodes.
       phase("2 Gatling smoke run against all six", this::gatlingSmokeRunPasses);
-      phase("3 kill -9 node4+node5, W=3 still succeeds", this::twoFollowersDownWriteQuorumStillMet);
-      phase("4 kill -9 node3, W=3 refused, W=2 succeeds", this::threeFollowersDownWriteQuorumRefused);
-      phase("5 restart node3-5, they catch up", this::restartedFollowersCatchUp);
+      phase("3 kill -9 two followers, W=3 still succeeds", this::twoFollowersDownWriteQuorumStillMet);
+      phase("4 kill -9 a third follower, W=3 refused, W=2 succeeds", this::threeFollowersDownWriteQuorumRefused);
+      phase("5 restart the three followers, they catch up", this::restartedFollowersCatchUp);
       phase("6 kill -9 all six, restart, nothing acknowledged lost", this::fullRestartLosesNothing);
       if (Boolean.getBoolean("quorumkv.it.keepLogs")) {
         cluster.logs().copyTo(KEPT_LOGS);
@@ -207,43 +258,46 @@ public class ClusterIT {
   }
 
   private void twoFollowersDownWriteQuorumStillMet() throws Exception {
-    JsonNode status = cluster.status(0).orElseThrow(() -> new AssertionError("node0 answers no GET /status"));
-    assertEquals("node0 is the oldest member, so it runs the leader singleton: " + status,
-        "leader", status.path("role").asText());
+    roles = Roles.around(awaitLeader());
+    mark(roles.toString());
 
-    cluster.kill(4);
-    cluster.kill(5);
-    mark("node4 and node5 killed");
+    for (int n : roles.crashedFirst()) {
+      cluster.kill(n);
+    }
+    mark(roles.crashedFirstIds() + " killed");
 
-    int writes = 160; // more than RETAINED_ENTRIES: node4 and node5 will need a full state transfer
+    int writes = 160; // more than RETAINED_ENTRIES: the two crashed followers will need a full state transfer
     List<WriteOutcome> outcomes = concurrently(writes, 8, i -> {
       String key = i % 4 == 0 ? HOT_KEYS.get(i % HOT_KEYS.size()) : "p2-key-" + i;
-      return write(1 + i % 2, key, "p2-value-" + i, W);
+      return write(roles.writer(i), key, "p2-value-" + i, W);
     });
     List<WriteOutcome> failed = outcomes.stream().filter(o -> !o.response().ok()).toList();
-    assertTrue("with node4 and node5 down, three followers remain and every W=3 write must succeed; failed: "
-        + failed, failed.isEmpty());
-    mark(writes + " W=3 writes through node1/node2 all acknowledged");
+    assertTrue("with " + roles.crashedFirstIds() + " down, three followers remain and every W=3 write must "
+        + "succeed; failed: " + failed, failed.isEmpty());
+    mark(writes + " W=3 writes through " + roles.writerIds() + " all acknowledged");
 
-    // Let the split-brain resolver remove the two dead nodes before the next crash, so that the
-    // next phase starts from one settled membership.
-    awaitMembersGone(0, Set.of("node4", "node5"));
-    mark("node0's membership no longer lists node4 and node5");
+    // Let the leader down the two dead nodes (it reaches four of six) before the next crash, so
+    // that the next phase starts from one settled membership.
+    awaitMembersGone(roles.leader(), roles.crashedFirst());
+    mark(Cluster.nodeId(roles.leader()) + "'s membership no longer lists " + roles.crashedFirstIds());
+    assertEquals("two followers crashing do not depose a leader that keeps three", roles.leader(), awaitLeader());
   }
 
   private void threeFollowersDownWriteQuorumRefused() throws Exception {
-    cluster.kill(3);
-    mark("node3 killed");
+    cluster.kill(roles.crashedLater());
+    mark(Cluster.nodeId(roles.crashedLater()) + " killed");
 
-    // Until the leader sees node3 unreachable, a W=3 write is logged and times out (503, in
-    // doubt); afterwards it is refused at once (503, not logged). Never 200.
+    // Until the leader sees the third follower unreachable, a W=3 write is logged and times out
+    // (503, in doubt); afterwards it is refused at once (503, not logged). Never 200.
     List<NodeClient.Response> refusals = new ArrayList<>();
     int[] attempt = {0};
     Await.until("a W=3 write is refused after the leader counts only 2 reachable followers", MEMBERSHIP, () -> {
-      boolean leaderKnows = cluster.status(0).map(s -> s.path("reachableFollowers").asInt(-1) == 2).orElse(false);
-      WriteOutcome o = write(1 + attempt[0] % 2, "p3-refused-" + attempt[0], "p3-refused-" + attempt[0], W);
+      boolean leaderKnows = cluster.status(roles.leader())
+          .map(s -> s.path("reachableFollowers").asInt(-1) == 2).orElse(false);
+      WriteOutcome o = write(roles.writer(attempt[0]), "p3-refused-" + attempt[0], "p3-refused-" + attempt[0], W);
       attempt[0]++;
-      assertEquals("a W=3 write with only node1 and node2 alive must get 503: " + o, 503, o.response().status());
+      assertEquals("a W=3 write with only " + roles.writerIds() + " alive as followers must get 503: " + o,
+          503, o.response().status());
       assertEquals("the 503 body names the quorum required: " + o,
           W, o.response().body().path("required").asInt(-1));
       refusals.add(o.response());
@@ -251,10 +305,10 @@ public class ClusterIT {
     }, () -> "refusals so far: " + refusals);
     mark(attempt[0] + " W=3 writes refused with 503 (last: " + refusals.get(refusals.size() - 1) + ")");
 
-    int writes = 40; // fewer than RETAINED_ENTRIES: node3 catches up from the leader's log
+    int writes = 40; // fewer than RETAINED_ENTRIES: the third follower catches up from the leader's log
     List<WriteOutcome> outcomes = concurrently(writes, 4, i -> {
       String key = i % 4 == 0 ? HOT_KEYS.get(i % HOT_KEYS.size()) : "p3-key-" + i;
-      return write(1 + i % 2, key, "p3-value-" + i, 2);
+      return write(roles.writer(i), key, "p3-value-" + i, 2);
     });
     List<WriteOutcome> failed = outcomes.stream().filter(o -> !o.response().ok()).toList();
     assertTrue("with two followers alive every W=2 write must succeed; failed: " + failed, failed.isEmpty());
@@ -263,42 +317,45 @@ public class ClusterIT {
     }
     mark(writes + " W=2 writes acknowledged");
 
-    WriteOutcome again = write(2, "p3-refused-again", "p3-refused-again", W);
+    WriteOutcome again = write(roles.writer(1), "p3-refused-again", "p3-refused-again", W);
     assertEquals("W=3 is still refused: " + again, 503, again.response().status());
   }
 
   private void restartedFollowersCatchUp() throws Exception {
-    cluster.start(3);
-    cluster.start(4);
-    cluster.start(5);
+    int[] crashed = roles.crashed();
+    String crashedIds = nodeIds(crashed);
+    for (int n : crashed) {
+      cluster.start(n);
+    }
     Deadline deadline = Deadline.in(ALL_READY);
-    for (int n = 3; n <= 5; n++) {
+    for (int n : crashed) {
       cluster.awaitReady(n, deadline.remaining());
     }
-    mark("node3-5 restarted and ready");
-    JsonNode leader = cluster.awaitSameState(0, ALL_BUT_NODE0, CONVERGE);
-    mark("node3-5 caught up to lastIndex " + leader.path("lastIndex").asLong()
+    mark(crashedIds + " restarted and ready");
+    JsonNode leader = cluster.awaitSameState(roles.leader(), roles.allButLeader(), CONVERGE);
+    mark(crashedIds + " caught up to lastIndex " + leader.path("lastIndex").asLong()
         + ", digest " + leader.path("digest").asText());
-    for (int n = 4; n <= 5; n++) {
-      assertTrue("node" + n + " missed more than RETAINED_ENTRIES=" + RETAINED_ENTRIES
+    for (int n : roles.crashedFirst()) {
+      assertTrue(Cluster.nodeId(n) + " missed more than RETAINED_ENTRIES=" + RETAINED_ENTRIES
               + " writes, so it must have been sent a full state transfer (its log says so)",
           cluster.logs().contains(n, "Full state transfer"));
     }
-    mark("node4 and node5 logged a full state transfer; node3 "
-        + (cluster.logs().contains(3, "Full state transfer") ? "did too" : "caught up from the log")
-        + "; " + stateTransfersSoFar());
+    boolean laterTransferred = cluster.logs().contains(roles.crashedLater(), "Full state transfer");
+    mark(roles.crashedFirstIds() + " logged a full state transfer; " + Cluster.nodeId(roles.crashedLater()) + " "
+        + (laterTransferred ? "did too" : "caught up from the log") + "; " + stateTransfersSoFar());
 
     int[] attempt = {0};
     WriteOutcome[] last = new WriteOutcome[1];
     Await.until("a W=3 write succeeds again", MEMBERSHIP, () -> {
-      last[0] = write(3 + attempt[0] % 3, "p4-first-" + attempt[0], "p4-first-" + attempt[0], W);
+      last[0] = write(crashed[attempt[0] % 3], "p4-first-" + attempt[0], "p4-first-" + attempt[0], W);
       attempt[0]++;
       return last[0].response().ok();
     }, () -> String.valueOf(last[0]));
-    List<WriteOutcome> outcomes = concurrently(30, 6, i -> write(3 + i % 3, "p4-key-" + i, "p4-value-" + i, W));
+    List<WriteOutcome> outcomes = concurrently(30, 6, i -> write(crashed[i % 3], "p4-key-" + i, "p4-value-" + i, W));
     List<WriteOutcome> failed = outcomes.stream().filter(o -> !o.response().ok()).toList();
     assertTrue("with all five followers back every W=3 write must succeed; failed: " + failed, failed.isEmpty());
-    mark("W=3 writes succeed again (" + attempt[0] + " attempt(s) for the first, then 30 through node3-5)");
+    mark("W=3 writes succeed again (" + attempt[0] + " attempt(s) for the first, then 30 through "
+        + crashedIds + ")");
   }
 
   private void fullRestartLosesNothing() throws Exception {
@@ -431,9 +488,11 @@ public class ClusterIT {
     return sb.toString();
   }
 
-  private void awaitMembersGone(int observer, Set<String> gone) {
+  private void awaitMembersGone(int observer, int[] nodes) {
+    Set<String> gone = IntStream.of(nodes).mapToObj(Cluster::nodeId).collect(Collectors.toSet());
     List<String> seen = new ArrayList<>();
-    Await.until("node" + observer + "'s /status members no longer include " + gone, MEMBERSHIP, () -> {
+    Await.until(Cluster.nodeId(observer) + "'s /status members no longer include " + nodeIds(nodes),
+        DOWNED_AND_REMOVED, () -> {
       seen.clear();
       JsonNode status = cluster.status(observer).orElse(null);
       if (status == null || !status.has("members")) {
@@ -446,6 +505,46 @@ public class ClusterIT {
       }
       return seen.stream().noneMatch(s -> gone.contains(s.substring(0, s.indexOf(':'))));
     }, () -> String.valueOf(seen));
+  }
+
+  /**
+   * Waits until exactly one node says {@code role=leader} and every other live node names it as
+   * its leader; returns it.
+   */
+  private int awaitLeader() {
+    int[] leader = {-1};
+    StringBuilder seen = new StringBuilder();
+    Await.until("every live node follows one leader", ELECTION, () -> {
+      seen.setLength(0);
+      leader[0] = -1;
+      List<Integer> leaders = new ArrayList<>();
+      List<String> named = new ArrayList<>();
+      for (int n = 0; n < Cluster.NODES; n++) {
+        if (!cluster.isLive(n)) {
+          continue;
+        }
+        JsonNode s = cluster.status(n).orElse(null);
+        seen.append(Cluster.nodeId(n)).append('=').append(s == null ? "no status" : s.path("role").asText() + "/"
+            + s.path("leader").asText() + "/term " + s.path("term").asText()).append(' ');
+        if (s == null) {
+          return false;
+        }
+        if ("leader".equals(s.path("role").asText())) {
+          leaders.add(n);
+        }
+        named.add(s.path("leader").asText());
+      }
+      if (leaders.size() != 1 || !named.stream().allMatch(Cluster.nodeId(leaders.get(0))::equals)) {
+        return false;
+      }
+      leader[0] = leaders.get(0);
+      return true;
+    }, seen::toString);
+    return leader[0];
+  }
+
+  private static String nodeIds(int[] nodes) {
+    return IntStream.of(nodes).mapToObj(Cluster::nodeId).toList().toString();
   }
 
   // --- timing ---
