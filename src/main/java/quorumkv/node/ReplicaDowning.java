@@ -33,9 +33,9 @@ import scala.concurrent.duration.FiniteDuration;
  *       incarnation only once the old one is removed, and removes nothing while some member is
  *       unreachable but not down). A side without the leader, or without a majority, downs nobody:
  *       a leader left with its W followers keeps them and keeps serving.
- *   <li><b>A node on its own starts over.</b> A joined node that has neither led nor heard from a
- *       leader for {@code down-unreachable-after}, and has reached only a minority of the nodes for
- *       a few seconds, downs itself: it was most likely downed on the other side (a node back from a pause or a
+ *   <li><b>A node on its own starts over.</b> A joined node that was part of a majority, and has
+ *       since neither led nor heard from a leader for {@code down-unreachable-after} while it
+ *       reaches only a minority of the nodes, downs itself: it was most likely downed on the other side (a node back from a pause or a
  *       partition is not told). Its ActorSystem stops, and {@link Main} starts a new incarnation in
  *       the same process that joins again once it can. The same when a member quarantines it.
  * </ul>
@@ -77,6 +77,8 @@ public final class ReplicaDowning extends DowningProvider {
     private Cancellable ticks;
     /** Since when this node has reached only a minority of the nodes ({@link System#nanoTime}), or -1. */
     private long minoritySince = -1;
+    /** Whether this incarnation has reached a strict majority of the nodes at some point. */
+    private boolean sawMajority;
 
     Downer(Duration downAfter, int clusterSize) {
       this.downAfter = downAfter;
@@ -154,7 +156,12 @@ public final class ReplicaDowning extends DowningProvider {
           }
         }
       }
-      if (2 * reachable >= clusterSize) {
+      if (2 * reachable > clusterSize) {
+        sawMajority = true;
+      }
+      if (2 * reachable >= clusterSize || !sawMajority) {
+        // Only a node that was part of a majority in this incarnation, and lost it, starts over: not
+        // one still forming the cluster on a slow start, nor a new incarnation waiting to join.
         minoritySince = -1;
         return;
       }
