@@ -91,6 +91,17 @@ public final class Election {
     }
   }
 
+  /**
+   * This node cannot hear anyone yet (it has not joined the cluster): a follower's election timeout
+   * starts only once it could have heard a leader, so that nodes just (re)started do not elect one
+   * among themselves while a leader is alive.
+   */
+  public void notReachableYet() {
+    if (role == Role.FOLLOWER) {
+      ticks = 0;
+    }
+  }
+
   /** This node's replica accepted a message from {@code leader}, the leader of {@code leaderTerm}. */
   public Action heardFromLeader(long leaderTerm, String leaderNode) {
     if (leaderNode.equals(node) || leaderTerm < term) {

@@ -29,8 +29,18 @@ public final class LeaderContact {
    * Whether to tell a candidate proposing {@code candidateTerm} that it could win: only if the term
    * is newer than any promised here and no leader was heard from recently.
    */
-  public boolean grantsPreVote(long candidateTerm, long promisedTerm, long nowNanos) {
-    return candidateTerm > promisedTerm && !recent(nowNanos);
+  public boolean grantsPreVote(long candidateTerm, long promisedTerm, long nowNanos, long joinedAtNanos) {
+    return candidateTerm > promisedTerm && !recent(nowNanos) && settled(nowNanos, joinedAtNanos);
+  }
+
+  /**
+   * A replica that has not been able to hear a leader for a minimum election timeout yet (its
+   * node has not joined, or has just joined: {@code joinedAtNanos} 0 or recent) has no reason to
+   * think there is none, and helps nobody campaign. Otherwise nodes restarted together could elect
+   * one of them while the leader lives (N − W of them are an election quorum).
+   */
+  private boolean settled(long nowNanos, long joinedAtNanos) {
+    return joinedAtNanos != 0 && nowNanos - joinedAtNanos >= minElectionTimeoutNanos;
   }
 
   public boolean recent(long nowNanos) {

@@ -214,7 +214,8 @@ public final class FollowerActor
         .onCommand(InstallState.class, this::onInstallState)
         .onCommand(Prepare.class, this::onPrepare)
         .onCommand(PreVote.class, (s, c) -> Effect().reply(c.replyTo(), new PreVoteReply(node, c.term(),
-            leaderContact.grantsPreVote(c.term(), s.promisedTerm(), System.nanoTime()), s.promisedTerm())))
+            leaderContact.grantsPreVote(c.term(), s.promisedTerm(), System.nanoTime(),
+                ReplicationStatus.get(context.getSystem()).joinedAtNanos()), s.promisedTerm())))
         .onCommand(ConfirmTerm.class, (s, c) -> Effect().reply(c.replyTo(),
             new TermConfirmed(node, c.term(), c.round(), c.term() >= s.promisedTerm())))
         .onCommand(ReadAt.class, this::onReadAt)

@@ -757,6 +757,11 @@ public final class LeaderActor {
   private Behavior<Command> onTick(Tick tick) {
     long now = System.nanoTime();
     observeLocalReplica();
+    if (clustered && !joined()) {
+      election.notReachableYet();
+    } else {
+      status.joined(now);
+    }
     act(election.tick());
     boolean leading = phase == Phase.LEADING;
     status.update(leading, leading ? now : view.contact().map(ReplicaView.Contact::atNanos).orElse(startedNanos));
@@ -988,6 +993,12 @@ public final class LeaderActor {
     peerLeader = null;
     peerLeaderRef = null;
     return Behaviors.same();
+  }
+
+  /** Whether this node is a member of the cluster (it can hear a leader, and be heard). */
+  private boolean joined() {
+    akka.cluster.MemberStatus s = Cluster.get(context.getSystem()).selfMember().status();
+    return s == akka.cluster.MemberStatus.up() || s == akka.cluster.MemberStatus.weaklyUp();
   }
 
   /**

@@ -18,10 +18,23 @@ public final class ReplicationStatus implements Extension {
   };
 
   private volatile boolean leading;
+  private volatile long joinedAtNanos;
   private volatile long lastLeaderContactNanos = System.nanoTime();
 
   public static ReplicationStatus get(ActorSystem<?> system) {
     return ID.apply(system);
+  }
+
+  /** This node joined the cluster (or, outside a cluster, started) now: it can hear a leader from here on. */
+  void joined(long nanos) {
+    if (joinedAtNanos == 0) {
+      joinedAtNanos = nanos;
+    }
+  }
+
+  /** When this node joined ({@link System#nanoTime}); 0 while it has not. */
+  public long joinedAtNanos() {
+    return joinedAtNanos;
   }
 
   void update(boolean leads, long lastContactNanos) {

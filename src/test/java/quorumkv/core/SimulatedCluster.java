@@ -61,6 +61,8 @@ final class SimulatedCluster {
     // replica (in memory)
     LeaderContact contact = new LeaderContact(minTimeoutTicks * TICK_NANOS);
     long contactsSeen;
+    /** When this incarnation could first hear a leader (the simulation starts "long ago"). */
+    long joinedAtNanos = -minTimeoutTicks * TICK_NANOS;
     // leader (in memory)
     long leaderTerm;
     List<Entry> leaderLog;
@@ -142,6 +144,7 @@ final class SimulatedCluster {
     node.election = node.newElection();
     node.contact = new LeaderContact(minTimeoutTicks * TICK_NANOS);
     node.contactsSeen = 0;
+    node.joinedAtNanos = now * TICK_NANOS;
   }
 
   void partition(Set<Integer> side) {
@@ -263,7 +266,8 @@ final class SimulatedCluster {
   private void receive(Node node, Message m) {
     if (m instanceof PreVote p) {
       send(node.index, p.from(), new PreVoteReply(node.index, p.term(),
-          node.contact.grantsPreVote(p.term(), node.promisedTerm, now * TICK_NANOS), node.promisedTerm));
+          node.contact.grantsPreVote(p.term(), node.promisedTerm, now * TICK_NANOS, node.joinedAtNanos),
+          node.promisedTerm));
     } else if (m instanceof PreVoteReply r) {
       act(node, node.election.preVoteAnswered("node" + r.from(), r.term(), r.granted(), r.promisedTerm()));
     } else if (m instanceof Prepare p) {
