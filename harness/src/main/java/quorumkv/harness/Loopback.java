@@ -11,11 +11,15 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
-/** Every node on 127.0.0.1: node n serves HTTP on port 9100+n and the cluster protocol on 2750+n. */
+/**
+ * Every node on 127.0.0.1: node n serves HTTP on port 9100+n and the cluster protocol on 2750+n.
+ * The environment variables {@code HARNESS_HTTP_BASE_PORT} and {@code HARNESS_CLUSTER_BASE_PORT}
+ * move both ranges, so that two checkouts can run their multi-JVM tests at once.
+ */
 public final class Loopback implements Placement {
   public static final String HOST = "127.0.0.1";
-  public static final int HTTP_BASE_PORT = 9100;
-  public static final int CLUSTER_BASE_PORT = 2750;
+  public static final int HTTP_BASE_PORT = basePort("HARNESS_HTTP_BASE_PORT", 9100);
+  public static final int CLUSTER_BASE_PORT = basePort("HARNESS_CLUSTER_BASE_PORT", 2750);
   private static final Duration PORTS_FREE = Duration.ofSeconds(30);
 
   @Override
@@ -59,7 +63,7 @@ public final class Loopback implements Placement {
     int http = HTTP_BASE_PORT + n;
     int cluster = CLUSTER_BASE_PORT + n;
     Await.until("ports " + http + " and " + cluster + " on " + HOST + " are free for " + Cluster.nodeId(n)
-            + " (another process is listening: this placement reserves 9100-9105 and 2750-2755)",
+            + " (another process is listening: this placement reserves " + this + ")",
         PORTS_FREE, () -> portFree(http) && portFree(cluster), () -> "in use");
   }
 
@@ -83,5 +87,10 @@ public final class Loopback implements Placement {
   public String toString() {
     return "loopback " + HOST + ", HTTP " + HTTP_BASE_PORT + "-" + (HTTP_BASE_PORT + Cluster.NODES - 1) + ", cluster "
         + CLUSTER_BASE_PORT + "-" + (CLUSTER_BASE_PORT + Cluster.NODES - 1);
+  }
+
+  private static int basePort(String variable, int otherwise) {
+    String value = System.getenv(variable);
+    return value == null || value.isBlank() ? otherwise : Integer.parseInt(value.trim());
   }
 }
