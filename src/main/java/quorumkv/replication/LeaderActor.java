@@ -28,6 +28,9 @@ import quorumkv.CborSerializable;
 import quorumkv.config.Settings;
 import quorumkv.core.Campaign;
 import quorumkv.core.Election;
+import quorumkv.core.Quorum;
+import quorumkv.core.ReadRounds;
+import quorumkv.core.Replication;
 import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
@@ -48,14 +51,15 @@ import quorumkv.storage.ReplicaState;
  * that differs. Until then it serves no writes and says why.
  *
  * <p><b>Replication.</b> Each write gets the next gap-free index in the leader's term and a
- * {@link QuorumAggregator} child that answers the client. Per replica the leader tracks what was
- * sent ({@code nextIndex}) and what matched its log durably ({@code matchIndex}); writes that arrive
- * while a Replicate is in flight go out together in the next one. An entry is committed (applied by
- * the replicas) once the leader's replica and W followers hold it.
+ * {@link QuorumAggregator} child that answers the client. What each replica holds and is sent, and
+ * the commit index, are the pure {@link Replication} core's: this actor sends what it asks for and
+ * passes it the replicas' answers and the ticks. An entry is committed (applied by the replicas)
+ * once the leader's replica and W followers hold it.
  *
  * <p><b>Reads.</b> {@code leader} reads the leader's replica once it has applied the commit index;
  * {@code linearizable} first has W followers confirm that no newer term exists (so no other leader
- * can have committed anything), then reads at the commit index seen when the read arrived.
+ * can have committed anything), then reads at the commit index seen when the read arrived
+ * ({@link ReadRounds}).
  */
 public final class LeaderActor {
 
@@ -128,53 +132,20 @@ public final class LeaderActor {
 
   private record ReadRoundTimedOut(long round) implements Command {}
 
-  /** What the leader knows of one replica. */
-  private static final class Replica {
-    final String node;
-    final ActorRef<FollowerActor.Command> ref;
-    final boolean local;
-    final ReplicationDelay.Link link;
-    long nextIndex;
-    long matchIndex;
-    /** Replicate messages with entries (or a state transfer) sent and not yet answered. */
-    int inFlight;
-    /**
-     * What each unanswered message carried (true: entries), in send order: a replica answers its
-     * messages in the order it gets them, so a heartbeat's answer never frees an entries slot.
-     */
-    final java.util.ArrayDeque<Boolean> unanswered = new java.util.ArrayDeque<>();
-    long lastSendNanos;
-    long lastReplyNanos;
-    /** The commit index carried by the last message sent to it. */
-    long sentCommitIndex;
-    boolean stateTransfer;
-    /** The index of the state being transferred; acks below it are from before the transfer. */
-    long transferIndex;
-
-    Replica(String node, ActorRef<FollowerActor.Command> ref, boolean local, ReplicationDelay.Link link, long nextIndex) {
-      this.node = node;
-      this.ref = ref;
-      this.local = local;
-      this.link = link;
-      this.nextIndex = nextIndex;
-      this.lastReplyNanos = System.nanoTime();
-    }
-  }
-
-  private enum Phase { FOLLOWING, PRE_VOTING, ELECTING, ADOPTING, LEADING }
+  /** A replica this node can send to: its node, where it lives and the (delayed) link to it. */
+  private record Replica(String node, ActorRef<FollowerActor.Command> ref, boolean local, ReplicationDelay.Link link) {}
 
   /** The LeaderActors of all nodes, for pre-vote-free routing of writes to the one that leads. */
   public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "quorumkv-leader");
 
-  private record PendingRead(String key, long readIndex, ActorRef<ReadResult> replyTo) {}
+  /** A linearizable read waiting for its round: answered from the local replica once confirmed. */
+  private record LinearizableRead(String key, ActorRef<ReadResult> replyTo) {}
 
   /** A batch this node passed on to {@code leader}, remembered until its writes have surely been answered. */
   private record PassedOn(long atNanos, String leader, WriteBatch batch) {}
 
   private static final Duration ASK_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration ADOPTION_LIMIT = Duration.ofSeconds(60);
-  /** Heartbeats sent to a replica that answers none: enough to survive a slow persist, few to a dead node. */
-  private static final int MAX_UNANSWERED_HEARTBEATS = 3;
 
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
@@ -213,7 +184,6 @@ public final class LeaderActor {
   /** One per node whose forwarder sent writes: groups the answers going back to it. */
   private final Map<ActorRef<WriteForwarder.Results>, ActorRef<ReplyBatcher.Command>> batchers = new HashMap<>();
 
-  private Phase phase = Phase.FOLLOWING;
   /** The term this node campaigns in or leads. */
   private long term;
   private long electionStartedNanos;
@@ -225,15 +195,13 @@ public final class LeaderActor {
   private long adoptionStartedNanos;
   private boolean localStateTransfer;
 
-  private long lastIndex;
-  private long commitIndex;
-  private RetainedLog log;
+  /** While adopting: everything up to here is known to be committed. */
+  private long adoptedCommitIndex;
 
-  private long readRound;
-  private boolean readRoundInFlight;
-  private final Set<String> readConfirmations = new HashSet<>();
-  private List<PendingRead> readsInRound = new ArrayList<>();
-  private List<PendingRead> readsWaiting = new ArrayList<>();
+  // While leading (null otherwise): the log, its replication and the linearizable read rounds.
+  private RetainedLog log;
+  private Replication replication;
+  private ReadRounds<LinearizableRead> readRounds;
 
   public static Behavior<Command> create(
       Settings.Replication settings, String node, int nodeIndex, ActorRef<FollowerActor.Command> localReplica,
@@ -325,13 +293,12 @@ public final class LeaderActor {
   /** Carries out what the election asks for. */
   private void act(Election.Action action) {
     if (action instanceof Election.AskPreVotes ask) {
-      phase = Phase.PRE_VOTING;
       electionStartedNanos = System.nanoTime();
       FollowerActor.PreVote preVote = new FollowerActor.PreVote(ask.term(), node, preVoteAdapter);
       localReplica.tell(preVote);
       for (Replica r : replicas.values()) {
-        if (!r.local) {
-          r.link.send(r.ref, preVote);
+        if (!r.local()) {
+          r.link().send(r.ref(), preVote);
         }
       }
     } else if (action instanceof Election.StartCampaign start) {
@@ -341,9 +308,10 @@ public final class LeaderActor {
       throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: term "
           + down.newerTerm() + " exists");
     }
-    if (election.role() == Election.Role.FOLLOWER && phase != Phase.FOLLOWING) {
-      phase = Phase.FOLLOWING; // heard from a leader: stop campaigning
-    }
+  }
+
+  private boolean leading() {
+    return election.role() == Election.Role.LEADER;
   }
 
   private Behavior<Command> onPreVoteAnswered(PreVoteAnswered msg) {
@@ -354,7 +322,6 @@ public final class LeaderActor {
 
   /** N − W replicas would promise {@code campaignTerm}: ask them to, durably. */
   private void startCampaign(long campaignTerm) {
-    phase = Phase.ELECTING;
     term = campaignTerm;
     localPosition = null;
     context.ask(FollowerActor.Position.class, localReplica, ASK_TIMEOUT, FollowerActor.GetPosition::new,
@@ -362,7 +329,7 @@ public final class LeaderActor {
   }
 
   private Behavior<Command> onLocalPosition(LocalPosition msg) {
-    if (phase != Phase.ELECTING) {
+    if (election.role() != Election.Role.CANDIDATE) {
       return Behaviors.same();
     }
     if (msg.position() == null) {
@@ -380,8 +347,8 @@ public final class LeaderActor {
     FollowerActor.Prepare prepare = new FollowerActor.Prepare(term, node, prepareAdapter);
     localReplica.tell(prepare);
     for (Replica r : replicas.values()) {
-      if (!r.local && !election.campaign().promised(r.node)) {
-        r.link.send(r.ref, prepare);
+      if (!r.local() && !election.campaign().promised(r.node())) {
+        r.link().send(r.ref(), prepare);
       }
     }
   }
@@ -392,7 +359,7 @@ public final class LeaderActor {
       return Behaviors.same();
     }
     FollowerActor.Prepared p = (FollowerActor.Prepared) msg.reply();
-    if (phase == Phase.ELECTING && p.term() == term && election.promised(p.term(),
+    if (p.term() == term && election.promised(p.term(),
         new Campaign.Promise(p.node(), p.lastIndex(), p.lastTerm(), p.appliedIndex()))) {
       startAdoption();
     }
@@ -406,7 +373,6 @@ public final class LeaderActor {
 
   /** Fetches what the leader's replica lacks of the most complete promised log, then leads. */
   private void startAdoption() {
-    phase = Phase.ADOPTING;
     adoptionStartedNanos = System.nanoTime();
     localStateTransfer = false;
     Campaign campaign = election.campaign();
@@ -416,7 +382,7 @@ public final class LeaderActor {
     // adopted log is re-stamped with this term, so that a later election compares it as this
     // term's and cannot prefer a log that lacks it.
     adoptRestampFrom = campaign.committedUpTo() + 1;
-    commitIndex = adoptRestampFrom - 1;
+    adoptedCommitIndex = adoptRestampFrom - 1;
     adoptUpTo = adoptFrom.lastIndex();
     adopted.clear();
     // The leader's window starts with its own replica's retained log up to its applied index
@@ -432,7 +398,7 @@ public final class LeaderActor {
   private void fetchLog(long from) {
     long localApplied = election.campaign().promiseOf(node).appliedIndex();
     ActorRef<FollowerActor.Command> source = from <= localApplied ? localReplica : replicas.get(adoptFrom.node()) == null
-        ? null : replicas.get(adoptFrom.node()).ref;
+        ? null : replicas.get(adoptFrom.node()).ref();
     if (source == null) {
       context.getLog().warn("Replica {} with the most complete log left during the election; starting over",
           adoptFrom.node());
@@ -446,7 +412,7 @@ public final class LeaderActor {
   }
 
   private Behavior<Command> onLogFetched(LogFetched msg) {
-    if (phase != Phase.ADOPTING) {
+    if (election.role() != Election.Role.ADOPTING) {
       return Behaviors.same();
     }
     long next = adopted.isEmpty() ? localPosition.baseIndex() + 1 : adopted.get(adopted.size() - 1).index() + 1;
@@ -458,7 +424,7 @@ public final class LeaderActor {
       context.getLog().info("Replica {} no longer holds index {}: it sends its state to ours first",
           adoptFrom.node(), next);
       localStateTransfer = true;
-      replicas.get(adoptFrom.node()).ref.tell(
+      replicas.get(adoptFrom.node()).ref().tell(
           new FollowerActor.SendStateTo(term, localReplica, settings.stateTransferChunk(), replyAdapter));
       return Behaviors.same();
     }
@@ -489,42 +455,36 @@ public final class LeaderActor {
     log = new RetainedLog(Math.max(settings.retainedEntries(), adopted.size() + 1),
         localPosition.baseIndex(), localPosition.baseTerm());
     adopted.forEach(log::append);
-    lastIndex = log.lastIndex();
-    for (Replica r : replicas.values()) {
-      resetProgress(r);
-    }
-    phase = Phase.LEADING;
     election.becameLeader();
+    Settings.Election e = settings.election();
+    replication = new Replication(term, adoptedCommitIndex, log, new Replication.Limits(settings.writeQuorum(),
+        settings.maxInFlight(), e.heartbeatInterval().toNanos(), settings.resendAfter().toNanos()), new Outbox());
+    readRounds = new ReadRounds<>(settings.writeQuorum(), new ReadOutbox());
     metrics.elected(term);
-    metrics.committed(commitIndex);
-    long restamped = adopted.stream().filter(e -> e.index() >= adoptRestampFrom).count();
+    metrics.committed(adoptedCommitIndex);
+    long restamped = adopted.stream().filter(entry -> entry.index() >= adoptRestampFrom).count();
     context.getLog().info(
         "Leader on {} elected in term {} with promises from {} in {} ms: adopted the log of {} up to index {} "
             + "({} entries re-stamped), committed up to {}",
         node, term, election.campaign().promisers(), (System.nanoTime() - electionStartedNanos) / 1_000_000,
-        adoptFrom.node(),
-        lastIndex, restamped, commitIndex);
+        adoptFrom.node(), log.lastIndex(), restamped, adoptedCommitIndex);
     adopted.clear();
-    replicas.values().forEach(this::heartbeat);
-  }
-
-  private void resetProgress(Replica r) {
-    r.nextIndex = lastIndex + 1;
-    r.matchIndex = 0;
-    r.inFlight = 0;
-    r.unanswered.clear();
-    r.stateTransfer = false;
+    long now = System.nanoTime();
+    for (Replica r : replicas.values()) {
+      replication.addReplica(r.node(), r.local(), now); // each hears from the new leader at once
+      replication.reachable(r.node(), reachable(r));
+    }
   }
 
   private String electionStatus() {
-    return switch (phase) {
-      case FOLLOWING -> election.leader() == null ? "following: no leader heard from yet"
+    return switch (election.role()) {
+      case FOLLOWER -> election.leader() == null ? "following: no leader heard from yet"
           : "following " + election.leader() + " (term " + election.term() + ")";
-      case PRE_VOTING -> String.format("asking for pre-votes for term %d: %d of the %d needed",
+      case PRE_CANDIDATE -> String.format("asking for pre-votes for term %d: %d of the %d needed",
           election.proposedTerm(), election.preVotes(), promisesNeeded);
-      case LEADING -> "leading";
+      case LEADER -> "leading";
       case ADOPTING -> "adopting the log of " + (adoptFrom == null ? "?" : adoptFrom.node());
-      case ELECTING -> String.format("electing in term %d: promises from %d of the %d nodes needed %s",
+      case CANDIDATE -> String.format("electing in term %d: promises from %d of the %d nodes needed %s",
           term, election.campaign().promisers().size(), promisesNeeded, election.campaign().promisers());
     };
   }
@@ -538,7 +498,7 @@ public final class LeaderActor {
   }
 
   private Behavior<Command> onWriteBatch(WriteBatch batch) {
-    if (phase != Phase.LEADING && !batch.passedOn()) {
+    if (!leading() && !batch.passedOn()) {
       Optional<ActorRef<Command>> leader = knownLeader();
       if (leader.isPresent()) {
         leader.get().tell(new WriteBatch(batch.writes(), batch.replyTo(), true));
@@ -568,7 +528,7 @@ public final class LeaderActor {
    */
   private void accept(String key, String value, int writeQuorum, long timeoutMillis, Consumer<WriteResult> reply,
       Set<String> followers) {
-    if (phase != Phase.LEADING) {
+    if (!leading()) {
       reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet (electing one needs " + promisesNeeded
           + " of the " + (settings.followers() + 1) + " nodes): " + node
           + " is " + electionStatus() + "; it keeps trying", node));
@@ -583,7 +543,7 @@ public final class LeaderActor {
       reply.accept(new WriteResult.NotEnoughReplicas(key, followers.size(), quorum, node));
       return;
     }
-    LogEntry entry = new LogEntry(++lastIndex, term, key, value);
+    LogEntry entry = new LogEntry(log.lastIndex() + 1, term, key, value);
     log.append(entry);
     ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(QuorumAggregator.create(
         entry.index(), key, quorum, followers, Duration.ofMillis(timeoutMillis), reply, node));
@@ -593,11 +553,8 @@ public final class LeaderActor {
   }
 
   private void sendToReplicas() {
-    if (phase != Phase.LEADING) {
-      return;
-    }
-    for (Replica r : replicas.values()) {
-      sendNewEntries(r);
+    if (leading()) {
+      replication.appended(System.nanoTime());
     }
   }
 
@@ -614,106 +571,83 @@ public final class LeaderActor {
     return Behaviors.same();
   }
 
+  private boolean reachable(Replica r) {
+    return !unreachable.contains(r.ref().path().address());
+  }
+
   private Set<String> reachableFollowers() {
     Set<String> out = new HashSet<>();
     for (Replica r : replicas.values()) {
-      if (!r.local && !unreachable.contains(r.ref.path().address())) {
-        out.add(r.node);
+      if (!r.local() && reachable(r)) {
+        out.add(r.node());
       }
     }
     return out;
   }
 
-  /** Sends what the replica lacks, up to the in-flight limit; a state transfer if it is too far behind. */
-  private void sendNewEntries(Replica r) {
-    while (!r.stateTransfer && r.inFlight < settings.maxInFlight() && r.nextIndex <= lastIndex) {
-      long prev = r.nextIndex - 1;
-      if (!log.holds(r.nextIndex) || log.termAt(prev) < 0) {
-        startStateTransfer(r);
-        return;
-      }
-      List<LogEntry> batch = log.slice(r.nextIndex, settings.maxBatchEntries(), settings.maxBatchBytes());
+  /** Carries out what the replication core asks for. */
+  private final class Outbox implements Replication.Outbox {
+    @Override
+    public long sendEntries(String replica, long prevIndex, long prevTerm, long from, long commitIndex) {
+      List<LogEntry> batch = log.slice(from, settings.maxBatchEntries(), settings.maxBatchBytes());
       metrics.batch(batch.size());
-      send(r, new FollowerActor.Replicate(term, node, prev, log.termAt(prev), batch, commitIndex, replyAdapter), true);
-      r.nextIndex += batch.size();
+      send(replica, new FollowerActor.Replicate(term, node, prevIndex, prevTerm, batch, commitIndex, replyAdapter));
+      return from + batch.size() - 1;
     }
-  }
 
-  /** An empty Replicate: carries the commit index, and the replica answers with where it stands. */
-  private void heartbeat(Replica r) {
-    long prev = r.nextIndex - 1;
-    long prevTerm = log.termAt(prev);
-    if (prevTerm < 0 && prev > 0) {
-      prev = r.matchIndex;
-      prevTerm = Math.max(0, log.termAt(prev));
+    @Override
+    public void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex) {
+      send(replica, new FollowerActor.Replicate(term, node, prevIndex, prevTerm, List.of(), commitIndex, replyAdapter));
     }
-    send(r, new FollowerActor.Replicate(term, node, prev, prevTerm, List.of(), commitIndex, replyAdapter), false);
-  }
 
-  private void send(Replica r, FollowerActor.Command msg, boolean carriesEntries) {
-    if (carriesEntries) {
-      r.inFlight++;
+    @Override
+    public void fetchStateFor(String replica) {
+      context.getLog().info("Replica {} needs entries from before the retained log (it starts at {}): "
+          + "full state transfer", replica, log.firstIndex());
+      context.ask(ReplicaState.class, localReplica, ASK_TIMEOUT, FollowerActor.GetState::new,
+          (state, failure) -> new StateForTransfer(replica, state));
     }
-    r.unanswered.add(carriesEntries);
-    r.lastSendNanos = System.nanoTime();
-    if (msg instanceof FollowerActor.Replicate replicate) {
-      r.sentCommitIndex = replicate.leaderCommit();
+
+    @Override
+    public void acknowledged(String replica, boolean local, long fromExclusive, long toInclusive) {
+      QuorumAggregator.Command ack = local ? new QuorumAggregator.LeaderDurable() : new QuorumAggregator.FollowerAcked(replica);
+      for (ActorRef<QuorumAggregator.Command> aggregator : pending.subMap(fromExclusive, false, toInclusive, true).values()) {
+        aggregator.tell(ack);
+      }
     }
-    r.link.send(r.ref, msg);
+
+    @Override
+    public void committed(long commitIndex) {
+      metrics.committed(commitIndex);
+    }
+
+    private void send(String replica, FollowerActor.Command msg) {
+      Replica r = replicas.get(replica);
+      r.link().send(r.ref(), msg);
+    }
   }
 
   private Behavior<Command> onReplicaReplied(ReplicaReplied msg) {
     FollowerActor.ReplicateReply reply = msg.reply();
-    Replica r = replicas.get(reply.node());
     if (reply instanceof FollowerActor.Rejected rejected) {
       // Leading: another candidate has taken a newer term, and this leader must not write any more.
       act(election.observeTerm(rejected.promisedTerm()));
       return Behaviors.same();
     }
-    if (phase == Phase.ADOPTING && localStateTransfer && reply.node().equals(node) && reply.term() == term
-        && reply instanceof FollowerActor.Acked) {
-      context.getLog().info("Our replica received the committed state up to {}; electing again", 
-          ((FollowerActor.Acked) reply).matchIndex());
+    if (election.role() == Election.Role.ADOPTING && localStateTransfer && reply.node().equals(node)
+        && reply.term() == term && reply instanceof FollowerActor.Acked acked) {
+      context.getLog().info("Our replica received the committed state up to {}; electing again", acked.matchIndex());
       electAgain();
       return Behaviors.same();
     }
-    if (r == null || phase != Phase.LEADING || reply.term() != term) {
+    if (!leading() || reply.term() != term) {
       return Behaviors.same();
     }
-    if (Boolean.TRUE.equals(r.unanswered.poll())) {
-      r.inFlight = Math.max(0, r.inFlight - 1);
-    }
-    r.lastReplyNanos = System.nanoTime();
+    long now = System.nanoTime();
     if (reply instanceof FollowerActor.Acked acked) {
-      if (r.stateTransfer && acked.matchIndex() < r.transferIndex) {
-        return Behaviors.same(); // an answer to something sent before the transfer
-      }
-      r.stateTransfer = false;
-      if (acked.matchIndex() > r.matchIndex) {
-        long before = r.matchIndex;
-        r.matchIndex = acked.matchIndex();
-        // The commit index goes to our own replica before the clients hear of their writes, so
-        // that a read on this node after the answer finds them applied.
-        advanceCommitIndex();
-        notifyAggregators(r, before, acked.matchIndex());
-      }
-      if (r.nextIndex <= r.matchIndex) {
-        r.nextIndex = r.matchIndex + 1;
-      }
-    } else if (reply instanceof FollowerActor.Gap gap && gap.hintIndex() + 1 < r.nextIndex) {
-      r.nextIndex = Math.max(gap.hintIndex() + 1, 1);
-      if (r.inFlight == 0 && r.nextIndex > lastIndex) {
-        heartbeat(r); // the log matches nothing we can send: check the entry before our end
-      }
-    }
-    sendNewEntries(r);
-    if (r.unanswered.isEmpty() && !r.stateTransfer && r.sentCommitIndex < commitIndex) {
-      // It acknowledged after the entry committed (one of the slower followers): it learns the
-      // commit index now, not on the next tick a second later.
-      heartbeat(r);
-    }
-    if (!r.local) {
-      metrics.follower(r.node, Math.max(0, lastIndex - r.matchIndex), 0, r.inFlight);
+      replication.acked(reply.node(), acked.matchIndex(), now);
+    } else if (reply instanceof FollowerActor.Gap gap) {
+      replication.gap(reply.node(), gap.hintIndex(), now);
     }
     return Behaviors.same();
   }
@@ -722,36 +656,6 @@ public final class LeaderActor {
     pending.remove(msg.index());
     metrics.pendingWrites(pending.size());
     return Behaviors.same();
-  }
-
-  private void notifyAggregators(Replica r, long fromExclusive, long toInclusive) {
-    QuorumAggregator.Command ack = r.local ? new QuorumAggregator.LeaderDurable() : new QuorumAggregator.FollowerAcked(r.node);
-    for (ActorRef<QuorumAggregator.Command> aggregator : pending.subMap(fromExclusive, false, toInclusive, true).values()) {
-      aggregator.tell(ack);
-    }
-  }
-
-  private void advanceCommitIndex() {
-    long leaderMatch = 0;
-    List<Long> matches = new ArrayList<>();
-    for (Replica r : replicas.values()) {
-      if (r.local) {
-        leaderMatch = r.matchIndex;
-      } else {
-        matches.add(r.matchIndex);
-      }
-    }
-    long committed = Quorum.committedIndex(
-        leaderMatch, matches.stream().mapToLong(Long::longValue).toArray(), settings.writeQuorum());
-    if (committed > commitIndex) {
-      commitIndex = committed;
-      metrics.committed(commitIndex);
-      for (Replica r : replicas.values()) {
-        if (r.inFlight == 0 && !r.stateTransfer && r.matchIndex >= r.nextIndex - 1 && r.nextIndex > lastIndex) {
-          heartbeat(r); // idle replicas learn the commit index now; busy ones with their next batch
-        }
-      }
-    }
   }
 
   private Behavior<Command> onTick(Tick tick) {
@@ -763,43 +667,22 @@ public final class LeaderActor {
       status.joined(now);
     }
     act(election.tick());
-    boolean leading = phase == Phase.LEADING;
+    boolean leading = leading();
     status.update(leading, leading ? now : view.contact().map(ReplicaView.Contact::atNanos).orElse(startedNanos));
     answerWritesPassedOnToALostLeader(now);
-    if (phase == Phase.ADOPTING && now - adoptionStartedNanos > ADOPTION_LIMIT.toNanos()) {
+    if (election.role() == Election.Role.ADOPTING && now - adoptionStartedNanos > ADOPTION_LIMIT.toNanos()) {
       context.getLog().warn("Leader candidate on {}: adopting the log of {} took over {} s; electing again",
           node, adoptFrom.node(), ADOPTION_LIMIT.toSeconds());
       electAgain();
     }
-    if (phase != Phase.LEADING) {
+    if (!leading) {
       return Behaviors.same();
     }
-    long resendAfter = settings.resendAfter().toNanos();
-    for (Replica r : replicas.values()) {
-      if (!r.local) {
-        metrics.follower(r.node, Math.max(0, lastIndex - r.matchIndex), (now - r.lastReplyNanos) / 1_000_000, r.inFlight);
-      }
-      // A state transfer may take a while to persist; give it much longer before starting over.
-      boolean quiet = now - r.lastSendNanos > (r.stateTransfer ? 30 * resendAfter : resendAfter);
-      boolean silent = quiet && now - r.lastReplyNanos > resendAfter;
-      if (r.inFlight > 0 && silent) {
-        // No answer to anything for a while: assume the messages were lost and start over from
-        // what is known to match.
-        r.inFlight = 0;
-        r.unanswered.clear();
-        r.stateTransfer = false;
-        r.nextIndex = r.matchIndex > 0 ? r.matchIndex + 1 : lastIndex + 1;
-        heartbeat(r);
-      } else if (r.inFlight == 0 && !r.stateTransfer && now - r.lastSendNanos > heartbeatNanos) {
-        // An idle replica hears from the leader at least this often: it knows the leader lives
-        // (and does not campaign), and learns the commit index. A busy one has its entries.
-        if (r.unanswered.size() >= MAX_UNANSWERED_HEARTBEATS) {
-          if (!silent) {
-            continue; // a slow replica: no more heartbeats piling up in front of it
-          }
-          r.unanswered.clear(); // lost, or a restarted replica: start afresh
-        }
-        heartbeat(r);
+    replication.tick(now);
+    for (Replication.ProgressView p : replication.progress()) {
+      if (!p.local()) {
+        metrics.follower(p.replica(), Math.max(0, log.lastIndex() - p.match()), (now - p.lastReplyNanos()) / 1_000_000,
+            p.inFlight());
       }
     }
     return Behaviors.same();
@@ -808,7 +691,7 @@ public final class LeaderActor {
   // --- reads ---
 
   private Behavior<Command> onRead(Read read) {
-    if (phase != Phase.LEADING) {
+    if (!leading()) {
       Optional<ActorRef<Command>> leader = read.passedOn() ? Optional.empty() : knownLeader();
       if (leader.isPresent()) {
         leader.get().tell(new Read(read.key(), read.level(), read.replyTo(), true));
@@ -817,33 +700,41 @@ public final class LeaderActor {
       }
       return Behaviors.same();
     }
-    if (read.level() == ReadLevel.LEADER || settings.writeQuorum() == 0) {
-      // With W = 0 a new leader needs every node's promise, this one's included: no newer
-      // leader can exist while this replica has not promised one.
-      localReplica.tell(new FollowerActor.ReadAt(read.key(), commitIndex, read.replyTo()));
-      return Behaviors.same();
-    }
-    readsWaiting.add(new PendingRead(read.key(), commitIndex, read.replyTo()));
-    if (!readRoundInFlight) {
-      startReadRound();
+    if (read.level() == ReadLevel.LEADER) {
+      localReplica.tell(new FollowerActor.ReadAt(read.key(), replication.commitIndex(), read.replyTo()));
+    } else {
+      readRounds.read(new LinearizableRead(read.key(), read.replyTo()), replication.commitIndex());
     }
     return Behaviors.same();
   }
 
-  /** Asks every follower whether a newer term exists; W confirmations prove this leader still leads. */
-  private void startReadRound() {
-    readRound++;
-    readRoundInFlight = true;
-    readConfirmations.clear();
-    readsInRound = readsWaiting;
-    readsWaiting = new ArrayList<>();
-    FollowerActor.ConfirmTerm confirm = new FollowerActor.ConfirmTerm(term, readRound, confirmAdapter);
-    for (Replica r : replicas.values()) {
-      if (!r.local) {
-        r.link.send(r.ref, confirm);
+  /** Carries out what the read rounds ask for. */
+  private final class ReadOutbox implements ReadRounds.Outbox<LinearizableRead> {
+    @Override
+    public void askConfirmations(long round) {
+      FollowerActor.ConfirmTerm confirm = new FollowerActor.ConfirmTerm(term, round, confirmAdapter);
+      for (Replica r : replicas.values()) {
+        if (!r.local()) {
+          r.link().send(r.ref(), confirm);
+        }
+      }
+      timers.startSingleTimer("read-round", new ReadRoundTimedOut(round), settings.timeout());
+    }
+
+    @Override
+    public void serve(List<ReadRounds.PendingRead<LinearizableRead>> reads) {
+      for (ReadRounds.PendingRead<LinearizableRead> r : reads) {
+        localReplica.tell(new FollowerActor.ReadAt(r.read().key(), r.readIndex(), r.read().replyTo()));
       }
     }
-    timers.startSingleTimer("read-round", new ReadRoundTimedOut(readRound), settings.timeout());
+
+    @Override
+    public void fail(List<ReadRounds.PendingRead<LinearizableRead>> reads, int got, int needed) {
+      ReadResult.Unavailable unavailable = new ReadResult.Unavailable(String.format(
+          "could not confirm leadership for a linearizable read: %d of the %d followers needed answered within %d ms",
+          got, needed, settings.timeout().toMillis()));
+      reads.forEach(r -> r.read().replyTo().tell(unavailable));
+    }
   }
 
   private Behavior<Command> onTermAnswered(TermAnswered msg) {
@@ -852,80 +743,43 @@ public final class LeaderActor {
       throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: " + reply.node()
           + " has promised a newer term");
     }
-    if (!readRoundInFlight || reply.round() != readRound || reply.term() != term) {
-      return Behaviors.same();
-    }
-    readConfirmations.add(reply.node());
-    if (readConfirmations.size() >= settings.writeQuorum()) {
-      timers.cancel("read-round");
-      for (PendingRead r : readsInRound) {
-        localReplica.tell(new FollowerActor.ReadAt(r.key(), r.readIndex(), r.replyTo()));
-      }
-      finishReadRound();
+    if (leading() && reply.term() == term) {
+      readRounds.confirmed(reply.node(), reply.round());
     }
     return Behaviors.same();
   }
 
   private Behavior<Command> onReadRoundTimedOut(ReadRoundTimedOut msg) {
-    if (readRoundInFlight && msg.round() == readRound) {
-      ReadResult.Unavailable unavailable = new ReadResult.Unavailable(String.format(
-          "could not confirm leadership for a linearizable read: %d of the %d followers needed answered within %d ms",
-          readConfirmations.size(), settings.writeQuorum(), settings.timeout().toMillis()));
-      readsInRound.forEach(r -> r.replyTo().tell(unavailable));
-      finishReadRound();
+    if (leading()) {
+      readRounds.timedOut(msg.round());
     }
     return Behaviors.same();
   }
 
-  private void finishReadRound() {
-    readRoundInFlight = false;
-    readsInRound = new ArrayList<>();
-    if (!readsWaiting.isEmpty()) {
-      startReadRound();
-    }
-  }
-
   // --- full state transfer ---
-
-  private void startStateTransfer(Replica r) {
-    if (unreachable.contains(r.ref.path().address())) {
-      return; // the tick tries again once it is back
-    }
-    context.getLog().info("Replica {} needs index {} but the retained log starts at {}: full state transfer",
-        r.node, r.nextIndex, log.firstIndex());
-    r.stateTransfer = true;
-    r.inFlight++;
-    r.lastSendNanos = System.nanoTime();
-    context.ask(ReplicaState.class, localReplica, ASK_TIMEOUT, FollowerActor.GetState::new,
-        (state, failure) -> new StateForTransfer(r.node, state));
-  }
 
   private Behavior<Command> onStateForTransfer(StateForTransfer msg) {
     Replica r = replicas.get(msg.node());
-    if (r == null || !r.stateTransfer) {
-      return Behaviors.same();
-    }
     ReplicaState state = msg.state();
-    if (state == null || !log.holds(state.appliedIndex() + 1) && state.appliedIndex() < lastIndex) {
-      // Our own replica has not applied far enough for the log to continue from its state yet.
-      r.stateTransfer = false;
-      r.inFlight = 0;
-      r.unanswered.clear();
+    if (!leading() || r == null) {
       return Behaviors.same();
     }
-    r.unanswered.add(true); // the last chunk is answered, and frees the slot startStateTransfer took
+    if (state == null) {
+      replication.stateUnavailable(msg.node());
+      return Behaviors.same();
+    }
+    if (!replication.stateReady(msg.node(), state.appliedIndex(), System.nanoTime())) {
+      return Behaviors.same();
+    }
     List<List<KeyValue>> chunks = new ArrayList<>();
     state.forEachChunk(settings.stateTransferChunk(), chunks::add);
     for (int i = 0; i < chunks.size(); i++) {
       boolean last = i == chunks.size() - 1;
-      r.link.send(r.ref, new FollowerActor.InstallState(
+      r.link().send(r.ref(), new FollowerActor.InstallState(
           term, state.appliedIndex(), state.appliedTerm(), i, last, chunks.get(i), replyAdapter));
     }
-    r.lastSendNanos = System.nanoTime();
-    r.transferIndex = state.appliedIndex();
-    r.nextIndex = state.appliedIndex() + 1;
     context.getLog().info("Sent {} keys at index {} to {} in {} chunks",
-        state.keyCount(), state.appliedIndex(), r.node, chunks.size());
+        state.keyCount(), state.appliedIndex(), r.node(), chunks.size());
     return Behaviors.same();
   }
 
@@ -941,18 +795,20 @@ public final class LeaderActor {
       String replicaNode = FollowerActor.nodeOf(ref);
       present.add(replicaNode);
       Replica known = replicas.get(replicaNode);
-      if (known == null || !known.ref.equals(ref)) {
+      if (known == null || !known.ref().equals(ref)) {
         boolean local = ref.equals(localReplica);
         Replica r = new Replica(replicaNode, ref, local,
-            local ? ReplicationDelay.none().newLink(replicaNode) : delay.newLink(replicaNode), lastIndex + 1);
+            local ? ReplicationDelay.none().newLink(replicaNode) : delay.newLink(replicaNode));
         replicas.put(replicaNode, r);
         context.getLog().info("Replica {} joined ({})", replicaNode, ref.path());
-        if (phase == Phase.LEADING) {
-          heartbeat(r);
-        } else if (phase == Phase.ELECTING && localPosition != null && !local) {
-          r.link.send(r.ref, new FollowerActor.Prepare(term, node, prepareAdapter));
-        } else if (phase == Phase.PRE_VOTING && !local) {
-          r.link.send(r.ref, new FollowerActor.PreVote(election.proposedTerm(), node, preVoteAdapter));
+        Election.Role role = election.role();
+        if (role == Election.Role.LEADER) {
+          replication.addReplica(replicaNode, local, System.nanoTime());
+          replication.reachable(replicaNode, reachable(r));
+        } else if (role == Election.Role.CANDIDATE && localPosition != null && !local) {
+          r.link().send(r.ref(), new FollowerActor.Prepare(term, node, prepareAdapter));
+        } else if (role == Election.Role.PRE_CANDIDATE && !local) {
+          r.link().send(r.ref(), new FollowerActor.PreVote(election.proposedTerm(), node, preVoteAdapter));
         }
       }
     }
@@ -964,6 +820,9 @@ public final class LeaderActor {
     }
     for (String g : gone) {
       replicas.remove(g);
+      if (leading()) {
+        replication.removeReplica(g);
+      }
       context.getLog().info("Replica {} left", g);
       QuorumAggregator.FollowerLost lost = new QuorumAggregator.FollowerLost(g);
       pending.values().forEach(a -> a.tell(lost));
@@ -977,13 +836,18 @@ public final class LeaderActor {
       unreachable.add(member);
       // Writes waiting for a replica on that node give up on it now, not at their timeout.
       for (Replica r : replicas.values()) {
-        if (!r.local && member.equals(r.ref.path().address())) {
-          QuorumAggregator.FollowerLost lost = new QuorumAggregator.FollowerLost(r.node);
+        if (!r.local() && member.equals(r.ref().path().address())) {
+          QuorumAggregator.FollowerLost lost = new QuorumAggregator.FollowerLost(r.node());
           pending.values().forEach(a -> a.tell(lost));
         }
       }
     } else {
       unreachable.remove(member);
+    }
+    if (leading()) {
+      for (Replica r : replicas.values()) {
+        replication.reachable(r.node(), reachable(r));
+      }
     }
     return Behaviors.same();
   }
@@ -1059,27 +923,31 @@ public final class LeaderActor {
 
   private LeaderInfo info() {
     long now = System.nanoTime();
+    boolean leading = leading();
     List<FollowerProgress> progress = new ArrayList<>();
-    for (Replica r : replicas.values()) {
-      boolean reachable = !unreachable.contains(r.ref.path().address());
-      progress.add(new FollowerProgress(r.node, r.matchIndex, Math.max(0, lastIndex - r.matchIndex),
-          (now - r.lastReplyNanos) / 1_000_000, reachable, r.stateTransfer));
+    if (leading) {
+      for (Replication.ProgressView p : replication.progress()) {
+        Replica r = replicas.get(p.replica());
+        progress.add(new FollowerProgress(p.replica(), p.match(), Math.max(0, log.lastIndex() - p.match()),
+            (now - p.lastReplyNanos()) / 1_000_000, r != null && reachable(r),
+            p.mode() == Replication.Mode.STATE_TRANSFER));
+      }
+      progress.sort(Comparator.comparing(FollowerProgress::node));
     }
-    progress.sort(Comparator.comparing(FollowerProgress::node));
-    boolean leading = phase == Phase.LEADING;
     Optional<ReplicaView.Contact> contact = view.contact();
     String leader = leading ? node : election.leader();
     ActorRef<Command> leaderRef = leading ? context.getSelf() : knownLeader().orElse(null);
     String leaderAddress = leaderRef == null ? null
         : leading || leaderRef.path().address().hasLocalScope() ? address : leaderRef.path().address().toString();
-    String role = switch (phase) {
-      case LEADING -> "leader";
-      case FOLLOWING -> "follower";
+    String role = switch (election.role()) {
+      case LEADER -> "leader";
+      case FOLLOWER -> "follower";
       default -> "candidate";
     };
     return new LeaderInfo(node, address, leading, role, electionStatus(), leading ? term : election.term(), leader,
         leaderAddress, contact.map(c -> (now - c.atNanos()) / 1_000_000).orElse(-1L),
-        lastIndex, leading ? commitIndex : contact.map(ReplicaView.Contact::leaderCommit).orElse(0L),
-        settings.writeQuorum(), reachableFollowers().size(), leading ? progress : List.of());
+        leading ? log.lastIndex() : 0, leading ? replication.commitIndex()
+            : contact.map(ReplicaView.Contact::leaderCommit).orElse(0L),
+        settings.writeQuorum(), reachableFollowers().size(), progress);
   }
 }

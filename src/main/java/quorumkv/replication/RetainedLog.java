@@ -2,6 +2,7 @@ package quorumkv.replication;
 
 import java.util.ArrayList;
 import java.util.List;
+import quorumkv.core.Replication;
 import quorumkv.storage.LogEntry;
 
 /**
@@ -9,7 +10,7 @@ import quorumkv.storage.LogEntry;
  * entries in a ring. A follower that needs an entry older than {@link #firstIndex()} gets a full
  * state transfer instead.
  */
-final class RetainedLog {
+final class RetainedLog implements Replication.Log {
   private final LogEntry[] ring;
   private long firstIndex;
   private long lastIndex;
@@ -26,7 +27,8 @@ final class RetainedLog {
   }
 
   /** The term of the entry at {@code index}, or -1 if it is neither held nor just before the first. */
-  long termAt(long index) {
+  @Override
+  public long termAt(long index) {
     if (index == firstIndex - 1) {
       return baseTerm;
     }
@@ -53,11 +55,13 @@ final class RetainedLog {
     return firstIndex;
   }
 
-  long lastIndex() {
+  @Override
+  public long lastIndex() {
     return lastIndex;
   }
 
-  boolean holds(long index) {
+  @Override
+  public boolean holds(long index) {
     return index >= firstIndex && index <= lastIndex;
   }
 

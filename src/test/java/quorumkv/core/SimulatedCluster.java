@@ -8,14 +8,14 @@ import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.Random;
 import java.util.Set;
-import quorumkv.replication.Quorum;
 
 /**
  * N nodes, each an {@link Election} core, a replica (promise, log, applied index, {@link
- * LeaderContact}) and, while it leads, the leader's per-replica progress, joined by a simulated
- * network that delays, drops, reorders, cuts and isolates messages. Deterministic for a seed. The
- * replica and leader rules here are those of FollowerActor and LeaderActor, in plain Java, so that
- * tests can check the guarantees over thousands of randomized steps.
+ * LeaderContact}) and, while it leads, a {@link Replication} core (per-replica progress, commit
+ * index), joined by a simulated network that delays, drops, reorders, cuts and isolates messages.
+ * Deterministic for a seed. The election and leader rules are the cores LeaderActor runs; the
+ * replica's rules are those of FollowerActor, in plain Java, so that tests can check the
+ * guarantees over thousands of randomized steps.
  */
 final class SimulatedCluster {
   static final long TICK_NANOS = 50_000_000L;
@@ -66,9 +66,7 @@ final class SimulatedCluster {
     // leader (in memory)
     long leaderTerm;
     List<Entry> leaderLog;
-    long[] nextIndex;
-    long[] matchIndex;
-    long commit;
+    Replication replication;
     final Map<Integer, Promised> promises = new HashMap<>();
 
     Node(int index) {
@@ -96,6 +94,9 @@ final class SimulatedCluster {
   final int minTimeoutTicks;
   final int maxTimeoutTicks;
   final int heartbeatTicks;
+  final int resendTicks;
+  /** Entries one Replicate carries at most. */
+  static final int MAX_BATCH = 8;
   final Random random;
   final List<Node> nodes = new ArrayList<>();
   private final PriorityQueue<InFlight> network =
@@ -122,6 +123,7 @@ final class SimulatedCluster {
     this.minTimeoutTicks = 20;
     this.maxTimeoutTicks = 40;
     this.heartbeatTicks = 3;
+    this.resendTicks = 10;
     this.random = new Random(seed);
     for (int i = 0; i < n; i++) {
       nodes.add(new Node(i));
@@ -134,6 +136,7 @@ final class SimulatedCluster {
     Node node = nodes.get(i);
     node.up = false;
     node.leaderLog = null;
+    node.replication = null;
     node.promises.clear();
   }
 
@@ -207,7 +210,7 @@ final class SimulatedCluster {
   }
 
   long commitOf(Node leader) {
-    return leader.commit;
+    return leader.replication.commitIndex();
   }
 
   /** A client write at the leader, if this node leads: the entry's id, or -1. */
@@ -217,6 +220,7 @@ final class SimulatedCluster {
     }
     long id = nextEntryId++;
     leader.leaderLog.add(new Entry(leader.leaderTerm, id));
+    leader.replication.appended(now * TICK_NANOS);
     return id;
   }
 
@@ -227,10 +231,8 @@ final class SimulatedCluster {
     }
     act(node, node.election.observeTerm(node.promisedTerm));
     act(node, node.election.tick());
-    if (node.leads() && now % heartbeatTicks == 0) {
-      for (int to = 0; to < n; to++) {
-        replicateTo(node, to);
-      }
+    if (node.leads()) {
+      node.replication.tick(now * TICK_NANOS);
     }
   }
 
@@ -242,6 +244,7 @@ final class SimulatedCluster {
       broadcast(node, new Prepare(node.index, start.term()));
     } else if (action instanceof Election.StepDown) {
       node.leaderLog = null;
+      node.replication = null;
       node.election = node.newElection(); // the actor restarts; the replica keeps the term
     }
   }
@@ -282,7 +285,7 @@ final class SimulatedCluster {
       onAcked(node, a);
     } else if (m instanceof Gap g) {
       if (node.leads() && g.term() == node.leaderTerm) {
-        node.nextIndex[g.from()] = Math.min(node.nextIndex[g.from()], g.hint() + 1);
+        node.replication.gap("node" + g.from(), g.hint(), now * TICK_NANOS);
       }
     } else if (m instanceof Refused r) {
       act(node, node.election.observeTerm(r.promisedTerm()));
@@ -312,7 +315,9 @@ final class SimulatedCluster {
       node.promisedTo = r.from();
     }
     node.contact.heard(r.term(), "node" + r.from(), now * TICK_NANOS);
-    boolean matches = r.prevIndex() == 0
+    // As ReplicaState.matches: applied entries are committed, the same in every log whatever term
+    // they are stamped with (a new leader re-stamps what it adopts), so they always match.
+    boolean matches = r.prevIndex() <= node.applied
         || (r.prevIndex() <= node.log.size() && node.log.get((int) r.prevIndex() - 1).term() == r.prevTerm());
     if (!matches) {
       long hint = r.prevIndex() > node.log.size() ? node.log.size() : node.applied;
@@ -322,11 +327,15 @@ final class SimulatedCluster {
     long index = r.prevIndex();
     for (Entry e : r.entries()) {
       index++;
+      if (index <= node.applied) {
+        if (node.log.get((int) index - 1).id() != e.id()) {
+          violations.add("node" + node.index + " was sent " + e + " in term " + r.term() + " for its applied entry "
+              + index + " " + node.log.get((int) index - 1));
+        }
+        continue; // as ReplicaState.append: applied entries stay
+      }
       if (index <= node.log.size()) {
         if (node.log.get((int) index - 1).term() != e.term()) {
-          if (index <= node.applied) {
-            violations.add("node" + node.index + " replaced applied entry " + index + " in term " + r.term());
-          }
           while (node.log.size() >= index) {
             node.log.remove(node.log.size() - 1);
           }
@@ -368,13 +377,13 @@ final class SimulatedCluster {
     node.election.becameLeader();
     node.leaderTerm = campaign.term();
     node.leaderLog = adopted;
-    node.nextIndex = new long[n];
-    node.matchIndex = new long[n];
-    java.util.Arrays.fill(node.nextIndex, adopted.size() + 1);
-    node.commit = campaign.committedUpTo();
+    node.replication = new Replication(campaign.term(), campaign.committedUpTo(), new LeaderLog(node),
+        new Replication.Limits(writeQuorum, 1, heartbeatTicks * TICK_NANOS, resendTicks * TICK_NANOS),
+        new LeaderOutbox(node, campaign.committedUpTo()));
     elections.add(new LeaderElected(campaign.term(), node.index, now, List.copyOf(adopted)));
     for (int to = 0; to < n; to++) {
-      replicateTo(node, to); // at once: the others learn of the new leader without waiting a heartbeat
+      // at once: the others learn of the new leader without waiting a heartbeat
+      node.replication.addReplica("node" + to, to == node.index, now * TICK_NANOS);
     }
     for (Map.Entry<Long, Entry> c : committed.entrySet()) {
       long i = c.getKey();
@@ -385,36 +394,79 @@ final class SimulatedCluster {
     }
   }
 
-  private void replicateTo(Node leader, int to) {
-    long next = leader.nextIndex[to];
-    long prev = next - 1;
-    long prevTerm = prev == 0 ? 0 : leader.leaderLog.get((int) prev - 1).term();
-    List<Entry> entries = new ArrayList<>(leader.leaderLog.subList((int) prev, leader.leaderLog.size()));
-    send(leader.index, to, new Replicate(leader.index, leader.leaderTerm, prev, prevTerm, entries, leader.commit));
+  private void onAcked(Node leader, Acked a) {
+    if (leader.leads() && a.term() == leader.leaderTerm) {
+      leader.replication.acked("node" + a.from(), a.matchIndex(), now * TICK_NANOS);
+    }
   }
 
-  private void onAcked(Node leader, Acked a) {
-    if (!leader.leads() || a.term() != leader.leaderTerm) {
-      return;
+  /** The leader's log as the replication core sees it: every entry retained. */
+  private record LeaderLog(Node leader) implements Replication.Log {
+    @Override
+    public long lastIndex() {
+      return leader.leaderLog.size();
     }
-    leader.matchIndex[a.from()] = Math.max(leader.matchIndex[a.from()], a.matchIndex());
-    leader.nextIndex[a.from()] = Math.max(leader.nextIndex[a.from()], a.matchIndex() + 1);
-    long[] followers = new long[n - 1];
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-      if (i != leader.index) {
-        followers[k++] = leader.matchIndex[i];
+
+    @Override
+    public boolean holds(long index) {
+      return index >= 1 && index <= leader.leaderLog.size();
+    }
+
+    @Override
+    public long termAt(long index) {
+      return index == 0 ? 0 : holds(index) ? leader.leaderLog.get((int) index - 1).term() : -1;
+    }
+  }
+
+  /** Sends what the leader's replication core asks for over the simulated network. */
+  private final class LeaderOutbox implements Replication.Outbox {
+    private final Node leader;
+    /** Committed entries up to here are in {@code committed} already. */
+    private long recorded;
+
+    LeaderOutbox(Node leader, long committedUpTo) {
+      this.leader = leader;
+      this.recorded = committedUpTo;
+    }
+
+    @Override
+    public long sendEntries(String replica, long prevIndex, long prevTerm, long from, long commitIndex) {
+      int last = (int) Math.min(leader.leaderLog.size(), from - 1 + MAX_BATCH);
+      List<Entry> entries = List.copyOf(leader.leaderLog.subList((int) from - 1, last));
+      send(leader.index, indexOf(replica),
+          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, entries, commitIndex));
+      return last;
+    }
+
+    @Override
+    public void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex) {
+      send(leader.index, indexOf(replica),
+          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, List.of(), commitIndex));
+    }
+
+    @Override
+    public void fetchStateFor(String replica) {
+      violations.add("state transfer asked for " + replica + ", but the simulated leader retains its whole log");
+    }
+
+    @Override
+    public void acknowledged(String replica, boolean local, long fromExclusive, long toInclusive) {}
+
+    @Override
+    public void committed(long commitIndex) {
+      for (long i = recorded + 1; i <= commitIndex; i++) {
+        Entry e = leader.leaderLog.get((int) i - 1);
+        Entry before = committed.putIfAbsent(i, e);
+        if (before != null && before.id() != e.id()) {
+          violations.add("index " + i + " committed as " + before + " and as " + e);
+        }
       }
+      recorded = commitIndex;
     }
-    long newCommit = Quorum.committedIndex(leader.matchIndex[leader.index], followers, writeQuorum);
-    for (long i = leader.commit + 1; i <= newCommit; i++) {
-      Entry e = leader.leaderLog.get((int) i - 1);
-      Entry before = committed.putIfAbsent(i, e);
-      if (before != null && before.id() != e.id()) {
-        violations.add("index " + i + " committed as " + before + " and as " + e);
-      }
+
+    private int indexOf(String replica) {
+      return Integer.parseInt(replica.substring("node".length()));
     }
-    leader.commit = Math.max(leader.commit, newCommit);
   }
 
   Set<Long> leaderTermsOf(int node) {

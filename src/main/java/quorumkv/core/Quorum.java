@@ -1,4 +1,4 @@
-package quorumkv.replication;
+package quorumkv.core;
 
 import java.util.Arrays;
 

@@ -1,4 +1,4 @@
-package quorumkv.replication;
+package quorumkv.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
