@@ -109,17 +109,7 @@ public final class KvRoutes extends AllDirectives {
 
   private Route api() {
     return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
-        pathPrefix("kv", () -> mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler(),
-            () -> handleRejections(rejectionHandler(), () -> concat(
-            pathEnd(() -> concat(
-                get(this::range),
-                failWith(new InvalidRequest("key must not be empty: use /kv/{key}")))),
-            pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
-            path(PathMatchers.segment(), key -> concat(
-                put(() -> writeParams(params -> entity(Unmarshaller.entityToString(), body ->
-                    write(limits.key(key), limits.value(body), params)))),
-                get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
-                delete(() -> writeParams(params -> write(limits.key(key), null, params)))))))))),
+        pathPrefix("kv", this::kv),
         path("backup", () -> get(this::backup)),
         path("set", () -> post(() -> jsonWrite())),
         path("write", () -> post(() -> jsonWrite())),
@@ -129,6 +119,24 @@ public final class KvRoutes extends AllDirectives {
         path("health", () -> get(() -> json(StatusCodes.OK, Map.of("status", "ok", "node", settings.nodeId())))),
         path("ready", () -> get(this::ready)),
         path("metrics", () -> get(() -> complete(HttpEntities.create(PROMETHEUS_TEXT, metrics.scrape())))))));
+  }
+
+  /**
+   * {@code /kv} (ranges) and {@code /kv/{key}}. Every answer carries {@code X-Quorumkv-Index}, errors
+   * and rejections included, so they are handled here, inside {@link #withLocalIndex}.
+   */
+  private Route kv() {
+    return mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler(), () ->
+        handleRejections(rejectionHandler(), () -> concat(
+            pathEnd(() -> concat(
+                get(this::range),
+                failWith(new InvalidRequest("key must not be empty: use /kv/{key}")))),
+            pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
+            path(PathMatchers.segment(), key -> concat(
+                put(() -> writeParams(params -> entity(Unmarshaller.entityToString(), body ->
+                    write(limits.key(key), limits.value(body), params)))),
+                get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
+                delete(() -> writeParams(params -> write(limits.key(key), null, params)))))))));
   }
 
   // --- writes ---
