@@ -1,5 +1,6 @@
 package quorumkv.http;
 
+import akka.NotUsed;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
@@ -15,15 +16,23 @@ import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.HttpEntity;
 import akka.http.javadsl.model.StatusCode;
 import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.model.headers.RawHeader;
 import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.ExceptionHandler;
 import akka.http.javadsl.server.PathMatchers;
 import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
+import akka.stream.javadsl.Source;
+import akka.util.ByteString;
+import akka.util.ByteStringBuilder;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,6 +40,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import quorumkv.config.Settings;
 import quorumkv.replication.FollowerActor;
@@ -40,6 +51,9 @@ import quorumkv.replication.ReplicaView;
 import quorumkv.replication.WriteForwarder;
 import quorumkv.replication.WriteResult;
 import quorumkv.metrics.Metrics;
+import quorumkv.storage.KeyPage;
+import quorumkv.storage.KeyValue;
+import quorumkv.storage.ReplicaState;
 
 /**
  * The HTTP API of every node. Writes go to this node's LeaderActor, which passes them on to the leader (wherever it
@@ -48,6 +62,12 @@ import quorumkv.metrics.Metrics;
  */
 public final class KvRoutes extends AllDirectives {
   private static final Duration STATUS_ASK = Duration.ofSeconds(2);
+  /** The applied log index a KV response was served at (as Consul's X-Consul-Index). */
+  static final String INDEX_HEADER = "X-Quorumkv-Index";
+  private static final ContentType NDJSON =
+      MediaTypes.applicationWithFixedCharset("x-ndjson", HttpCharsets.UTF_8).toContentType();
+  /** Keys per chunk of a backup stream. */
+  private static final int BACKUP_CHUNK = 1000;
 
   private final Settings settings;
   private final ActorSystem<?> system;
@@ -76,7 +96,7 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private static final java.util.Set<String> ROUTES =
-      java.util.Set.of("kv", "set", "get", "write", "read", "status", "health", "ready", "metrics");
+      java.util.Set.of("kv", "set", "get", "write", "read", "backup", "status", "health", "ready", "metrics");
 
   public Route routes() {
     return extractRequest(request -> mapResponse(response -> {
@@ -89,14 +109,8 @@ public final class KvRoutes extends AllDirectives {
 
   private Route api() {
     return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
-        pathPrefix("kv", () -> concat(
-            pathEnd(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
-            pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
-            path(PathMatchers.segment(), key -> concat(
-                put(() -> writeParams(params -> entity(Unmarshaller.entityToString(), body ->
-                    write(limits.key(key), limits.value(body), params)))),
-                get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
-                delete(() -> writeParams(params -> write(limits.key(key), null, params))))))),
+        pathPrefix("kv", this::kv),
+        path("backup", () -> get(this::backup)),
         path("set", () -> post(() -> jsonWrite())),
         path("write", () -> post(() -> jsonWrite())),
         path("get", () -> get(() -> keyParam())),
@@ -105,6 +119,24 @@ public final class KvRoutes extends AllDirectives {
         path("health", () -> get(() -> json(StatusCodes.OK, Map.of("status", "ok", "node", settings.nodeId())))),
         path("ready", () -> get(this::ready)),
         path("metrics", () -> get(() -> complete(HttpEntities.create(PROMETHEUS_TEXT, metrics.scrape())))))));
+  }
+
+  /**
+   * {@code /kv} (ranges) and {@code /kv/{key}}. Every answer carries {@code X-Quorumkv-Index}, errors
+   * and rejections included, so they are handled here, inside {@link #withLocalIndex}.
+   */
+  private Route kv() {
+    return mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler(), () ->
+        handleRejections(rejectionHandler(), () -> concat(
+            pathEnd(() -> concat(
+                get(this::range),
+                failWith(new InvalidRequest("key must not be empty: use /kv/{key}")))),
+            pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
+            path(PathMatchers.segment(), key -> concat(
+                put(() -> writeParams(params -> entity(Unmarshaller.entityToString(), body ->
+                    write(limits.key(key), limits.value(body), params)))),
+                get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
+                delete(() -> writeParams(params -> write(limits.key(key), null, params)))))))));
   }
 
   // --- writes ---
@@ -156,8 +188,8 @@ public final class KvRoutes extends AllDirectives {
 
   private Route writeResponse(WriteResult result) {
     if (result instanceof WriteResult.Written w) {
-      return json(StatusCodes.OK, ordered(
-          "key", w.key(), "version", w.version(), "acks", w.acks(), "quorum", w.quorum(), "node", w.node()));
+      return respondWithHeader(indexHeader(w.version()), () -> json(StatusCodes.OK, ordered(
+          "key", w.key(), "version", w.version(), "acks", w.acks(), "quorum", w.quorum(), "node", w.node())));
     } else if (result instanceof WriteResult.QuorumNotReached q) {
       return json(StatusCodes.SERVICE_UNAVAILABLE, error(q.reason(),
           "key", q.key(), "version", q.version(), "acks", q.acks(), "required", q.quorum(), "node", q.node()));
@@ -214,10 +246,163 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private Route valueResponse(String key, FollowerActor.Value v) {
-    if (!v.found()) {
-      return json(StatusCodes.NOT_FOUND, error("key '" + key + "' not found", "key", key, "node", v.node()));
+    return respondWithHeader(indexHeader(v.appliedIndex()), () -> {
+      if (!v.found()) {
+        return json(StatusCodes.NOT_FOUND, error("key '" + key + "' not found", "key", key, "node", v.node()));
+      }
+      return json(StatusCodes.OK, ordered("key", v.key(), "value", v.value(), "node", v.node(), "version", v.version()));
+    });
+  }
+
+  private static RawHeader indexHeader(long index) {
+    return RawHeader.create(INDEX_HEADER, Long.toString(index));
+  }
+
+  /**
+   * Every /kv answer carries the index header: reads and writes set their own; any other answer
+   * (bad input, 503) gets this node's applied index, when its replica has recovered.
+   */
+  private akka.http.javadsl.model.HttpResponse withLocalIndex(akka.http.javadsl.model.HttpResponse response) {
+    if (response.getHeader(INDEX_HEADER).isPresent()) {
+      return response;
     }
-    return json(StatusCodes.OK, ordered("key", v.key(), "value", v.value(), "node", v.node(), "version", v.version()));
+    return localView.state().map(s -> response.addHeader(indexHeader(s.appliedIndex()))).orElse(response);
+  }
+
+  // --- ranges and backups: served from one whole state of this node's replica ---
+
+  /** Why a state could not be had at the consistency asked for: 503 with this message. */
+  private static final class StateUnavailable extends RuntimeException {
+    StateUnavailable(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * One whole applied state of this node's replica, fresh enough for {@code consistency}: for
+   * {@code local} the one last published; for {@code leader} and {@code linearizable} the leader
+   * first gives a read index (its commit index when the read arrived, after W followers confirmed
+   * its term for linearizable) and the state is the first one here that has applied it. The
+   * leader's state at that index would hold the same keys; serving it here keeps a page, or a
+   * 100 MB backup, off the network between nodes.
+   */
+  private CompletionStage<ReplicaState> stateFor(ReadConsistency consistency) {
+    if (consistency == ReadConsistency.LOCAL) {
+      Optional<ReplicaState> published = localView.state();
+      if (published.isPresent()) {
+        return CompletableFuture.completedFuture(published.get());
+      }
+      return stateAt(0);
+    }
+    LeaderActor.ReadLevel level = consistency == ReadConsistency.LEADER
+        ? LeaderActor.ReadLevel.LEADER : LeaderActor.ReadLevel.LINEARIZABLE;
+    CompletionStage<ReadResult> readIndex = AskPattern.<LeaderActor.Command, ReadResult>ask(leader,
+            replyTo -> new LeaderActor.ReadIndex(level, replyTo),
+            settings.askTimeout().plus(settings.replication().timeout()), system.scheduler())
+        .exceptionally(failure -> {
+          throw new StateUnavailable("no answer from the leader (no leader elected yet, or it is unreachable)");
+        });
+    return readIndex.thenComposeAsync(result -> {
+      if (result instanceof ReadResult.Unavailable unavailable) {
+        throw new StateUnavailable(unavailable.reason());
+      }
+      return stateAt(((FollowerActor.Value) result).appliedIndex());
+    }, system.executionContext());
+  }
+
+  private CompletionStage<ReplicaState> stateAt(long minIndex) {
+    return AskPattern.<FollowerActor.Command, ReplicaState>ask(localReplica,
+            replyTo -> new FollowerActor.StateAt(minIndex, replyTo), settings.askTimeout(), system.scheduler())
+        .exceptionally(failure -> {
+          throw new StateUnavailable(minIndex == 0
+              ? "no answer from this node's replica (still recovering?)"
+              : "this node's replica did not apply the read index " + minIndex + " within "
+                  + settings.askTimeout().toMillis() + " ms (catching up, or cut off from the leader)");
+        });
+  }
+
+  private Route onState(ReadConsistency consistency, java.util.function.Function<ReplicaState, Route> inner) {
+    return onComplete(stateFor(consistency), tried -> {
+      if (tried.isFailure()) {
+        Throwable cause = tried.failed().get();
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+          cause = cause.getCause();
+        }
+        if (cause instanceof StateUnavailable unavailable) {
+          return json(StatusCodes.SERVICE_UNAVAILABLE, error(unavailable.getMessage()));
+        }
+        throw new IllegalStateException("reading this node's state failed", cause);
+      }
+      return respondWithHeader(indexHeader(tried.get().appliedIndex()), () -> inner.apply(tried.get()));
+    });
+  }
+
+  private Route range() {
+    return parameterOptional("prefix", p -> parameterOptional("after", a -> parameterOptional("limit", l ->
+        parameterOptional("keysOnly", k -> parameterOptional("consistency", c -> {
+          String prefix = limits.prefix(p);
+          String after = limits.after(a);
+          int limit = limits.rangeLimit(l);
+          boolean keysOnly = limits.flag("keysOnly", k);
+          return onState(limits.consistency(c), state -> rangeResponse(state.range(prefix, after, limit), keysOnly));
+        })))));
+  }
+
+  private Route rangeResponse(KeyPage page, boolean keysOnly) {
+    List<Map<String, Object>> items = new ArrayList<>(page.items().size());
+    for (KeyValue kv : page.items()) {
+      items.add(keysOnly ? ordered("key", kv.key(), "version", kv.version())
+          : ordered("key", kv.key(), "value", kv.value(), "version", kv.version()));
+    }
+    Map<String, Object> body = ordered("items", items, "more", page.more());
+    if (page.more()) {
+      body.put("next", page.next());
+    }
+    body.put("index", page.appliedIndex());
+    body.put("node", settings.nodeId());
+    return json(StatusCodes.OK, body);
+  }
+
+  /**
+   * The whole state as NDJSON: a header line, then one line per key in key order, all from one
+   * immutable state, streamed in chunks as the client reads (never built as one string).
+   */
+  private Route backup() {
+    return parameterOptional("consistency", c -> onState(limits.consistency(c), state -> {
+      ByteString header = ndjsonLine(ordered("index", state.appliedIndex(), "keys", state.keyCount(),
+          "digest", state.digestHex()));
+      Source<ByteString, NotUsed> lines = Source.single(header).concat(
+          Source.fromIterator(state::pairs).grouped(BACKUP_CHUNK).map(this::ndjsonLines));
+      return complete(akka.http.javadsl.model.HttpResponse.create()
+          .withStatus(StatusCodes.OK)
+          .withEntity(HttpEntities.createChunked(NDJSON, lines)));
+    }));
+  }
+
+  private ByteString ndjsonLine(Map<String, Object> fields) {
+    try {
+      return ByteString.fromArray(mapper.writeValueAsBytes(fields)).concat(ByteString.fromString("\n"));
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private ByteString ndjsonLines(List<KeyValue> pairs) {
+    ByteStringBuilder out = ByteString.createBuilder();
+    try (JsonGenerator g = mapper.getFactory().createGenerator(out.asOutputStream())) {
+      g.setPrettyPrinter(new MinimalPrettyPrinter(""));
+      for (KeyValue kv : pairs) {
+        g.writeStartObject();
+        g.writeStringField("key", kv.key());
+        g.writeStringField("value", kv.value());
+        g.writeNumberField("version", kv.version());
+        g.writeEndObject();
+        g.writeRaw('\n');
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.result();
   }
 
   // --- status and readiness ---

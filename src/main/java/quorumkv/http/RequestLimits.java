@@ -82,6 +82,73 @@ final class RequestLimits {
         + timeout.get() + "'");
   }
 
+  static final int DEFAULT_RANGE_LIMIT = 100;
+  static final int MAX_RANGE_LIMIT = 1000;
+
+  /** A range's prefix: may be empty (every key), else held to what a key may be. */
+  String prefix(Optional<String> prefix) {
+    if (prefix.isEmpty() || prefix.get().isEmpty()) {
+      return "";
+    }
+    return keyLike("prefix", prefix.get());
+  }
+
+  /** The key a range page continues after; null when absent. Need not exist, but must be a possible key. */
+  String after(Optional<String> after) {
+    if (after.isEmpty()) {
+      return null;
+    }
+    if (after.get().isEmpty()) {
+      throw new InvalidRequest("after must not be empty: leave it out to start at the first key of the range");
+    }
+    return keyLike("after", after.get());
+  }
+
+  int rangeLimit(Optional<String> limit) {
+    if (limit.isEmpty()) {
+      return DEFAULT_RANGE_LIMIT;
+    }
+    try {
+      int n = Integer.parseInt(limit.get().trim());
+      if (n >= 1 && n <= MAX_RANGE_LIMIT) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new InvalidRequest("limit must be an integer from 1 to " + MAX_RANGE_LIMIT + ", got '" + limit.get() + "'");
+  }
+
+  boolean flag(String name, Optional<String> flag) {
+    if (flag.isEmpty()) {
+      return false;
+    }
+    return switch (flag.get()) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new InvalidRequest(name + " must be 'true' or 'false', got '" + flag.get() + "'");
+    };
+  }
+
+  private String keyLike(String name, String s) {
+    int bytes = s.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > maxKeyBytes) {
+      throw new InvalidRequest(name + " is " + bytes + " bytes; no key is longer than " + maxKeyBytes + " (MAX_KEY_BYTES)");
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isISOControl(c)) {
+        throw new InvalidRequest(name + " must not contain control characters");
+      }
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw new InvalidRequest(name + " is not valid Unicode (an unpaired surrogate at character " + i + ")");
+      }
+    }
+    return s;
+  }
+
   ReadConsistency consistency(Optional<String> consistency) {
     return ReadConsistency.parse(consistency.orElse("local"));
   }

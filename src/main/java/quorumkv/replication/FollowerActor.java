@@ -84,6 +84,12 @@ public final class FollowerActor
   /** The whole state, for a state transfer by the leader on this node; never sent remotely. */
   public record GetState(ActorRef<ReplicaState> replyTo) implements Command {}
 
+  /**
+   * The whole applied state once this replica has applied {@code minIndex} (a read index): range
+   * pages and backups are served from it on this node, never sent remotely.
+   */
+  public record StateAt(long minIndex, ActorRef<ReplicaState> replyTo) implements Command {}
+
   public sealed interface ReplicateReply extends CborSerializable {
     String node();
 
@@ -147,6 +153,7 @@ public final class FollowerActor
   private int expectedChunk = -1;
   /** Reads waiting for entries to be applied; answered after each apply. */
   private final List<ParkedRead> parkedReads = new ArrayList<>();
+  private final List<StateAt> parkedStateReads = new ArrayList<>();
   private final long startNanos = System.nanoTime();
   private final Metrics metrics;
   /** Where the applied state is published for local reads; null when nobody reads it that way. */
@@ -223,6 +230,7 @@ public final class FollowerActor
         .onCommand(GetLog.class, (s, c) -> Effect().reply(c.replyTo(),
             new LogSlice(node, c.from(), s.entriesFrom(c.from(), c.max()), s.lastIndex())))
         .onCommand(GetState.class, (s, c) -> Effect().reply(c.replyTo(), s))
+        .onCommand(StateAt.class, this::onStateAt)
         .onCommand(SendStateTo.class, this::onSendStateTo)
         .build();
   }
@@ -330,7 +338,22 @@ public final class FollowerActor
     return Effect().none();
   }
 
+  private Effect<Event, ReplicaState> onStateAt(ReplicaState state, StateAt cmd) {
+    if (state.appliedIndex() >= cmd.minIndex()) {
+      return Effect().reply(cmd.replyTo(), state);
+    }
+    parkedStateReads.add(cmd);
+    return Effect().none();
+  }
+
   private void answerParkedReads(ReplicaState state) {
+    for (Iterator<StateAt> it = parkedStateReads.iterator(); it.hasNext(); ) {
+      StateAt r = it.next();
+      if (state.appliedIndex() >= r.minIndex()) {
+        r.replyTo().tell(state);
+        it.remove();
+      }
+    }
     for (Iterator<ParkedRead> it = parkedReads.iterator(); it.hasNext(); ) {
       ParkedRead r = it.next();
       if (state.appliedIndex() >= r.minIndex()) {

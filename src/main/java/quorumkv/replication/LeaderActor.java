@@ -86,6 +86,15 @@ public final class LeaderActor {
 
   public record Read(String key, ReadLevel level, ActorRef<ReadResult> replyTo, boolean passedOn) implements Command {}
 
+  /**
+   * A read index, for reads that another node serves from its own replica (range pages, backups: too
+   * big to send from the leader). Served as a {@link Read} of the empty key, which no write can
+   * create: the answer's {@code appliedIndex} is what the leader's replica had applied once it held
+   * everything committed when the read arrived (for LINEARIZABLE, after W followers confirmed the
+   * term). A replica that has applied that index answers as the leader would have.
+   */
+  public record ReadIndex(ReadLevel level, ActorRef<ReadResult> replyTo) implements Command {}
+
   public record GetLeaderInfo(ActorRef<LeaderInfo> replyTo) implements Command {}
 
   /**
@@ -259,6 +268,7 @@ public final class LeaderActor {
         .onMessage(WriteBatch.class, this::onWriteBatch)
         .onMessage(BatcherStopped.class, b -> { batchers.remove(b.origin()); return Behaviors.same(); })
         .onMessage(Read.class, this::onRead)
+        .onMessage(ReadIndex.class, r -> onRead(new Read("", r.level(), r.replyTo(), false)))
         .onMessage(ReplicaReplied.class, this::onReplicaReplied)
         .onMessage(PrepareAnswered.class, this::onPrepareAnswered)
         .onMessage(PreVoteAnswered.class, this::onPreVoteAnswered)

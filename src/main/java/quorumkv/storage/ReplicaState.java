@@ -4,13 +4,16 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.function.Consumer;
+import org.pcollections.TreePMap;
 import quorumkv.CborSerializable;
-import scala.Option;
-import scala.collection.immutable.HashMap;
 import scala.collection.immutable.Vector;
 import scala.jdk.javaapi.CollectionConverters;
 
@@ -25,9 +28,17 @@ import scala.jdk.javaapi.CollectionConverters;
  *
  * <p>Immutable (persistent map and vector): the snapshot store serializes it on another thread
  * while the replica goes on, and the leader can stream it without a copy.
+ *
+ * <p>The key map is PCollections' {@link TreePMap}, a persistent balanced tree in {@link KeyOrder}
+ * (Unicode code point order): a write costs O(log n) new nodes, a range page a search plus the
+ * page, and every reader holds one whole immutable state without a lock. (Scala's TreeMap, already
+ * on the classpath, would do the same; TreePMap is a plain {@link NavigableMap} with a
+ * {@link java.util.Comparator}, so nothing here speaks Scala for it.) Snapshots serialize it as
+ * the same {@code entries} object as before, in key order; a snapshot written with the earlier
+ * hash map (keys in hash order) reads the same way.
  */
 public final class ReplicaState implements CborSerializable {
-  private final HashMap<String, VersionedValue> entries;
+  private final TreePMap<String, VersionedValue> entries;
   private final long appliedIndex;
   private final long baseIndex;
   private final long baseTerm;
@@ -37,7 +48,7 @@ public final class ReplicaState implements CborSerializable {
   private final String promisedTo;
   private final long digest;
 
-  private ReplicaState(HashMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
+  private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
       Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest) {
     this.entries = entries;
     this.appliedIndex = appliedIndex;
@@ -62,10 +73,9 @@ public final class ReplicaState implements CborSerializable {
       @JsonProperty("log") List<LogEntry> log,
       @JsonProperty("promisedTerm") long promisedTerm,
       @JsonProperty("promisedTo") String promisedTo) {
-    HashMap<String, VersionedValue> map = emptyMap();
+    TreePMap<String, VersionedValue> map = sortedCopy(entries);
     long digest = 0;
-    for (Map.Entry<String, VersionedValue> e : entries.entrySet()) {
-      map = map.updated(e.getKey(), e.getValue());
+    for (Map.Entry<String, VersionedValue> e : map.entrySet()) {
       digest += StateDigest.pairHash(e.getKey(), e.getValue().value());
     }
     Vector<LogEntry> v = emptyLog();
@@ -76,8 +86,81 @@ public final class ReplicaState implements CborSerializable {
         promisedTo == null ? "" : promisedTo, digest);
   }
 
-  private static HashMap<String, VersionedValue> emptyMap() {
-    return scala.collection.immutable.HashMap$.MODULE$.empty();
+  private static TreePMap<String, VersionedValue> emptyMap() {
+    return TreePMap.empty(KeyOrder.INSTANCE);
+  }
+
+  /**
+   * The snapshot's entries as a tree, built bottom-up in O(n) from sorted entries: a snapshot
+   * written by this class has its keys in order already (checked, not trusted); one written with
+   * the earlier hash map is sorted first.
+   */
+  private static TreePMap<String, VersionedValue> sortedCopy(Map<String, VersionedValue> entries) {
+    if (entries == null || entries.isEmpty()) {
+      return emptyMap();
+    }
+    if (inKeyOrder(entries)) {
+      return TreePMap.fromSortedMap(new SortedEntries(entries));
+    }
+    TreeMap<String, VersionedValue> sorted = new TreeMap<>(KeyOrder.INSTANCE);
+    sorted.putAll(entries);
+    return TreePMap.fromSortedMap(sorted);
+  }
+
+  private static boolean inKeyOrder(Map<String, VersionedValue> entries) {
+    String previous = null;
+    for (String key : entries.keySet()) {
+      if (previous != null && KeyOrder.INSTANCE.compare(previous, key) >= 0) {
+        return false;
+      }
+      previous = key;
+    }
+    return true;
+  }
+
+  /** Entries already in strictly ascending key order, seen as the SortedMap that TreePMap builds from. */
+  private static final class SortedEntries extends java.util.AbstractMap<String, VersionedValue>
+      implements SortedMap<String, VersionedValue> {
+    private final Map<String, VersionedValue> entries;
+
+    SortedEntries(Map<String, VersionedValue> entries) {
+      this.entries = entries;
+    }
+
+    @Override
+    public java.util.Set<Map.Entry<String, VersionedValue>> entrySet() {
+      return entries.entrySet();
+    }
+
+    @Override
+    public java.util.Comparator<? super String> comparator() {
+      return KeyOrder.INSTANCE;
+    }
+
+    @Override
+    public SortedMap<String, VersionedValue> subMap(String from, String to) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public SortedMap<String, VersionedValue> headMap(String to) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public SortedMap<String, VersionedValue> tailMap(String from) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public String firstKey() {
+      return entries.keySet().iterator().next();
+    }
+
+    @Override
+    public String lastKey() {
+      throw new UnsupportedOperationException();
+    }
   }
 
   private static Vector<LogEntry> emptyLog() {
@@ -92,7 +175,7 @@ public final class ReplicaState implements CborSerializable {
 
   @JsonProperty("entries")
   Map<String, VersionedValue> entriesView() {
-    return CollectionConverters.asJava(entries);
+    return entries;
   }
 
   @JsonProperty("log")
@@ -156,19 +239,19 @@ public final class ReplicaState implements CborSerializable {
   }
 
   private ReplicaState applyUpTo(long commit, int retained) {
-    HashMap<String, VersionedValue> map = entries;
+    TreePMap<String, VersionedValue> map = entries;
     long d = digest;
     long applied = appliedIndex;
     while (applied < commit) {
       LogEntry e = log.apply((int) (applied + 1 - baseIndex - 1));
-      Option<VersionedValue> old = map.get(e.key());
-      if (old.isDefined()) {
-        d -= StateDigest.pairHash(e.key(), old.get().value());
+      VersionedValue old = map.get(e.key());
+      if (old != null) {
+        d -= StateDigest.pairHash(e.key(), old.value());
       }
       if (e.isDelete()) {
-        map = map.removed(e.key());
+        map = map.minus(e.key());
       } else {
-        map = map.updated(e.key(), new VersionedValue(e.value(), e.index()));
+        map = map.plus(e.key(), new VersionedValue(e.value(), e.index()));
         d += StateDigest.pairHash(e.key(), e.value());
       }
       applied++;
@@ -219,14 +302,14 @@ public final class ReplicaState implements CborSerializable {
    */
   public ReplicaState installChunk(
       long term, long snapshotIndex, long snapshotTerm, boolean first, boolean last, List<KeyValue> pairs) {
-    HashMap<String, VersionedValue> map = first ? emptyMap() : entries;
+    TreePMap<String, VersionedValue> map = first ? emptyMap() : entries;
     long d = first ? 0 : digest;
     for (KeyValue kv : pairs) {
-      Option<VersionedValue> old = map.get(kv.key());
-      if (old.isDefined()) {
-        d -= StateDigest.pairHash(kv.key(), old.get().value());
+      VersionedValue old = map.get(kv.key());
+      if (old != null) {
+        d -= StateDigest.pairHash(kv.key(), old.value());
       }
-      map = map.updated(kv.key(), new VersionedValue(kv.value(), kv.version()));
+      map = map.plus(kv.key(), new VersionedValue(kv.value(), kv.version()));
       d += StateDigest.pairHash(kv.key(), kv.value());
     }
     long index = last ? snapshotIndex : 0;
@@ -237,18 +320,59 @@ public final class ReplicaState implements CborSerializable {
   }
 
   public Optional<VersionedValue> get(String key) {
-    Option<VersionedValue> v = entries.get(key);
-    return v.isDefined() ? Optional.of(v.get()) : Optional.empty();
+    return Optional.ofNullable(entries.get(key));
   }
 
-  /** Calls {@code sink} with consecutive chunks of at most {@code chunkSize} pairs (at least one chunk). */
+  /**
+   * At most {@code limit} keys that start with {@code prefix} ("" for all), in key order, after
+   * {@code after} (exclusive; null to start at the prefix). A search plus the page: the keys
+   * before it are never visited.
+   */
+  public KeyPage range(String prefix, String after, int limit) {
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be at least 1, got " + limit);
+    }
+    NavigableMap<String, VersionedValue> from = after != null && KeyOrder.INSTANCE.compare(after, prefix) >= 0
+        ? entries.tailMap(after, false) : entries.tailMap(prefix, true);
+    List<KeyValue> items = new ArrayList<>(Math.min(limit, 128));
+    boolean more = false;
+    for (Map.Entry<String, VersionedValue> e : from.entrySet()) {
+      if (!e.getKey().startsWith(prefix)) {
+        break; // keys with one prefix are contiguous in code point order, and start at the prefix
+      }
+      if (items.size() == limit) {
+        more = true;
+        break;
+      }
+      items.add(new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version()));
+    }
+    return new KeyPage(items, more, appliedIndex);
+  }
+
+  /** Every key in key order, from this (immutable) state: for streaming a backup. */
+  public Iterator<KeyValue> pairs() {
+    Iterator<Map.Entry<String, VersionedValue>> it = entries.entrySet().iterator();
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public KeyValue next() {
+        Map.Entry<String, VersionedValue> e = it.next();
+        return new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version());
+      }
+    };
+  }
+
+  /** Calls {@code sink} with consecutive chunks of at most {@code chunkSize} pairs, in key order (at least one chunk). */
   public void forEachChunk(int chunkSize, Consumer<List<KeyValue>> sink) {
     List<KeyValue> chunk = new ArrayList<>(Math.min(chunkSize, Math.max(1, entries.size())));
-    var it = entries.iterator();
+    Iterator<KeyValue> it = pairs();
     boolean sentAny = false;
     while (it.hasNext()) {
-      var pair = it.next();
-      chunk.add(new KeyValue(pair._1(), pair._2().value(), pair._2().version()));
+      chunk.add(it.next());
       if (chunk.size() == chunkSize) {
         sink.accept(chunk);
         sentAny = true;

@@ -1,7 +1,8 @@
 /**
- * A node's durable state. {@link quorumkv.storage.ReplicaState} is immutable (a persistent hash
- * map), so snapshots are serialized safely in the background and the leader can stream the state
- * to a lagging follower without copying it. It keeps an order-independent digest of the key/value
+ * A node's durable state. {@link quorumkv.storage.ReplicaState} is immutable (a persistent sorted
+ * map in Unicode code point order, {@link quorumkv.storage.KeyOrder}), so snapshots are serialized
+ * safely in the background, the leader can stream the state to a lagging follower without copying
+ * it, and range pages and backups read one whole state without a lock. It keeps an order-independent digest of the key/value
  * map in O(1) per write, so equal replicas show equal digests in {@code /status}.
  *
  * <p>Storage is Akka Persistence on akka-persistence-jdbc over one SQLite file per node

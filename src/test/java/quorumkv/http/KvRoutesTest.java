@@ -365,7 +365,7 @@ public class KvRoutesTest {
     assertBadRequest(node.get("/read"), "key must not be empty");
     assertBadRequest(node.get("/get?key="), "key must not be empty");
     assertBadRequest(node.get("/kv/"), "key must not be empty");
-    assertBadRequest(node.get("/kv"), "key must not be empty");
+    assertBadRequest(node.send("DELETE", "/kv", null), "key must not be empty");
     assertBadRequest(node.get("/kv/" + "k".repeat(513)), "key is 513 bytes");
     assertBadRequest(node.get("/get?key=" + "k".repeat(513)), "key is 513 bytes");
   }
@@ -563,12 +563,19 @@ public class KvRoutesTest {
     final int status;
     final String contentType;
     final JsonNode body;
+    /** The X-Quorumkv-Index header, or null. */
+    final String index;
 
     Reply(String request, int status, String contentType, JsonNode body) {
+      this(request, status, contentType, body, null);
+    }
+
+    Reply(String request, int status, String contentType, JsonNode body, String index) {
       this.request = request;
       this.status = status;
       this.contentType = contentType;
       this.body = body;
+      this.index = index;
     }
 
     @Override
@@ -662,12 +669,26 @@ public class KvRoutesTest {
         HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
         String contentType = response.headers().firstValue("Content-Type").orElse("").split(";")[0].trim();
         JsonNode json = response.body().isEmpty() ? null : mapper.readTree(response.body());
-        return new Reply(label, response.statusCode(), contentType, json);
+        return new Reply(label, response.statusCode(), contentType, json,
+            response.headers().firstValue(KvRoutes.INDEX_HEADER).orElse(null));
       } catch (IOException e) {
         throw new AssertionError(label + " failed: " + e, e);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new AssertionError(label + " interrupted", e);
+      }
+    }
+
+    /** A GET answered with any body, as it came. */
+    HttpResponse<String> getRaw(String path) {
+      HttpRequest request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30)).build();
+      try {
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+      } catch (IOException e) {
+        throw new AssertionError(path + " failed: " + e, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(path + " interrupted", e);
       }
     }
 

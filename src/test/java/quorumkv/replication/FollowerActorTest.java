@@ -84,6 +84,24 @@ public class FollowerActorTest {
   }
 
   @Test
+  public void aStateReadWaitsUntilTheReadIndexIsApplied() {
+    var f = spawn(1000);
+    replicate(f, 1, 0, 0, entries(1, 1, 3), 1);
+    TestProbe<ReplicaState> now = testKit.createTestProbe();
+    f.tell(new FollowerActor.StateAt(1, now.ref()));
+    assertEquals(1, now.receiveMessage().appliedIndex());
+
+    TestProbe<ReplicaState> later = testKit.createTestProbe();
+    f.tell(new FollowerActor.StateAt(3, later.ref()));
+    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 3, 1, List.of(), 2));
+    later.expectNoMessage(Duration.ofMillis(200)); // index 3 is not applied yet: no answer
+    replicate(f, 1, 3, 1, List.of(), 3);
+    ReplicaState state = later.receiveMessage();
+    assertEquals(3, state.appliedIndex());
+    assertEquals(List.of("k0", "k1", "k2"), state.range("k", null, 10).items().stream().map(KeyValue::key).toList());
+  }
+
+  @Test
   public void ignoresDuplicatesAndAppendsOnlyTheNewPartOfAnOverlap() {
     var f = spawn(1000);
     replicate(f, 1, 0, 0, entries(1, 1, 3), ALL);

@@ -1,6 +1,8 @@
 package quorumkv.storage;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
@@ -305,6 +307,166 @@ public class ReplicaStateTest {
       assertEquals(0, copy.keyCount());
       assertEquals(0, copy.lastIndex());
       assertEquals(0, copy.digest());
+    } finally {
+      testKit.shutdownTestKit();
+    }
+  }
+
+  // --- the sorted map ---
+
+  private static final String GRINNING = "\uD83D\uDE00"; // U+1F600, a surrogate pair in UTF-16
+  private static final String LAST_BMP = "\uFFFF";
+
+  private static List<String> keys(KeyPage page) {
+    List<String> out = new ArrayList<>();
+    page.items().forEach(kv -> out.add(kv.key()));
+    return out;
+  }
+
+  @Test
+  public void keyOrderIsCodePointOrderNotUtf16Order() {
+    assertTrue("String.compareTo puts the pair first", GRINNING.compareTo(LAST_BMP) < 0);
+    assertTrue(KeyOrder.INSTANCE.compare(GRINNING, LAST_BMP) > 0);
+    assertTrue(KeyOrder.INSTANCE.compare(LAST_BMP, GRINNING) < 0);
+    assertTrue(KeyOrder.INSTANCE.compare("\uE000", GRINNING) < 0);
+    assertTrue(KeyOrder.INSTANCE.compare("\uD7FF", GRINNING) < 0);
+    assertTrue(KeyOrder.INSTANCE.compare("a", "ab") < 0);
+    assertEquals(0, KeyOrder.INSTANCE.compare(GRINNING, "\uD83D\uDE00"));
+    // the same order as the keys' code points, over a mixed set
+    List<String> mixed = new ArrayList<>(List.of("b", "a", LAST_BMP, GRINNING, "\uD83D\uDE01", "\u00e9", "\uD800\uDC00",
+        "\uE000", "ab", "", "\uD7FF", "a" + GRINNING, "a" + LAST_BMP));
+    List<String> byCodePoints = new ArrayList<>(mixed);
+    byCodePoints.sort((x, y) -> java.util.Arrays.compare(x.codePoints().toArray(), y.codePoints().toArray()));
+    mixed.sort(KeyOrder.INSTANCE);
+    assertEquals(byCodePoints, mixed);
+  }
+
+  @Test
+  public void rangeListsKeysInCodePointOrder() {
+    ReplicaState s = applied(put(1, GRINNING, "face"), put(2, LAST_BMP, "ffff"), put(3, "b", "bee"), put(4, "a", "ay"),
+        put(5, "\u00e9", "e acute"));
+
+    KeyPage page = s.range("", null, 100);
+
+    assertEquals(List.of("a", "b", "\u00e9", LAST_BMP, GRINNING), keys(page));
+    assertEquals(new KeyValue(GRINNING, "face", 1), page.items().get(4));
+    assertFalse(page.more());
+    assertEquals(null, page.next());
+    assertEquals(5, page.appliedIndex());
+  }
+
+  @Test
+  public void rangeKeepsToThePrefixAndContinuesAfterAKey() {
+    List<LogEntry> entries = new ArrayList<>();
+    long i = 0;
+    for (String k : List.of("app/a", "app/b", "app/c", "app/d", "app/e", "ap", "apple", "apq", "zzz", "a")) {
+      entries.add(put(++i, k, "v-" + k));
+    }
+    ReplicaState s = commit(ReplicaState.empty(), 1, entries);
+
+    KeyPage first = s.range("app/", null, 2);
+    assertEquals(List.of("app/a", "app/b"), keys(first));
+    assertTrue(first.more());
+    assertEquals("app/b", first.next());
+
+    KeyPage second = s.range("app/", first.next(), 2);
+    assertEquals(List.of("app/c", "app/d"), keys(second));
+    assertTrue(second.more());
+
+    KeyPage last = s.range("app/", second.next(), 2);
+    assertEquals(List.of("app/e"), keys(last));
+    assertFalse("no app/ key after app/e ('apple' sorts before 'app/', 'apq' after)", last.more());
+
+    KeyPage exact = s.range("app/", "app/d", 1); // exactly one left: no more after it
+    assertEquals(List.of("app/e"), keys(exact));
+    assertFalse(exact.more());
+    assertEquals(List.of("app/a"), keys(s.range("app/", "aaa", 1))); // after sorts before the prefix
+    assertEquals(List.of(), keys(s.range("app/", "b", 10))); // after sorts after every prefixed key
+    assertEquals(List.of(), keys(s.range("nothing", null, 10)));
+    assertEquals(List.of("a", "ap", "app/a"), keys(s.range("", null, 3)));
+    assertEquals(List.of("zzz"), keys(s.range("", "apq", 10)));
+  }
+
+  @Test
+  public void aPageFromAnOldStateStaysTheSameAfterLaterWrites() {
+    ReplicaState before = applied(put(1, "k1", "a"), put(2, "k2", "b"));
+    ReplicaState after = commit(before, 1, List.of(put(3, "k0", "c"), delete(4, "k2")));
+
+    assertEquals(List.of("k1", "k2"), keys(before.range("k", null, 10)));
+    assertEquals(List.of("k0", "k1"), keys(after.range("k", null, 10)));
+    List<String> streamed = new ArrayList<>();
+    before.pairs().forEachRemaining(kv -> streamed.add(kv.key()));
+    assertEquals(List.of("k1", "k2"), streamed);
+  }
+
+  @Test
+  public void snapshotEntriesAreWrittenInKeyOrder() throws Exception {
+    ReplicaState s = applied(put(1, GRINNING, "face"), put(2, "b", "bee"), put(3, LAST_BMP, "ffff"), put(4, "a", "ay"));
+    assertEquals(List.of("a", "b", LAST_BMP, GRINNING), new ArrayList<>(s.entriesView().keySet()));
+  }
+
+  @Test
+  public void aSnapshotWithKeysInHashOrderIsReadIntoTheSortedMap() {
+    Map<String, VersionedValue> hashOrder = new HashMap<>();
+    for (int k = 0; k < 500; k++) {
+      hashOrder.put("key-" + k, new VersionedValue("v" + k, k + 1));
+    }
+    hashOrder.put(GRINNING, new VersionedValue("face", 501));
+    hashOrder.put(LAST_BMP, new VersionedValue("ffff", 502));
+    List<String> sortedKeys = new ArrayList<>(hashOrder.keySet());
+    sortedKeys.sort(KeyOrder.INSTANCE);
+    assertNotEquals("the input must really be out of order", sortedKeys, new ArrayList<>(hashOrder.keySet()));
+
+    ReplicaState s = ReplicaState.fromSnapshot(hashOrder, 502, 502, 1, List.of(), 1, "");
+
+    assertEquals(502, s.keyCount());
+    assertEquals(sortedKeys, keys(s.range("", null, 1000)));
+    assertEquals(Optional.of(new VersionedValue("v7", 8)), s.get("key-7"));
+    ReplicaState fromSorted = ReplicaState.fromSnapshot(s.entriesView(), 502, 502, 1, List.of(), 1, "");
+    assertEquals(s.digest(), fromSorted.digest());
+    assertEquals(sortedKeys, keys(fromSorted.range("", null, 1000)));
+    // a working map, not just a copy: writes go into it in order
+    ReplicaState written = commit(fromSorted, 1, List.of(put(503, "key-00", "new"), delete(504, "key-7")));
+    assertEquals(List.of("key-0", "key-00", "key-1"), keys(written.range("key-", null, 3)));
+    assertEquals(Optional.empty(), written.get("key-7"));
+  }
+
+  @Test
+  public void aSnapshotWrittenByTheHashMapBuildIsReadBack() throws Exception {
+    // Written by the build before the sorted map (src/test/resources/snapshots, see its .manifest):
+    // 45 writes (40 keys, a non-BMP key, U+FFFF, "été", an overwrite of key-7, a delete of key-9),
+    // two more entries not yet committed, a promise of term 9 to node3.
+    byte[] bytes;
+    try (var in = getClass().getResourceAsStream("/snapshots/replica-state-hashmap.cbor")) {
+      assertNotNull("fixture on the test classpath", in);
+      bytes = in.readAllBytes();
+    }
+    ActorTestKit testKit = ActorTestKit.create("replica-state-old-snapshot",
+        TestConfig.local(TestConfig.newDataDir("replica-state-old"), ""));
+    try {
+      Serialization serialization = SerializationExtension.get(testKit.system().classicSystem());
+      Serializer serializer = serialization.serializerFor(ReplicaState.class);
+      ReplicaState old = (ReplicaState) serialization.deserialize(bytes, serializer.identifier(), "quorumkv.storage.ReplicaState").get();
+
+      assertEquals(42, old.keyCount());
+      assertEquals("8d2c6f4e968a4e0a", old.digestHex()); // the digest the old build computed
+      assertEquals(45, old.appliedIndex());
+      assertEquals(47, old.lastIndex());
+      assertEquals(9, old.promisedTerm());
+      assertEquals("node3", old.promisedTo());
+      assertEquals(Optional.of(new VersionedValue("seven again", 44)), old.get("key-7"));
+      assertEquals(Optional.empty(), old.get("key-9"));
+      assertEquals(Optional.of(new VersionedValue("grinning face", 41)), old.get(GRINNING));
+      List<String> all = keys(old.range("", null, 1000));
+      assertEquals(42, all.size());
+      assertEquals(List.of("\u00e9t\u00e9", LAST_BMP, GRINNING), all.subList(39, 42));
+      List<String> sorted = new ArrayList<>(all);
+      sorted.sort(KeyOrder.INSTANCE);
+      assertEquals(sorted, all);
+      // the pending entries commit on top of it
+      ReplicaState later = old.append(9, 47, List.of(), 47, 1000);
+      assertEquals(Optional.of(new VersionedValue("p1", 46)), later.get("pending"));
+      assertEquals(Optional.of(new VersionedValue("p2", 47)), later.get("key-1"));
     } finally {
       testKit.shutdownTestKit();
     }
