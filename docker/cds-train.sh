@@ -8,6 +8,9 @@
 # makes the same archive). The archive fits only this JVM and this jar at this path; with another,
 # the JVM says so on startup and runs without it.
 #
+# JAR is passed to java as given: ./kv gives a path relative to the working directory, as its
+# nodes do, so that the archive fits every copy of the jar at that relative place.
+#
 # Environment: TRAIN_HTTP_PORT [8000], TRAIN_CLUSTER_PORT [2550], TRAIN_JAVA_OPTS [-Xmx1g -XX:+UseG1GC]
 set -eu
 
@@ -25,6 +28,7 @@ env NODE_ID=node0 HTTP_HOST=127.0.0.1 HTTP_PORT="$http_port" CLUSTER_HOST=127.0.
   java ${TRAIN_JAVA_OPTS:--Xmx1g -XX:+UseG1GC} -XX:ArchiveClassesAtExit="$archive" -jar "$jar" \
   >"$dir/node.log" 2>&1 &
 pid=$!
+trap 'kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; exit 130' INT TERM HUP
 
 fail() {
   echo "cds-train: $*" >&2
