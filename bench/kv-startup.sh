@@ -12,6 +12,7 @@
 # taken as extra JVM flags for the nodes, e.g. VARIANTS='cds "cds -XX:+UseSerialGC"'.
 #
 #   ROUNDS [5]  VARIANTS [nocds cds]  KV_HTTP_BASE_PORT / KV_CLUSTER_BASE_PORT (passed to ./kv)
+#   LOGS [none]  a directory: each round's node logs are kept there (round-N-VARIANT/nodeK.log)
 #
 # The jar must be built (mvn -B -q package -DskipTests -pl src -am). The data directory is a
 # temp dir; a trap stops the nodes.
@@ -93,6 +94,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
       "$(med_max 1)" "$(med_max 2)" "$(med_max 3)" "$(med_max 4)" "$(med_max 5)" "$elected" "${term:--}")
     printf 'round %d  %s\n' "$round" "$line"
     printf '%s\t%s\t%s\t%s\t%s\n' "$variant" "$wall" "$ok" "$cpu_median" "$load" >>"$RESULTS"
+    if [[ -n ${LOGS:-} ]]; then
+      keep="$LOGS/round-$round-${variant// /_}"
+      mkdir -p "$keep"
+      for n in 0 1 2 3 4 5; do cp -f "$KV_DATA/node$n/node.log" "$keep/node$n.log" 2>/dev/null || true; done
+    fi
     ./kv down --wipe >/dev/null 2>&1 || true
   done
 done
