@@ -6,14 +6,28 @@
 #   1. a 5-member etcd cluster on 127.0.0.1 (client ports 23791..23795, peer ports 23801..23805,
 #      data in a temp dir, fsync ON: no --unsafe-no-fsync), driven through its JSON gateway;
 #   2. then, etcd stopped, the 1+5 quorumkv cluster by `./kv up --no-build` (HTTP 8000..8005,
-#      cluster 2550..2555: fixed by ./kv), SQLite synchronous=FULL, KV_DATA in the temp dir.
+#      cluster 2550..2555, or where KV_HTTP_BASE_PORT / KV_CLUSTER_BASE_PORT move them, as for
+#      ./kv), SQLite synchronous=FULL, KV_DATA in the temp dir.
 #
-# Scenarios, each DURATION long, the same for both systems:
+# First, on each freshly started system (no prefill, no warm-up):
+#   cold-W3-c20    writes, ?w=W, COLD_CONNECTIONS (default 20) to the leader (2 wrk threads), for
+#                  COLD_DURATION (default 60s) from the moment the cluster reports ready (etcd:
+#                  every member healthy; quorumkv: `./kv up` returned)
+#
+# Then scenarios, each DURATION long, the same for both systems:
 #   write-W3-c64   writes, ?w=W (default 3), CONNECTIONS (default 64)
 #   write-W3-c256  writes, ?w=W, 4 x CONNECTIONS
 #   write-W1-c64   writes, ?w=1  (etcd has no W: the same etcd run again, as a reference)
 #   write-W5-c64   writes, ?w=5  (idem)
 #   read-c64       reads: quorumkv GET /kv/{key} (consistency=local), etcd serializable range
+#
+# Every row also gives the CPU time the servers used per request (utime + stime from
+# /proc/<pid>/stat, summed over the 5 etcd processes or the 6 quorumkv JVMs, before and after the
+# run, divided by the requests answered 2xx) and the leader changes during the run (etcd: the
+# largest increase of etcd_server_leader_changes_seen_total over the members; quorumkv: the
+# increase of quorumkv_leader_elections_total summed over the nodes, each election won counted
+# once). The summary gives quorumkv_leader_silence_max_seconds: the longest a follower went
+# without a message from its leader, and the run during which that maximum was reached.
 #
 # Load is spread over every member, one wrk thread per member (5 for etcd, 6 for quorumkv), like
 # quorumkv's own clients: etcd followers forward writes to their leader, quorumkv nodes forward
@@ -27,6 +41,8 @@
 #   SYSTEMS [etcd,quorumkv]   which halves to run
 #   ETCD_TARGET [all]         all: every member; leader: the etcd leader only
 #   WRK_TIMEOUT [10s]         wrk's per-request timeout (quorumkv answers 503 after 2 s itself)
+#   COLD_DURATION [60s]       the cold row's duration; 0 skips it
+#   COLD_CONNECTIONS [20]     the cold row's connections (to the leader)
 #   PREFILL_DURATION [60s]    bound of the pass that writes every key once before the runs
 #                             (it ends as soon as the system holds every key)
 #   WARMUP [60s]              unrecorded W=W writes at CONNECTIONS after the prefill (JIT
@@ -34,7 +50,7 @@
 #   READ_WARMUP [20s]         unrecorded reads before the read run (the read path's JIT warm-up;
 #                             the same for etcd); 0 skips it
 #   QKV_READY_TIMEOUT [300]   seconds ./kv up may take until every node is ready
-#   PORT_WAIT [900]           seconds to wait for 127.0.0.1:8000-8005/2550-2555 to be free
+#   PORT_WAIT [900]           seconds to wait for quorumkv's HTTP and cluster ports to be free
 #   KV_DATA [temp dir]        quorumkv's data directory (passed to ./kv): new, empty, or left by
 #                             an earlier run of this script (then wiped); wiped at the end
 #   KEEP_TMP [0]              1: keep the temp dir (etcd data and logs, quorumkv data and logs)
@@ -59,6 +75,8 @@ SYSTEMS=${SYSTEMS:-etcd,quorumkv}
 ETCD_TARGET=${ETCD_TARGET:-all}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 PREFILL_DURATION=${PREFILL_DURATION:-60s}
+COLD_DURATION=${COLD_DURATION:-60s}
+COLD_CONNECTIONS=${COLD_CONNECTIONS:-20}
 WARMUP=${WARMUP:-60s}
 READ_WARMUP=${READ_WARMUP:-20s}
 QKV_READY_TIMEOUT=${QKV_READY_TIMEOUT:-300}
@@ -69,10 +87,12 @@ readonly HOST=127.0.0.1
 readonly ETCD_MEMBERS=5
 readonly ETCD_CLIENT_BASE=23791
 readonly ETCD_PEER_BASE=23801
-# Fixed by ./kv (HTTP_BASE_PORT, CLUSTER_BASE_PORT there); not configurable from here.
+# The ports ./kv gives node0 (node N: + N); ./kv reads the same variables.
 readonly QKV_NODES=6
-readonly QKV_HTTP_BASE=8000
-readonly QKV_CLUSTER_BASE=2550
+readonly QKV_HTTP_BASE=${KV_HTTP_BASE_PORT:-8000}
+readonly QKV_CLUSTER_BASE=${KV_CLUSTER_BASE_PORT:-2550}
+readonly QKV_PORTS_TEXT="$QKV_HTTP_BASE-$((QKV_HTTP_BASE + QKV_NODES - 1))/$QKV_CLUSTER_BASE-$((QKV_CLUSTER_BASE + QKV_NODES - 1))"
+readonly CLK_TCK=$(getconf CLK_TCK)
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n== %s\n' "$*"; }
@@ -101,7 +121,9 @@ WARMUP_S=0
 READ_WARMUP_S=0
 [[ $READ_WARMUP == 0 || $READ_WARMUP == 0s ]] || READ_WARMUP_S=$(seconds_of "$READ_WARMUP")
 WRK_TIMEOUT_S=$(seconds_of "$WRK_TIMEOUT")
-for v in CONNECTIONS VALUE_SIZE KEYS SETTLE PORT_WAIT QKV_READY_TIMEOUT; do
+COLD_S=0
+[[ $COLD_DURATION == 0 || $COLD_DURATION == 0s ]] || COLD_S=$(seconds_of "$COLD_DURATION")
+for v in CONNECTIONS COLD_CONNECTIONS VALUE_SIZE KEYS SETTLE PORT_WAIT QKV_READY_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 [[ $W =~ ^[0-5]$ ]] || die "W must be 0..5 (followers that must persist a write), not '$W'"
@@ -229,8 +251,68 @@ port_busy() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
 # ---------------------------------------------------------------------------- wrk runs
 
 # Results, one line per run: scenario system conns ok_rps p50_us p99_us errors load1 detail
+# cpu_ms_per_op leader_changes
 RESULTS=$TMP/results.tsv
 : >"$RESULTS"
+
+# ---------------------------------------------------------------------------- server-side figures
+
+# The server processes of the system under test (etcd members or quorumkv node JVMs), and a
+# command printing one leader-change counter per server, with how to combine their increases
+# (max: every member counts each change it saw; sum: each change is counted on one server).
+SERVER_PIDS=()
+LEADER_COUNTER=
+LEADER_AGG=max
+
+server_cpu_ticks() { # utime + stime of SERVER_PIDS, in clock ticks
+  local pid st rest total=0
+  for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
+    st=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    rest=${st##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    total=$((total + ${12} + ${13}))
+  done
+  printf '%s' "$total"
+}
+
+leader_counts() { if [[ -n $LEADER_COUNTER ]]; then "$LEADER_COUNTER"; fi; }
+
+# Increase between two leader_counts outputs (same servers, same order), combined by LEADER_AGG.
+leader_changes_between() { # BEFORE AFTER
+  awk -v a="$1" -v b="$2" -v how="$LEADER_AGG" 'BEGIN {
+    n = split(a, x, " "); m = split(b, y, " ")
+    if (n == 0 || n != m) { print "-"; exit }
+    v = 0
+    for (i = 1; i <= n; i++) { if (x[i] == "-" || y[i] == "-") { print "-"; exit }; d = y[i] - x[i]; if (how == "sum") v += d; else if (d > v) v = d }
+    print v }'
+}
+
+MEASURE_CPU0=0
+MEASURE_LEADERS0=
+measure_begin() {
+  MEASURE_LEADERS0=$(leader_counts)
+  MEASURE_CPU0=$(server_cpu_ticks)
+}
+# Sets MEASURE_CPU_TICKS and MEASURE_LEADER_CHANGES for the run since measure_begin.
+measure_end() {
+  MEASURE_CPU_TICKS=$(($(server_cpu_ticks) - MEASURE_CPU0))
+  MEASURE_LEADER_CHANGES=$(leader_changes_between "$MEASURE_LEADERS0" "$(leader_counts)")
+}
+
+# quorumkv_leader_silence_max_seconds only grows (a maximum since each node started): read before
+# and after every recorded run, it tells in which run (or between which runs) it was reached.
+QKV_SILENCE=0
+QKV_SILENCE_WHEN=-
+silence_check() { # LABEL: what ran since the last check
+  local now
+  now=$(qkv_metric quorumkv_leader_silence_max_seconds max)
+  [[ $now != - ]] || return 0
+  if awk -v a="$now" -v b="$QKV_SILENCE" 'BEGIN { exit !(a > b) }'; then
+    QKV_SILENCE=$now
+    QKV_SILENCE_WHEN=$1
+  fi
+}
 
 # run_wrk LABEL SCRIPT THREADS CONNS DURATION_S TARGETS [KEY=VALUE...]: sets RESULT_LINE to wrk's
 # RESULT line. Not in a $(...) subshell, so that the trap knows WRK_PID. When WRK_UNTIL names a
@@ -276,20 +358,43 @@ field() { # field NAME "RESULT a=1 b=2" -> value
   printf '%s\n' "$line" | tr ' ' '\n' | awk -F= -v k="$name" '$1 == k { print $2; exit }'
 }
 
-# record SCENARIO SYSTEM CONNS RESULT_LINE
+# record SCENARIO SYSTEM CONNS RESULT_LINE [CPU_TICKS LEADER_CHANGES]
 record() {
-  local scenario=$1 system=$2 conns=$3 line=$4
-  local ok_rps p50 p99 errors
+  local scenario=$1 system=$2 conns=$3 line=$4 cpu_ticks=${5:--} changes=${6:--}
+  local ok_rps p50 p99 errors ok cpu_ms=-
+  ok=$(($(field requests "$line") - $(field non2xx "$line")))
+  if [[ $cpu_ticks != - ]] && ((ok > 0)); then
+    cpu_ms=$(awk -v t="$cpu_ticks" -v hz="$CLK_TCK" -v n="$ok" 'BEGIN { printf "%.3f", t / hz * 1000 / n }')
+  fi
   ok_rps=$(field ok_rps "$line")
   p50=$(field p50_us "$line")
   p99=$(field p99_us "$line")
   errors=$(($(field non2xx "$line") + $(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line")))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$system" "$conns" "$ok_rps" "$p50" "$p99" "$errors" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$system" "$conns" "$ok_rps" "$p50" "$p99" "$errors" \
     "$(cut -d' ' -f1 /proc/loadavg)" \
-    "requests=$(field requests "$line") non2xx=$(field non2xx "$line") socket=$(field connect "$line")/$(field read "$line")/$(field write "$line")/$(field timeout "$line") p90_us=$(field p90_us "$line") p999_us=$(field p999_us "$line") max_us=$(field max_us "$line")" \
-    >>"$RESULTS"
-  printf '  %-14s %-9s conns %-4s %9.1f ops/s  p50 %7.2f ms  p99 %8.2f ms  errors %s\n' "$scenario" "$system" "$conns" \
-    "$ok_rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$errors"
+    "requests=$(field requests "$line") non2xx=$(field non2xx "$line") socket=$(field connect "$line")/$(field read "$line")/$(field write "$line")/$(field timeout "$line") p90_us=$(field p90_us "$line") p999_us=$(field p999_us "$line") max_us=$(field max_us "$line") cpu_s=$(awk -v t="$cpu_ticks" -v hz="$CLK_TCK" 'BEGIN { if (t == "-") print "-"; else printf "%.2f", t / hz }')" \
+    "$cpu_ms" "$changes" >>"$RESULTS"
+  printf '  %-14s %-9s conns %-4s %9.1f ops/s  p50 %7.2f ms  p99 %8.2f ms  errors %s  cpu %s ms/op  leader changes %s\n' "$scenario" "$system" "$conns" \
+    "$ok_rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$errors" "$cpu_ms" "$changes"
+}
+
+# The cold row: COLD_CONNECTIONS to the leader, W=W, for COLD_DURATION, on a system just started.
+# $1 system, $2 put script, $3 the leader's host:port, $4 1 if the system has W.
+run_cold() {
+  local system=$1 put=$2 leader=$3 has_w=$4 wargs=() scenario="cold-W$W-c$COLD_CONNECTIONS"
+  ((COLD_S > 0)) || return 0
+  ((has_w)) && wargs=("BENCH_W=$W")
+  say "$scenario: freshly started, no warm-up: $COLD_CONNECTIONS connections to the leader ($leader), 2 wrk threads, $COLD_DURATION"
+  [[ $system != quorumkv ]] || silence_check "startup"
+  measure_begin
+  run_wrk "$system-$scenario" "$put" 2 "$COLD_CONNECTIONS" "$COLD_S" "$leader" ${wargs[@]+"${wargs[@]}"} || {
+    printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\n' "$scenario" "$system" "$COLD_CONNECTIONS" "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
+    return 0
+  }
+  measure_end
+  record "$scenario" "$system" "$COLD_CONNECTIONS" "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES"
+  [[ $system != quorumkv ]] || silence_check "$scenario"
+  sleep "$SETTLE"
 }
 
 COUNT_KEYS=
@@ -349,11 +454,15 @@ run_scenarios() {
       wargs=("BENCH_W=$w")
     fi
     say "$scenario: $conns connections, $DURATION"
+    [[ $system != quorumkv ]] || silence_check "the prefill, warm-up or pauses before $scenario"
+    measure_begin
     run_wrk "$system-$scenario" "$script" "$threads" "$conns" "$DURATION_S" "$targets" ${wargs[@]+"${wargs[@]}"} || {
-      printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\n' "$scenario" "$system" "$conns" "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
+      printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\n' "$scenario" "$system" "$conns" "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
       continue
     }
-    record "$scenario" "$system" "$conns" "$RESULT_LINE"
+    measure_end
+    record "$scenario" "$system" "$conns" "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES"
+    [[ $system != quorumkv ]] || silence_check "$scenario"
     sleep "$SETTLE"
   done
 }
@@ -439,12 +548,31 @@ etcd_fsync_stats() {
   printf '%s %s' "$count" "$sum"
 }
 
+# Per member: etcd_server_leader_changes_seen_total ("-" when a member does not answer).
+etcd_leader_counts() {
+  local i v out=
+  for ((i = 0; i < ETCD_MEMBERS; i++)); do
+    v=$(curl -fsS -m 3 --noproxy '*' "http://$HOST:$((ETCD_CLIENT_BASE + i))/metrics" 2>/dev/null |
+      awk '$1 == "etcd_server_leader_changes_seen_total" { print $2; exit }') || true
+    out+="${out:+ }${v:--}"
+  done
+  printf '%s' "$out"
+}
+
 run_etcd() {
   step "etcd: 5 members, fsync on"
   start_etcd
+  SERVER_PIDS=("${ETCD_PIDS[@]}")
+  LEADER_COUNTER=etcd_leader_counts
+  LEADER_AGG=max
   local leader targets threads
   leader=$(etcd_leader)
   say "etcd leader: ${leader:-unknown}"
+  if [[ -n $leader ]]; then
+    run_cold etcd etcd-put.lua "$leader" 0
+  else
+    warn "no etcd leader found: no cold row for etcd"
+  fi
   if [[ $ETCD_TARGET == leader ]]; then
     [[ -n $leader ]] || die "no etcd leader found"
     targets=$leader threads=2
@@ -460,6 +588,8 @@ run_etcd() {
   read -r fs_count fs_sum <<<"$(etcd_fsync_stats)"
   ETCD_FSYNC="$fs_count WAL fsyncs over 5 members, mean $(awk -v c="$fs_count" -v s="$fs_sum" 'BEGIN { if (c > 0) printf "%.2f", s / c * 1000; else print "-" }') ms"
   say "etcd: $ETCD_FSYNC"
+  SERVER_PIDS=()
+  LEADER_COUNTER=
   stop_etcd
   say "etcd stopped"
 }
@@ -482,7 +612,7 @@ wait_qkv_ports() {
       return 1
     fi
     if ((!announced)); then
-      say "ports ${busy[*]} are in use (./kv uses 8000-8005 and 2550-2555): waiting up to ${PORT_WAIT} s for them"
+      say "ports ${busy[*]} are in use (./kv uses $QKV_PORTS_TEXT): waiting up to ${PORT_WAIT} s for them"
       announced=1
     fi
     sleep 15
@@ -498,6 +628,25 @@ qkv_metric() { # NAME sum|max
   done | awk -v how="$2" '{ if (how == "max") { if ($1 > v) v = $1 } else v += $1 } END { printf "%s", (NR ? v : "-") }'
 }
 
+# Per node: quorumkv_leader_elections_total, elections won on that node ("-" when it does not answer).
+qkv_election_counts() {
+  local i v out=
+  for ((i = 0; i < QKV_NODES; i++)); do
+    v=$(curl -fsS -m 3 --noproxy '*' "http://$HOST:$((QKV_HTTP_BASE + i))/metrics" 2>/dev/null |
+      awk '$1 == "quorumkv_leader_elections_total" { print $2; exit }') || true
+    out+="${out:+ }${v:--}"
+  done
+  printf '%s' "$out"
+}
+
+# host:port of the leader's HTTP API, from node0's /status ("leader": "nodeN").
+qkv_leader() {
+  local node
+  node=$(curl -fsS -m 3 --noproxy '*' "http://$HOST:$QKV_HTTP_BASE/status" 2>/dev/null |
+    grep -oE '"leader"[[:space:]]*:[[:space:]]*"node[0-9]+"' | head -n 1 | grep -oE '[0-9]+"$' | tr -d '"') || true
+  [[ -n $node ]] && printf '%s:%s' "$HOST" $((QKV_HTTP_BASE + node))
+}
+
 # Every key is a bench-* key: the cluster starts empty in KV_DATA.
 qkv_key_count() {
   curl -fsS -m 3 --noproxy '*' "http://$HOST:$QKV_HTTP_BASE/status" 2>/dev/null | grep -o '"keyCount":[0-9]*' | head -n 1 | cut -d: -f2 || true
@@ -507,7 +656,7 @@ QKV_SKIPPED=
 run_quorumkv() {
   step "quorumkv: leader + 5 followers, SQLite synchronous=$SQLITE_SYNC"
   if ! wait_qkv_ports; then
-    QKV_SKIPPED="ports 8000-8005/2550-2555 busy for ${PORT_WAIT} s"
+    QKV_SKIPPED="ports $QKV_PORTS_TEXT busy for ${PORT_WAIT} s"
     return 0
   fi
   if [[ ! -f target/quorumkv.jar ]]; then
@@ -519,21 +668,37 @@ run_quorumkv() {
   prepare_kv_data
   QKV_STARTED=1
   ./kv up --no-build --quorum "$W" --wait "$QKV_READY_TIMEOUT" | tail -n 1
-  local i targets=
+  local i targets= leader pid
+  SERVER_PIDS=()
+  for ((i = 0; i < QKV_NODES; i++)); do
+    pid=$(cat "$KV_DATA/node$i/pid" 2>/dev/null || true)
+    [[ -n $pid ]] && SERVER_PIDS+=("$pid")
+  done
+  ((${#SERVER_PIDS[@]} == QKV_NODES)) || warn "found ${#SERVER_PIDS[@]} of $QKV_NODES node pids: CPU figures cover only those"
+  LEADER_COUNTER=qkv_election_counts
+  LEADER_AGG=sum
+  local elections_before
+  elections_before=$(qkv_election_counts)
+  leader=$(qkv_leader)
+  if [[ -n $leader ]]; then
+    run_cold quorumkv quorumkv-put.lua "$leader" 1
+  else
+    warn "no quorumkv leader known to node0: no cold row for quorumkv"
+  fi
   for ((i = 0; i < QKV_NODES; i++)); do targets+="${targets:+,}$HOST:$((QKV_HTTP_BASE + i))"; done
   say "load: spread over all $QKV_NODES nodes (they forward writes to the leader), one wrk thread each"
-  local elections_before
-  elections_before=$(qkv_metric quorumkv_leader_elections_total sum)
   run_scenarios quorumkv quorumkv-put.lua quorumkv-get.lua "$targets" "$QKV_NODES" 1 qkv_key_count
-  QKV_LEADER_CHANGES=$(awk -v a="$elections_before" -v b="$(qkv_metric quorumkv_leader_elections_total sum)" 'BEGIN { printf "%d", b - a }')
-  QKV_SILENCE=$(qkv_metric quorumkv_leader_silence_max_seconds max)
-  say "quorumkv leader changes during the runs: $QKV_LEADER_CHANGES; longest a follower went without a message from the leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms"
+  silence_check "the runs after the last recorded one"
+  QKV_LEADER_CHANGES=$(leader_changes_between "$elections_before" "$(qkv_election_counts)")
+  say "quorumkv leader changes from ./kv up returning to the end: $QKV_LEADER_CHANGES; longest a follower went without a message from its leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms (reached during $QKV_SILENCE_WHEN)"
   say "quorumkv keys on node0: $(qkv_key_count) of $KEYS"
   if ./kv check >"$OUT/kv-check.txt" 2>&1; then
     say "quorumkv replicas consistent after the runs (./kv check)"
   else
     warn "./kv check did not report all replicas consistent: see $OUT/kv-check.txt"
   fi
+  SERVER_PIDS=()
+  LEADER_COUNTER=
   stop_quorumkv
   say "quorumkv stopped"
 }
@@ -546,19 +711,23 @@ print_table() {
     function ms(us) { return (us == "-" ? "-" : sprintf("%.2f", us / 1000)) }
     {
       n++; scen[n] = $1; sys[n] = $2; conns[n] = $3; rps[n] = $4; p50[n] = $5; p99[n] = $6; err[n] = $7; load[n] = $8
-      if ($2 == "etcd") { ercps[$1] = $4; ep99[$1] = $6 }
+      cpu[n] = ($10 == "" ? "-" : $10); chg[n] = ($11 == "" ? "-" : $11)
+      if ($2 == "etcd") { ercps[$1] = $4; ep99[$1] = $6; ecpu[$1] = cpu[n] }
     }
     END {
-      fmt = "%-16s %-9s %6s %12s %9s %9s %8s %14s %13s %6s\n"
-      printf fmt, "scenario", "system", "conns", "ops/s", "p50 ms", "p99 ms", "errors", "qkv/etcd ops/s", "qkv/etcd p99", "load1"
+      fmt = "%-16s %-9s %6s %12s %9s %9s %8s %10s %7s %14s %13s %13s %6s\n"
+      printf fmt, "scenario", "system", "conns", "ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "leader", "qkv/etcd ops/s", "qkv/etcd p99", "qkv/etcd cpu", "load1"
+      printf fmt, "", "", "", "", "", "", "", "", "changes", "", "", "", ""
       for (i = 1; i <= n; i++) {
-        r1 = ""; r2 = ""
+        r1 = ""; r2 = ""; r3 = ""
         if (sys[i] == "quorumkv" && (scen[i] in ercps) && rps[i] != "-" && ercps[scen[i]] != "-" && ercps[scen[i]] > 0) {
           r1 = sprintf("%.2fx", rps[i] / ercps[scen[i]])
           if (ep99[scen[i]] > 0) r2 = sprintf("%.2fx", p99[i] / ep99[scen[i]])
         }
+        if (sys[i] == "quorumkv" && cpu[i] != "-" && (scen[i] in ecpu) && ecpu[scen[i]] != "-" && ecpu[scen[i]] > 0)
+          r3 = sprintf("%.2fx", cpu[i] / ecpu[scen[i]])
         unit = (scen[i] ~ /^read/) ? " r/s" : " w/s"
-        printf fmt, scen[i], sys[i], conns[i], (rps[i] == "-" ? "-" : sprintf("%.1f%s", rps[i], unit)), ms(p50[i]), ms(p99[i]), err[i], r1, r2, load[i]
+        printf fmt, scen[i], sys[i], conns[i], (rps[i] == "-" ? "-" : sprintf("%.1f%s", rps[i], unit)), ms(p50[i]), ms(p99[i]), err[i], cpu[i], chg[i], r1, r2, r3, load[i]
       }
     }' "$RESULTS" >"$table"
 }
@@ -566,7 +735,7 @@ print_table() {
 write_files() {
   local csv=$OUT/results.csv json=$OUT/results.json
   {
-    printf 'scenario,system,connections,ops_per_s,p50_ms,p99_ms,errors,load1,detail\n'
+    printf 'scenario,system,connections,ops_per_s,p50_ms,p99_ms,errors,load1,detail,cpu_ms_per_op,leader_changes\n'
     awk -F'\t' -v OFS=, '{ for (i = 5; i <= 6; i++) if ($i != "-") $i = sprintf("%.3f", $i / 1000); $9 = "\"" $9 "\""; print }' "$RESULTS"
   } >"$csv"
   {
@@ -580,7 +749,7 @@ write_files() {
       function num(x) { return (x == "-" ? "null" : x) }
       function ms(x) { return (x == "-" ? "null" : sprintf("%.3f", x / 1000)) }
       { if (NR > 1) printf ",\n"
-        printf "    {\"scenario\": \"%s\", \"system\": \"%s\", \"connections\": %s, \"ops_per_s\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"errors\": %s, \"load1\": %s, \"detail\": \"%s\"}", $1, $2, $3, num($4), ms($5), ms($6), num($7), $8, $9 }
+        printf "    {\"scenario\": \"%s\", \"system\": \"%s\", \"connections\": %s, \"ops_per_s\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"errors\": %s, \"load1\": %s, \"detail\": \"%s\", \"cpu_ms_per_op\": %s, \"leader_changes\": %s}", $1, $2, $3, num($4), ms($5), ms($6), num($7), $8, $9, num($10 == "" ? "-" : $10), num($11 == "" ? "-" : $11) }
       END { printf "\n" }' "$RESULTS"
     printf '  ]\n}\n'
   } >"$json"
@@ -612,7 +781,8 @@ step "results ($(date '+%F %T'); load average now $(now_load))"
   say "etcd ${ETCD_VERSION:-?} (5 members, WAL fsync on${ETCD_FSYNC:+; $ETCD_FSYNC}), quorumkv 1+5 (SQLite synchronous=${SQLITE_SYNC:-?}), data on $TMP_FS"
   say "wrk ${WRK_VERSION:-?}, closed loop, one thread per member, $DURATION per run, $KEYS keys, $VALUE_SIZE-byte values; etcd load: $ETCD_TARGET"
   [[ -z $QKV_SKIPPED ]] || say "quorumkv half skipped: $QKV_SKIPPED"
-  [[ -z ${QKV_LEADER_CHANGES:-} ]] || say "quorumkv leader changes during the runs: $QKV_LEADER_CHANGES (from /metrics); longest silence of the leader seen by a follower: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms"
+  [[ -z ${QKV_LEADER_CHANGES:-} ]] || say "quorumkv leader changes from ./kv up returning to the end: $QKV_LEADER_CHANGES (quorumkv_leader_elections_total); longest a follower went without a message from its leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms (quorumkv_leader_silence_max_seconds, reached during $QKV_SILENCE_WHEN)"
+  say "cpu ms/op: server CPU (utime + stime of the 5 etcd / 6 quorumkv processes) per 2xx request during the run; the load generator is not included"
   [[ -z $COVERAGE ]] || say "warning: $COVERAGE (reads of missing keys count as errors)"
   say "etcd has no W: its write-W1/W5 rows are the same run as W=$W, repeated as a reference"
   say "load1: the 1-minute load average after each run; above $NPROC, other work competed for the CPUs"

@@ -22,7 +22,8 @@ public record Settings(
     int snapshotEvery,
     int maxKeyBytes,
     int maxValueBytes,
-    long readyMaxLag) {
+    long readyMaxLag,
+    Duration joinRetryInterval) {
 
   public record Replication(
       int writeQuorum,
@@ -136,6 +137,7 @@ public record Settings(
         q.getInt("storage.snapshot-every"),
         q.getBytes("limits.max-key-bytes").intValue(),
         q.getBytes("limits.max-value-bytes").intValue(),
-        q.getLong("ready-max-lag"));
+        q.getLong("ready-max-lag"),
+        q.getDuration("cluster.join-retry-interval"));
   }
 }

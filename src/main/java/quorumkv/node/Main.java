@@ -72,6 +72,14 @@ public final class Main {
     Config derived = ConfigFactory.empty()
         .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
         .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(List.of(settings.nodeId())));
+    // Only the first seed forms a cluster by itself when no seed answers within seed-node-timeout;
+    // every other seed waits that long between two rounds of asking to join, so it gets the short
+    // join-retry-interval instead (a node not found in the list keeps Akka's behaviour).
+    String self = settings.clusterHost() + ":" + settings.clusterPort();
+    if (settings.seedNodes().indexOf(self) > 0) {
+      derived = derived.withValue("akka.cluster.seed-node-timeout",
+          ConfigValueFactory.fromAnyRef(settings.joinRetryInterval().toMillis() + "ms"));
+    }
     if (!settings.clusterBindHost().isEmpty()) {
       derived = derived.withValue("akka.remote.artery.bind.hostname", ConfigValueFactory.fromAnyRef(settings.clusterBindHost()));
     }
