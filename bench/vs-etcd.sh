@@ -548,16 +548,19 @@ etcd_fsync_stats() {
   printf '%s %s' "$count" "$sum"
 }
 
-# Per member: etcd_server_leader_changes_seen_total ("-" when a member does not answer).
-etcd_leader_counts() {
-  local i v out=
-  for ((i = 0; i < ETCD_MEMBERS; i++)); do
-    v=$(curl -fsS -m 3 --noproxy '*' "http://$HOST:$((ETCD_CLIENT_BASE + i))/metrics" 2>/dev/null |
-      awk '$1 == "etcd_server_leader_changes_seen_total" { print $2; exit }') || true
+# METRIC of COUNT members whose HTTP ports start at BASE, space-separated ("-" when one does not answer).
+metric_per_member() {
+  local metric=$1 base=$2 count=$3 i v out=
+  for ((i = 0; i < count; i++)); do
+    v=$(curl -fsS -m 3 --noproxy '*' "http://$HOST:$((base + i))/metrics" 2>/dev/null |
+      awk -v m="$metric" '$1 == m { print $2; exit }') || true
     out+="${out:+ }${v:--}"
   done
   printf '%s' "$out"
 }
+
+# Per member: etcd_server_leader_changes_seen_total.
+etcd_leader_counts() { metric_per_member etcd_server_leader_changes_seen_total "$ETCD_CLIENT_BASE" "$ETCD_MEMBERS"; }
 
 run_etcd() {
   step "etcd: 5 members, fsync on"
@@ -628,16 +631,8 @@ qkv_metric() { # NAME sum|max
   done | awk -v how="$2" '{ if (how == "max") { if ($1 > v) v = $1 } else v += $1 } END { printf "%s", (NR ? v : "-") }'
 }
 
-# Per node: quorumkv_leader_elections_total, elections won on that node ("-" when it does not answer).
-qkv_election_counts() {
-  local i v out=
-  for ((i = 0; i < QKV_NODES; i++)); do
-    v=$(curl -fsS -m 3 --noproxy '*' "http://$HOST:$((QKV_HTTP_BASE + i))/metrics" 2>/dev/null |
-      awk '$1 == "quorumkv_leader_elections_total" { print $2; exit }') || true
-    out+="${out:+ }${v:--}"
-  done
-  printf '%s' "$out"
-}
+# Per node: quorumkv_leader_elections_total, elections won on that node.
+qkv_election_counts() { metric_per_member quorumkv_leader_elections_total "$QKV_HTTP_BASE" "$QKV_NODES"; }
 
 # host:port of the leader's HTTP API, from node0's /status ("leader": "nodeN").
 qkv_leader() {
