@@ -83,10 +83,6 @@ public final class ReadRounds<R> {
     outbox.fail(failed, got, confirmationsNeeded);
   }
 
-  public long round() {
-    return round;
-  }
-
   private void startRound() {
     round++;
     inFlight = true;

@@ -3,7 +3,6 @@ package quorumkv.core;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -117,7 +116,6 @@ public final class Replication {
     }
   }
 
-  private final long term;
   private final Log log;
   private final Outbox outbox;
   private final Limits limits;
@@ -125,19 +123,14 @@ public final class Replication {
   private long commitIndex;
 
   /**
-   * The leader of {@code term} starts replicating with everything up to {@code commitIndex} known to
-   * be committed; it knows nothing yet of where the replicas' logs stand.
+   * A new leader starts replicating with everything up to {@code commitIndex} known to be
+   * committed; it knows nothing yet of where the replicas' logs stand.
    */
-  public Replication(long term, long commitIndex, Log log, Limits limits, Outbox outbox) {
-    this.term = term;
+  public Replication(long commitIndex, Log log, Limits limits, Outbox outbox) {
     this.commitIndex = commitIndex;
     this.log = log;
     this.limits = limits;
     this.outbox = outbox;
-  }
-
-  public long term() {
-    return term;
   }
 
   public long commitIndex() {
@@ -280,10 +273,6 @@ public final class Replication {
       out.add(new ProgressView(p.replica, p.local, p.mode, p.match, p.next, p.inFlight, p.lastReplyNanos));
     }
     return out;
-  }
-
-  public Collection<String> replicas() {
-    return replicas.keySet();
   }
 
   // --- inside ---

@@ -467,7 +467,7 @@ public final class LeaderActor {
     adopted.forEach(log::append);
     election.becameLeader();
     Settings.Election e = settings.election();
-    replication = new Replication(term, adoptedCommitIndex, log, new Replication.Limits(settings.writeQuorum(),
+    replication = new Replication(adoptedCommitIndex, log, new Replication.Limits(settings.writeQuorum(),
         settings.maxInFlight(), e.heartbeatInterval().toNanos(), settings.resendAfter().toNanos()), new Outbox());
     readRounds = new ReadRounds<>(settings.writeQuorum(), new ReadOutbox());
     metrics.elected(term);

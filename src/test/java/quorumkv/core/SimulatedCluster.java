@@ -377,7 +377,7 @@ final class SimulatedCluster {
     node.election.becameLeader();
     node.leaderTerm = campaign.term();
     node.leaderLog = adopted;
-    node.replication = new Replication(campaign.term(), campaign.committedUpTo(), new LeaderLog(node),
+    node.replication = new Replication(campaign.committedUpTo(), new LeaderLog(node),
         new Replication.Limits(writeQuorum, 1, heartbeatTicks * TICK_NANOS, resendTicks * TICK_NANOS),
         new LeaderOutbox(node, campaign.committedUpTo()));
     elections.add(new LeaderElected(campaign.term(), node.index, now, List.copyOf(adopted)));
