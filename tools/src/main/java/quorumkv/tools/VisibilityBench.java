@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import quorumkv.harness.NodeClient;
@@ -41,6 +42,11 @@ public final class VisibilityBench implements Callable<Integer> {
   @Option(names = "--give-up-ms", paramLabel = "MS",
       description = "A write not visible on a follower after this long counts as never (default: ${DEFAULT-VALUE}).")
   long giveUpMillis = 10_000;
+
+  @Option(names = "--poll-interval-ms", paramLabel = "MS",
+      description = {"Pause between two polls of one follower (default: ${DEFAULT-VALUE}). 0 polls back to back:",
+          "five threads then keep two cores busy with reads and slow the very replicas being measured."})
+  double pollIntervalMillis = 1;
 
   public static void main(String[] args) {
     ToolCommandLine.exit(new VisibilityBench(), args);
@@ -90,8 +96,8 @@ public final class VisibilityBench implements Callable<Integer> {
       pollers.shutdownNow();
     }
     long[] visible = Arrays.stream(lastVisibleMicros).filter(m -> m >= 0).sorted().toArray();
-    System.out.printf("writes %d to %s, %d followers polled; visible on every follower after the ack (ms):%n",
-        writes, leader.get(), followers.size());
+    System.out.printf("writes %d to %s, %d followers polled every %.1f ms; visible on every follower after the ack (ms):%n",
+        writes, leader.get(), followers.size(), pollIntervalMillis);
     if (visible.length > 0) {
       System.out.printf("  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f%n", pct(visible, 50), pct(visible, 90),
           pct(visible, 99), visible[visible.length - 1] / 1000.0);
@@ -108,6 +114,7 @@ public final class VisibilityBench implements Callable<Integer> {
       if (r.ok() && r.body().path("version").asLong() >= version) {
         return (System.nanoTime() - ackedNanos) / 1000;
       }
+      LockSupport.parkNanos((long) (pollIntervalMillis * 1_000_000));
     }
     return -1;
   }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# profile-write-path.sh: CPU flame graphs of the write path under load. Starts the local cluster
+# (`./kv up --quorum W --no-build`, data in a temp dir), writes WARMUP_WRITES unrecorded writes,
+# then profiles the leader's JVM and one follower's with async-profiler (from Maven Central) for
+# PROFILE_SECONDS while `./kv bench` writes to the leader at CLIENTS connections, and writes
+#   OUT/leader.html, OUT/follower.html       flame graphs (open in a browser)
+#   OUT/leader.collapsed, OUT/follower.collapsed   the same stacks, one line per stack
+#   OUT/bench.txt                            the load's figures
+# Not a test: it prints where the files are and exits 0 whatever the figures.
+#
+# Environment (defaults in brackets): W [3]  CLIENTS [60]  WARMUP_WRITES [20000]
+#   PROFILE_SECONDS [20]  EVENT [itimer] (async-profiler event; cpu needs perf_event_paranoid <= 1)
+#   OUT [bench/results/profile-<timestamp>]  KV_HTTP_BASE_PORT / KV_CLUSTER_BASE_PORT as for ./kv
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+W=${W:-3}; CLIENTS=${CLIENTS:-60}; WARMUP_WRITES=${WARMUP_WRITES:-20000}
+PROFILE_SECONDS=${PROFILE_SECONDS:-20}; EVENT=${EVENT:-itimer}
+OUT=${OUT:-$ROOT/bench/results/profile-$(date +%Y%m%d-%H%M%S)}
+AP_VERSION=3.0
+BASE=${KV_HTTP_BASE_PORT:-8000}
+mkdir -p "$OUT"
+TMP=$(mktemp -d /tmp/quorumkv-profile.XXXXXX)
+export KV_DATA=$TMP/data
+cleanup() { ./kv down --wipe >/dev/null 2>&1 || true; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+jar=$HOME/.m2/repository/tools/profiler/async-profiler/$AP_VERSION/async-profiler-$AP_VERSION-linux-x64.jar
+[[ -f $jar ]] || mvn -B -q dependency:get -Dartifact=tools.profiler:async-profiler:$AP_VERSION:jar:linux-x64
+(cd "$TMP" && unzip -q -o "$jar")
+LIB=$TMP/linux-x64/libasyncProfiler.so
+attach() { java "$ROOT/bench/profiler/Attach.java" "$1" "$LIB" "$2"; }
+
+[[ -f target/quorumkv.jar && -f tools/target/quorumkv-tools.jar ]] || mvn -B -q package -DskipTests -pl tools -am
+./kv up --quorum "$W" --no-build
+leader=$(curl -s "http://127.0.0.1:$BASE/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+n=${leader#node}; follower=node$(( (n + 1) % 6 ))
+pid_of() { cat "$KV_DATA/$1/pid"; }
+url=http://127.0.0.1:$((BASE + n))
+echo "leader $leader (pid $(pid_of "$leader")), profiled follower $follower (pid $(pid_of "$follower"))"
+./kv bench --quiet --clients "$CLIENTS" --w "$W" --writes "$WARMUP_WRITES" --nodes "$url" >/dev/null
+# A load that outlasts the profile: it is stopped once the profile is taken.
+./kv bench --quiet --clients "$CLIENTS" --w "$W" --writes 100000000 --nodes "$url" >"$OUT/bench.txt" 2>&1 &
+load=$!
+sleep 3
+for node in "$leader" "$follower"; do attach "$(pid_of "$node")" "start,event=$EVENT,interval=1ms"; done
+sleep "$PROFILE_SECONDS"
+for pair in "leader:$leader" "follower:$follower"; do
+  role=${pair%%:*}; node=${pair#*:}
+  attach "$(pid_of "$node")" "dump,file=$OUT/$role.collapsed,collapsed"
+  attach "$(pid_of "$node")" "stop,file=$OUT/$role.html,flamegraph,title=quorumkv $role ($node) writes W=$W c$CLIENTS"
+done
+kill "$load" 2>/dev/null || true; wait "$load" 2>/dev/null || true
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/bench.txt"
+echo "flame graphs: $OUT/leader.html $OUT/follower.html"
