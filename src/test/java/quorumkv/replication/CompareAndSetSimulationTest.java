@@ -170,4 +170,32 @@ public class CompareAndSetSimulationTest {
     assertTrue(ra + " " + rb, ra instanceof WriteResult.Written);
     assertTrue(ra + " " + rb, rb instanceof WriteResult.ConditionFailed);
   }
+
+  @Test
+  public void commandsAndTheirAnswersCrossTheNetworkIntact() throws Exception {
+    akka.serialization.Serialization serialization =
+        akka.serialization.SerializationExtension.get(testKit.system().classicSystem());
+    WriteCommand.Txn txn = new WriteCommand.Txn(List.of(WriteCommand.Compare.exists("a", true)),
+        List.of(WriteCommand.TxnOp.put("a", "1"), WriteCommand.TxnOp.get("b")), List.of(WriteCommand.TxnOp.delete("a")));
+    TestProbe<WriteForwarder.Results> origin = testKit.createTestProbe();
+    List<Object> messages = List.of(
+        new LeaderActor.WriteBatch(List.of(
+            new LeaderActor.ForwardedWrite(1, "k", "v", 2, 500),
+            new LeaderActor.ForwardedWrite(2, "k", null, new WriteCommand.IfVersion("k", "v", 3), -1, 500),
+            new LeaderActor.ForwardedWrite(3, null, null, new WriteCommand.DeletePrefix("p/"), -1, 500),
+            new LeaderActor.ForwardedWrite(4, null, null, txn, 5, 500)), origin.ref(), false),
+        new WriteForwarder.Results(List.of(
+            new WriteForwarder.Result(1, new WriteResult.ConditionFailed("k", 9, 7, "node0")),
+            new WriteForwarder.Result(2, new WriteResult.PrefixDeleted("p/", 10, 3, 3, 3, "node0")),
+            new WriteForwarder.Result(3, new WriteResult.TxnDone(true, 11, List.of(
+                new TxnOpResult(WriteCommand.OpType.PUT, "a", null, 11, true),
+                new TxnOpResult(WriteCommand.OpType.GET, "b", null, 0, false)), 3, 3, "node0")))));
+    akka.actor.testkit.typed.javadsl.SerializationTestKit serializationTestKit =
+        new akka.actor.testkit.typed.javadsl.SerializationTestKit(testKit.system());
+    for (Object message : messages) {
+      assertEquals("akka.serialization.jackson.JacksonCborSerializer",
+          serialization.findSerializerFor(message).getClass().getName());
+      serializationTestKit.verifySerialization(message, true);
+    }
+  }
 }
