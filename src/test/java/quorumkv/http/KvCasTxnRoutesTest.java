@@ -348,10 +348,19 @@ public class KvCasTxnRoutesTest {
   }
 
   @Test
-  public void txnTakesOnlyPost() {
+  public void txnTakesOnlyPostAndEveryErrorCarriesTheIndexHeader() {
     Reply r = node.get("/txn");
     assertEquals(r.toString(), 405, r.status);
     assertEquals("application/json", r.contentType);
-    assertBadRequest(node.post("/txn", "{"), "body is not valid JSON");
+    assertIndexHeader(r, 0);
+    Reply bad = node.post("/txn", "{");
+    assertBadRequest(bad, "body is not valid JSON");
+    assertIndexHeader(bad, 0);
+    Reply badCas = node.put("/kv/cas-any?ifVersion=x", "v");
+    assertBadRequest(badCas, "ifVersion");
+    assertIndexHeader(badCas, 0);
+    Reply badPrefix = node.send("DELETE", "/kv?prefix=", null);
+    assertBadRequest(badPrefix, "prefix");
+    assertIndexHeader(badPrefix, 0);
   }
 }
