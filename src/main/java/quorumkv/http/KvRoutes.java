@@ -54,6 +54,8 @@ import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyPage;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.ReplicaState;
+import quorumkv.storage.TxnOpResult;
+import quorumkv.storage.WriteCommand;
 
 /**
  * The HTTP API of every node. Writes go to this node's LeaderActor, which passes them on to the leader (wherever it
@@ -76,6 +78,7 @@ public final class KvRoutes extends AllDirectives {
   private final ActorRef<FollowerActor.Command> localReplica;
   private final ReplicaView localView;
   private final RequestLimits limits;
+  private final TxnRequest txnRequest;
   private static final ContentType.WithCharset PROMETHEUS_TEXT =
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
   private final Metrics metrics;
@@ -93,10 +96,11 @@ public final class KvRoutes extends AllDirectives {
     this.metrics = Metrics.get(system);
     this.limits = new RequestLimits(settings.maxKeyBytes(), settings.maxValueBytes(),
         settings.replication().followers(), settings.replication().timeout());
+    this.txnRequest = new TxnRequest(limits);
   }
 
   private static final java.util.Set<String> ROUTES =
-      java.util.Set.of("kv", "set", "get", "write", "read", "backup", "status", "health", "ready", "metrics");
+      java.util.Set.of("kv", "txn", "set", "get", "write", "read", "backup", "status", "health", "ready", "metrics");
 
   public Route routes() {
     return extractRequest(request -> mapResponse(response -> {
@@ -110,6 +114,8 @@ public final class KvRoutes extends AllDirectives {
   private Route api() {
     return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
         pathPrefix("kv", this::kv),
+        path("txn", () -> mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler(), () ->
+            handleRejections(rejectionHandler(), () -> post(this::txn))))),
         path("backup", () -> get(this::backup)),
         path("set", () -> post(() -> jsonWrite())),
         path("write", () -> post(() -> jsonWrite())),
@@ -130,13 +136,35 @@ public final class KvRoutes extends AllDirectives {
         handleRejections(rejectionHandler(), () -> concat(
             pathEnd(() -> concat(
                 get(this::range),
+                delete(this::deletePrefix),
                 failWith(new InvalidRequest("key must not be empty: use /kv/{key}")))),
             pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
             path(PathMatchers.segment(), key -> concat(
-                put(() -> writeParams(params -> entity(Unmarshaller.entityToString(), body ->
-                    write(limits.key(key), limits.value(body), params)))),
+                put(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
+                    entity(Unmarshaller.entityToString(), body ->
+                        keyWrite(limits.key(key), limits.value(body), limits.ifVersion(ifVersion), params))))),
                 get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
-                delete(() -> writeParams(params -> write(limits.key(key), null, params)))))))));
+                delete(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
+                    keyWrite(limits.key(key), null, limits.ifVersion(ifVersion), params))))))))));
+  }
+
+  /** A put ({@code value}) or delete ({@code null}) of one key; a compare-and-set when {@code ifVersion >= 0}. */
+  private Route keyWrite(String key, String value, long ifVersion, WriteParams params) {
+    return ifVersion < 0 ? write(key, value, params)
+        : write(key, null, new WriteCommand.IfVersion(key, value, ifVersion), params);
+  }
+
+  private Route deletePrefix() {
+    return writeParams(params -> parameterOptional("prefix", p ->
+        write(null, null, new WriteCommand.DeletePrefix(limits.deletePrefix(p)), params)));
+  }
+
+  private Route txn() {
+    return writeParams(params -> entity(Unmarshaller.entityToString(), body -> {
+      txnRequest.checkSize(body);
+      WriteCommand.Txn txn = txnRequest.parse(parseObject(body));
+      return write(null, null, txn, params);
+    }));
   }
 
   // --- writes ---
@@ -158,10 +186,20 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private Route write(String key, String value, WriteParams params) {
+    return write(key, value, null, params);
+  }
+
+  /**
+   * Sends a write to the leader (through this node's forwarder) and answers with its outcome: a
+   * plain put or delete of {@code key}, or a {@code command} whose outcome the leader learns once
+   * the entry is committed and applied ({@code key} then null unless it is a compare-and-set).
+   */
+  private Route write(String key, String value, WriteCommand command, WriteParams params) {
     long timeoutMillis = params.timeout().toMillis();
     long started = System.nanoTime();
     CompletionStage<WriteResult> result = AskPattern.ask(
-        writes, replyTo -> new WriteForwarder.Forward(key, value, params.writeQuorum(), timeoutMillis, replyTo),
+        writes, replyTo -> new WriteForwarder.Forward(key, value, command, params.writeQuorum(), timeoutMillis,
+            replyTo),
         params.timeout().plus(settings.askTimeout()), system.scheduler());
     return onComplete(result, tried -> {
       metrics.write(params.writeQuorum(), tried.isFailure() ? "no-answer" : outcome(tried.get()), System.nanoTime() - started);
@@ -180,6 +218,9 @@ public final class KvRoutes extends AllDirectives {
 
   private static String outcome(WriteResult result) {
     if (result instanceof WriteResult.Written) return "written";
+    if (result instanceof WriteResult.ConditionFailed) return "condition-failed";
+    if (result instanceof WriteResult.PrefixDeleted) return "prefix-deleted";
+    if (result instanceof WriteResult.TxnDone) return "txn";
     if (result instanceof WriteResult.QuorumNotReached) return "quorum-not-reached";
     if (result instanceof WriteResult.NotEnoughReplicas) return "not-enough-replicas";
     if (result instanceof WriteResult.NoLeader) return "no-leader";
@@ -190,6 +231,27 @@ public final class KvRoutes extends AllDirectives {
     if (result instanceof WriteResult.Written w) {
       return respondWithHeader(indexHeader(w.version()), () -> json(StatusCodes.OK, ordered(
           "key", w.key(), "version", w.version(), "acks", w.acks(), "quorum", w.quorum(), "node", w.node())));
+    } else if (result instanceof WriteResult.ConditionFailed f) {
+      return respondWithHeader(indexHeader(f.version()), () -> json(StatusCodes.PRECONDITION_FAILED, error(
+          "compare-and-set failed: the key's version is " + f.currentVersion()
+              + (f.currentVersion() == 0 ? " (absent)" : "") + ", not the one asked for; nothing was changed",
+          "key", f.key(), "currentVersion", f.currentVersion())));
+    } else if (result instanceof WriteResult.PrefixDeleted p) {
+      return respondWithHeader(indexHeader(p.version()), () -> json(StatusCodes.OK, ordered(
+          "prefix", p.prefix(), "deleted", p.deleted(), "version", p.version(), "acks", p.acks(),
+          "quorum", p.quorum(), "node", p.node())));
+    } else if (result instanceof WriteResult.TxnDone t) {
+      List<Map<String, Object>> results = new ArrayList<>(t.results().size());
+      for (TxnOpResult r : t.results()) {
+        results.add(switch (r.op()) {
+          case PUT -> ordered("key", r.key(), "version", r.version());
+          case DELETE -> ordered("key", r.key(), "deleted", r.found());
+          case GET -> r.found() ? ordered("key", r.key(), "value", r.value(), "version", r.version())
+              : ordered("key", r.key(), "found", false);
+        });
+      }
+      return respondWithHeader(indexHeader(t.version()), () -> json(StatusCodes.OK, ordered(
+          "succeeded", t.succeeded(), "version", t.version(), "results", results)));
     } else if (result instanceof WriteResult.QuorumNotReached q) {
       return json(StatusCodes.SERVICE_UNAVAILABLE, error(q.reason(),
           "key", q.key(), "version", q.version(), "acks", q.acks(), "required", q.quorum(), "node", q.node()));
@@ -540,6 +602,7 @@ public final class KvRoutes extends AllDirectives {
   private ExceptionHandler exceptionHandler() {
     return ExceptionHandler.newBuilder()
         .match(InvalidRequest.class, e -> json(StatusCodes.BAD_REQUEST, error(e.getMessage())))
+        .match(TxnRequest.TooLarge.class, e -> json(StatusCodes.PAYLOAD_TOO_LARGE, error(e.getMessage())))
         .matchAny(e -> {
           system.log().error("Unexpected error serving a request", e);
           return json(StatusCodes.INTERNAL_SERVER_ERROR, error("internal error: " + e));

@@ -82,6 +82,35 @@ final class RequestLimits {
         + timeout.get() + "'");
   }
 
+  /**
+   * A compare-and-set's {@code ifVersion}: -1 when absent (unconditional), else the version the
+   * key must have (0: it must be absent).
+   */
+  long ifVersion(Optional<String> ifVersion) {
+    if (ifVersion.isEmpty()) {
+      return -1;
+    }
+    try {
+      long n = Long.parseLong(ifVersion.get().trim());
+      if (n >= 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new InvalidRequest("ifVersion must be an integer version >= 0 (0: only if the key is absent), got '"
+        + ifVersion.get() + "'");
+  }
+
+  /** The prefix of a prefix delete: required and non-empty (deleting every key takes a prefix). */
+  String deletePrefix(Optional<String> prefix) {
+    if (prefix.isEmpty() || prefix.get().isEmpty()) {
+      throw new InvalidRequest("DELETE /kv needs a non-empty prefix: DELETE /kv?prefix=P deletes every key starting "
+          + "with P; use DELETE /kv/{key} for one key");
+    }
+    return keyLike("prefix", prefix.get());
+  }
+
   static final int DEFAULT_RANGE_LIMIT = 100;
   static final int MAX_RANGE_LIMIT = 1000;
 

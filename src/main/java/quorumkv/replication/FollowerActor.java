@@ -22,6 +22,7 @@ import java.util.Optional;
 import quorumkv.CborSerializable;
 import quorumkv.core.LeaderContact;
 import quorumkv.metrics.Metrics;
+import quorumkv.storage.EntryOutcome;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
@@ -90,6 +91,15 @@ public final class FollowerActor
    */
   public record StateAt(long minIndex, ActorRef<ReplicaState> replyTo) implements Command {}
 
+  /**
+   * The outcome of the command entry of {@code term} at {@code index}, once this replica has
+   * applied it (empty if the entry applied there was another, or its outcome is no longer kept).
+   * The leader's aggregators ask their own node's replica; never sent remotely.
+   */
+  public record AwaitOutcome(long index, long term, ActorRef<OutcomeKnown> replyTo) implements Command {}
+
+  public record OutcomeKnown(long index, Optional<EntryOutcome> outcome) {}
+
   public sealed interface ReplicateReply extends CborSerializable {
     String node();
 
@@ -154,6 +164,7 @@ public final class FollowerActor
   /** Reads waiting for entries to be applied; answered after each apply. */
   private final List<ParkedRead> parkedReads = new ArrayList<>();
   private final List<StateAt> parkedStateReads = new ArrayList<>();
+  private final List<AwaitOutcome> parkedOutcomes = new ArrayList<>();
   private final long startNanos = System.nanoTime();
   private final Metrics metrics;
   /** Where the applied state is published for local reads; null when nobody reads it that way. */
@@ -231,6 +242,7 @@ public final class FollowerActor
             new LogSlice(node, c.from(), s.entriesFrom(c.from(), c.max()), s.lastIndex())))
         .onCommand(GetState.class, (s, c) -> Effect().reply(c.replyTo(), s))
         .onCommand(StateAt.class, this::onStateAt)
+        .onCommand(AwaitOutcome.class, this::onAwaitOutcome)
         .onCommand(SendStateTo.class, this::onSendStateTo)
         .build();
   }
@@ -346,7 +358,22 @@ public final class FollowerActor
     return Effect().none();
   }
 
+  private Effect<Event, ReplicaState> onAwaitOutcome(ReplicaState state, AwaitOutcome cmd) {
+    if (state.appliedIndex() >= cmd.index()) {
+      return Effect().reply(cmd.replyTo(), new OutcomeKnown(cmd.index(), state.outcome(cmd.index(), cmd.term())));
+    }
+    parkedOutcomes.add(cmd);
+    return Effect().none();
+  }
+
   private void answerParkedReads(ReplicaState state) {
+    for (Iterator<AwaitOutcome> it = parkedOutcomes.iterator(); it.hasNext(); ) {
+      AwaitOutcome r = it.next();
+      if (state.appliedIndex() >= r.index()) {
+        r.replyTo().tell(new OutcomeKnown(r.index(), state.outcome(r.index(), r.term())));
+        it.remove();
+      }
+    }
     for (Iterator<StateAt> it = parkedStateReads.iterator(); it.hasNext(); ) {
       StateAt r = it.next();
       if (state.appliedIndex() >= r.minIndex()) {

@@ -35,6 +35,7 @@ import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
+import quorumkv.storage.WriteCommand;
 
 /**
  * Orders every write. One runs on every node; the replicas elect which one leads ({@link Election}:
@@ -69,11 +70,23 @@ public final class LeaderActor {
    * A client write; {@code value == null} deletes. {@code writeQuorum < 0} means the default W.
    * Nodes send their clients' writes as a {@link WriteBatch}; the simulations send single writes.
    */
-  record Write(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo)
-      implements Command {}
+  record Write(String key, String value, WriteCommand command, int writeQuorum, long timeoutMillis,
+      ActorRef<WriteResult> replyTo) implements Command {
+    Write(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo) {
+      this(key, value, null, writeQuorum, timeoutMillis, replyTo);
+    }
+  }
 
-  /** One write of a {@link WriteBatch}, with the id its forwarder will match the answer by. */
-  public record ForwardedWrite(long id, String key, String value, int writeQuorum, long timeoutMillis) {}
+  /**
+   * One write of a {@link WriteBatch}, with the id its forwarder will match the answer by: a plain
+   * put ({@code value}) or delete ({@code value == null}) of {@code key}, or a {@code command}.
+   */
+  public record ForwardedWrite(long id, String key, String value, WriteCommand command, int writeQuorum,
+      long timeoutMillis) {
+    public ForwardedWrite(long id, String key, String value, int writeQuorum, long timeoutMillis) {
+      this(id, key, value, null, writeQuorum, timeoutMillis);
+    }
+  }
 
   /**
    * Writes grouped by a node's {@link WriteForwarder}; answered as grouped {@link WriteForwarder.Results}.
@@ -449,7 +462,7 @@ public final class LeaderActor {
       if (e.index() != next) {
         break;
       }
-      adopted.add(e.index() >= adoptRestampFrom ? new LogEntry(e.index(), term, e.key(), e.value()) : e);
+      adopted.add(e.index() >= adoptRestampFrom ? e.withTerm(term) : e);
       next++;
     }
     long localApplied = election.campaign().promiseOf(node).appliedIndex();
@@ -502,7 +515,8 @@ public final class LeaderActor {
   // --- writes ---
 
   private Behavior<Command> onWrite(Write w) {
-    accept(w.key(), w.value(), w.writeQuorum(), w.timeoutMillis(), w.replyTo()::tell, reachableFollowers());
+    accept(w.key(), w.value(), w.command(), w.writeQuorum(), w.timeoutMillis(), w.replyTo()::tell,
+        reachableFollowers());
     sendToReplicas();
     return Behaviors.same();
   }
@@ -525,7 +539,7 @@ public final class LeaderActor {
     Set<String> followers = reachableFollowers();
     for (ForwardedWrite w : batch.writes()) {
       long id = w.id();
-      accept(w.key(), w.value(), w.writeQuorum(), w.timeoutMillis(),
+      accept(w.key(), w.value(), w.command(), w.writeQuorum(), w.timeoutMillis(),
           result -> batcher.tell(new ReplyBatcher.Answer(id, result)), followers);
     }
     sendToReplicas();
@@ -536,8 +550,8 @@ public final class LeaderActor {
    * Logs one write and gives it an aggregator awaiting {@code followers} (the reachable ones), or
    * answers at once why it cannot be taken.
    */
-  private void accept(String key, String value, int writeQuorum, long timeoutMillis, Consumer<WriteResult> reply,
-      Set<String> followers) {
+  private void accept(String key, String value, WriteCommand command, int writeQuorum, long timeoutMillis,
+      Consumer<WriteResult> reply, Set<String> followers) {
     if (!leading()) {
       reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet (electing one needs " + promisesNeeded
           + " of the " + (settings.followers() + 1) + " nodes): " + node
@@ -553,10 +567,14 @@ public final class LeaderActor {
       reply.accept(new WriteResult.NotEnoughReplicas(key, followers.size(), quorum, node));
       return;
     }
-    LogEntry entry = new LogEntry(log.lastIndex() + 1, term, key, value);
+    LogEntry entry = command == null ? new LogEntry(log.lastIndex() + 1, term, key, value)
+        : LogEntry.of(log.lastIndex() + 1, term, command);
     log.append(entry);
-    ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(QuorumAggregator.create(
-        entry.index(), key, quorum, followers, Duration.ofMillis(timeoutMillis), reply, node));
+    // A command's outcome is known once applied: its aggregator also waits for the leader's replica.
+    ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(command == null
+        ? QuorumAggregator.create(entry.index(), key, quorum, followers, Duration.ofMillis(timeoutMillis), reply, node)
+        : QuorumAggregator.awaitingOutcome(entry.index(), term, key, quorum, followers, Duration.ofMillis(timeoutMillis),
+            reply, node, localReplica));
     context.watchWith(aggregator, new AggregatorStopped(entry.index()));
     pending.put(entry.index(), aggregator);
     metrics.pendingWrites(pending.size());

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import quorumkv.CborSerializable;
 import quorumkv.metrics.Metrics;
+import quorumkv.storage.WriteCommand;
 
 /**
  * One per node, between its HTTP clients and the leader (through its own node's LeaderActor, which passes them on): the writes
@@ -32,9 +33,17 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
 
   public sealed interface Command {}
 
-  /** A client write from this node's HTTP layer; {@code writeQuorum < 0} means the default W. */
-  public record Forward(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo)
-      implements Command {}
+  /**
+   * A client write from this node's HTTP layer: a plain put or delete of {@code key}, or a
+   * {@code command} (compare-and-set, prefix delete, transaction; {@code key} then only labels
+   * the answers that carry a key). {@code writeQuorum < 0} means the default W.
+   */
+  public record Forward(String key, String value, WriteCommand command, int writeQuorum, long timeoutMillis,
+      ActorRef<WriteResult> replyTo) implements Command {
+    public Forward(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo) {
+      this(key, value, null, writeQuorum, timeoutMillis, replyTo);
+    }
+  }
 
   /** The leader's answers to writes of earlier batches, by the id this forwarder gave them. */
   public record Results(List<Result> results) implements Command, CborSerializable {}
@@ -97,7 +106,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
     long id = ++nextId;
     long deadline = System.nanoTime() + Duration.ofMillis(f.timeoutMillis()).plus(answerGrace).toNanos();
     waiting.put(id, new Waiting(f.replyTo(), deadline));
-    buffer.add(new LeaderActor.ForwardedWrite(id, f.key(), f.value(), f.writeQuorum(), f.timeoutMillis()));
+    buffer.add(new LeaderActor.ForwardedWrite(id, f.key(), f.value(), f.command(), f.writeQuorum(), f.timeoutMillis()));
     if (buffer.size() >= maxBatch) {
       flush();
     } else if (!flushScheduled) {

@@ -47,9 +47,24 @@ public final class ReplicaState implements CborSerializable {
   /** The node whose leader the promise of {@code promisedTerm} went to; "" when none or unknown. */
   private final String promisedTo;
   private final long digest;
+  /**
+   * The outcomes of the last {@link WriteCommand} entries applied, by index: how the leader
+   * learns what its compare-and-set or transaction did once applied. Not persisted (a restarted
+   * leader has no client waiting); rebuilt for the events replayed at recovery.
+   */
+  @JsonIgnore
+  private final TreePMap<Long, EntryOutcome> outcomes;
+  /** Outcomes are kept for at least this many applied entries, however short the retained log. */
+  private static final int MIN_OUTCOMES_KEPT = 1024;
 
   private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
       Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest) {
+    this(entries, appliedIndex, baseIndex, baseTerm, log, promisedTerm, promisedTo, digest, noOutcomes());
+  }
+
+  private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
+      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest, TreePMap<Long, EntryOutcome> outcomes) {
+    this.outcomes = outcomes;
     this.entries = entries;
     this.appliedIndex = appliedIndex;
     this.baseIndex = baseIndex;
@@ -84,6 +99,10 @@ public final class ReplicaState implements CborSerializable {
     }
     return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, promisedTerm,
         promisedTo == null ? "" : promisedTo, digest);
+  }
+
+  private static TreePMap<Long, EntryOutcome> noOutcomes() {
+    return TreePMap.empty();
   }
 
   private static TreePMap<String, VersionedValue> emptyMap() {
@@ -234,25 +253,24 @@ public final class ReplicaState implements CborSerializable {
     }
     long verified = appended.isEmpty() ? prevIndex : Math.max(prevIndex, appended.get(appended.size() - 1).index());
     ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l,
-        Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest);
+        Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest, outcomes);
     return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained);
   }
 
   private ReplicaState applyUpTo(long commit, int retained) {
-    TreePMap<String, VersionedValue> map = entries;
-    long d = digest;
+    Applying a = new Applying(entries, digest);
+    TreePMap<Long, EntryOutcome> done = outcomes;
     long applied = appliedIndex;
     while (applied < commit) {
       LogEntry e = log.apply((int) (applied + 1 - baseIndex - 1));
-      VersionedValue old = map.get(e.key());
-      if (old != null) {
-        d -= StateDigest.pairHash(e.key(), old.value());
-      }
-      if (e.isDelete()) {
-        map = map.minus(e.key());
+      if (e.command() == null) {
+        if (e.isDelete()) {
+          a.delete(e.key());
+        } else {
+          a.put(e.key(), e.value(), e.index());
+        }
       } else {
-        map = map.plus(e.key(), new VersionedValue(e.value(), e.index()));
-        d += StateDigest.pairHash(e.key(), e.value());
+        done = done.plus(e.index(), a.apply(e));
       }
       applied++;
     }
@@ -265,7 +283,109 @@ public final class ReplicaState implements CborSerializable {
       l = l.drop((int) surplus);
       base += surplus;
     }
-    return new ReplicaState(map, applied, base, bTerm, l, promisedTerm, promisedTo, d);
+    long keepAfter = applied - Math.max(retained, MIN_OUTCOMES_KEPT);
+    if (!done.isEmpty() && done.firstKey() <= keepAfter) {
+      done = done.tailMap(keepAfter, false);
+    }
+    return new ReplicaState(a.map, applied, base, bTerm, l, promisedTerm, promisedTo, a.digest, done);
+  }
+
+  /** The key map and digest while entries are applied; evaluates the state-dependent ones. */
+  private static final class Applying {
+    private TreePMap<String, VersionedValue> map;
+    private long digest;
+
+    Applying(TreePMap<String, VersionedValue> map, long digest) {
+      this.map = map;
+      this.digest = digest;
+    }
+
+    void put(String key, String value, long version) {
+      VersionedValue old = map.get(key);
+      if (old != null) {
+        digest -= StateDigest.pairHash(key, old.value());
+      }
+      map = map.plus(key, new VersionedValue(value, version));
+      digest += StateDigest.pairHash(key, value);
+    }
+
+    /** Whether the key existed. */
+    boolean delete(String key) {
+      VersionedValue old = map.get(key);
+      if (old == null) {
+        return false;
+      }
+      digest -= StateDigest.pairHash(key, old.value());
+      map = map.minus(key);
+      return true;
+    }
+
+    long versionOf(String key) {
+      VersionedValue v = map.get(key);
+      return v == null ? 0 : v.version();
+    }
+
+    /** Applies a command entry: conditions are evaluated against the state as it is now, in log order. */
+    EntryOutcome apply(LogEntry e) {
+      WriteCommand command = e.command();
+      if (command instanceof WriteCommand.IfVersion cas) {
+        long current = versionOf(cas.key());
+        if (current != cas.ifVersion()) {
+          return new EntryOutcome.ConditionFailed(e.term(), cas.key(), current);
+        }
+        if (cas.value() == null) {
+          delete(cas.key());
+        } else {
+          put(cas.key(), cas.value(), e.index());
+        }
+        return new EntryOutcome.Done(e.term());
+      }
+      if (command instanceof WriteCommand.DeletePrefix dp) {
+        List<String> keys = new ArrayList<>();
+        for (String key : map.tailMap(dp.prefix(), true).keySet()) {
+          if (!key.startsWith(dp.prefix())) {
+            break; // keys with one prefix are contiguous in code point order
+          }
+          keys.add(key);
+        }
+        keys.forEach(this::delete);
+        return new EntryOutcome.PrefixDeleted(e.term(), dp.prefix(), keys.size());
+      }
+      WriteCommand.Txn txn = (WriteCommand.Txn) command;
+      boolean succeeded = true;
+      for (WriteCommand.Compare c : txn.compare()) {
+        if (!c.holds(Optional.ofNullable(map.get(c.key())))) {
+          succeeded = false;
+          break;
+        }
+      }
+      List<WriteCommand.TxnOp> ops = succeeded ? txn.success() : txn.failure();
+      List<TxnOpResult> results = new ArrayList<>(ops.size());
+      for (WriteCommand.TxnOp op : ops) {
+        switch (op.op()) {
+          case PUT -> {
+            put(op.key(), op.value(), e.index());
+            results.add(new TxnOpResult(op.op(), op.key(), null, e.index(), true));
+          }
+          case DELETE -> results.add(new TxnOpResult(op.op(), op.key(), null, 0, delete(op.key())));
+          case GET -> {
+            VersionedValue v = map.get(op.key());
+            results.add(v == null ? new TxnOpResult(op.op(), op.key(), null, 0, false)
+                : new TxnOpResult(op.op(), op.key(), v.value(), v.version(), true));
+          }
+        }
+      }
+      return new EntryOutcome.TxnApplied(e.term(), succeeded, results);
+    }
+  }
+
+  /**
+   * The outcome of the command entry applied at {@code index}, if this replica applied it, still
+   * keeps it, and it was the entry of {@code term} (not another leader's entry at that index).
+   */
+  public Optional<EntryOutcome> outcome(long index, long term) {
+    EntryOutcome o = outcomes.get(index);
+    return o != null && o.term() == term ? Optional.of(o) : Optional.empty();
   }
 
   /** Entries from {@code from} on, at most {@code max}; empty if {@code from} is not in the log. */
@@ -287,7 +407,7 @@ public final class ReplicaState implements CborSerializable {
     if (term < promisedTerm) {
       return this;
     }
-    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, term, candidate, digest);
+    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, term, candidate, digest, outcomes);
   }
 
   /** Whether a Prepare for {@code term} from {@code candidate} may be answered with a promise. */

@@ -16,5 +16,12 @@
  * {@link quorumkv.storage.KeyValue}, {@link quorumkv.storage.VersionedValue}, and the events of
  * {@code quorumkv.replication.FollowerActor}) keep their names and packages: a renamed or moved
  * one would leave existing journals unreadable.
+ *
+ * <p>A log entry may carry a {@link quorumkv.storage.WriteCommand} (compare-and-set, prefix delete,
+ * transaction; its subtypes are persisted by the type names in its {@code @JsonSubTypes}), which
+ * every replica evaluates when it applies the entry. The field is left out of plain entries, so
+ * journals written before it existed read back unchanged (plain puts and deletes) and plain entries
+ * are written exactly as before. The outcomes of applied commands are kept in memory only, never in
+ * snapshots, whose format is unchanged.
  */
 package quorumkv.storage;

@@ -365,7 +365,7 @@ public class KvRoutesTest {
     assertBadRequest(node.get("/read"), "key must not be empty");
     assertBadRequest(node.get("/get?key="), "key must not be empty");
     assertBadRequest(node.get("/kv/"), "key must not be empty");
-    assertBadRequest(node.send("DELETE", "/kv", null), "key must not be empty");
+    assertBadRequest(node.send("DELETE", "/kv", null), "DELETE /kv needs a non-empty prefix");
     assertBadRequest(node.get("/kv/" + "k".repeat(513)), "key is 513 bytes");
     assertBadRequest(node.get("/get?key=" + "k".repeat(513)), "key is 513 bytes");
   }

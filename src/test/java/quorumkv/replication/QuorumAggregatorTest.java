@@ -115,4 +115,66 @@ public class QuorumAggregatorTest {
     client.expectTerminated(agg);
     client.expectNoMessage(Duration.ofMillis(500)); // the timeout is gone with the actor
   }
+
+  // --- entries whose outcome is known only once applied (compare-and-set, prefix delete, txn) ---
+
+  private ActorRef<QuorumAggregator.Command> awaitingOutcome(
+      int quorum, Duration timeout, TestProbe<WriteResult> client, TestProbe<FollowerActor.Command> replica) {
+    return testKit.spawn(QuorumAggregator.awaitingOutcome(42, 7, "k", quorum, FIVE, timeout, client.ref()::tell,
+        "node0", replica.ref()));
+  }
+
+  @Test
+  public void aConditionalWriteIsAnsweredWithItsOutcomeOnlyOnceTheLeadersReplicaAppliedIt() {
+    TestProbe<WriteResult> client = testKit.createTestProbe();
+    TestProbe<FollowerActor.Command> replica = testKit.createTestProbe();
+    ActorRef<QuorumAggregator.Command> agg = awaitingOutcome(2, Duration.ofSeconds(10), client, replica);
+    FollowerActor.AwaitOutcome await = replica.expectMessageClass(FollowerActor.AwaitOutcome.class);
+    assertEquals(42, await.index());
+    assertEquals(7, await.term());
+    agg.tell(new QuorumAggregator.LeaderDurable());
+    agg.tell(new QuorumAggregator.FollowerAcked("node1"));
+    agg.tell(new QuorumAggregator.FollowerAcked("node2"));
+    client.expectNoMessage(NO_REPLY); // quorum, but not applied yet
+    await.replyTo().tell(new FollowerActor.OutcomeKnown(42,
+        java.util.Optional.of(new quorumkv.storage.EntryOutcome.ConditionFailed(7, "k", 40))));
+    client.expectMessage(new WriteResult.ConditionFailed("k", 42, 40, "node0"));
+    client.expectTerminated(agg);
+  }
+
+  @Test
+  public void anAppliedOutcomeStillWaitsForTheQuorum() {
+    TestProbe<WriteResult> client = testKit.createTestProbe();
+    TestProbe<FollowerActor.Command> replica = testKit.createTestProbe();
+    ActorRef<QuorumAggregator.Command> agg = awaitingOutcome(3, Duration.ofSeconds(10), client, replica);
+    FollowerActor.AwaitOutcome await = replica.expectMessageClass(FollowerActor.AwaitOutcome.class);
+    await.replyTo().tell(new FollowerActor.OutcomeKnown(42,
+        java.util.Optional.of(new quorumkv.storage.EntryOutcome.Done(7))));
+    agg.tell(new QuorumAggregator.LeaderDurable());
+    agg.tell(new QuorumAggregator.FollowerAcked("node1"));
+    agg.tell(new QuorumAggregator.FollowerAcked("node2"));
+    client.expectNoMessage(NO_REPLY); // w=3 asked for
+    agg.tell(new QuorumAggregator.FollowerAcked("node3"));
+    client.expectMessage(new WriteResult.Written("k", 42, 3, 3, "node0"));
+  }
+
+  @Test
+  public void anEntryReplacedAtItsIndexIsInDoubtAndAnUnappliedOneTimesOutInDoubt() {
+    TestProbe<WriteResult> client = testKit.createTestProbe();
+    TestProbe<FollowerActor.Command> replica = testKit.createTestProbe();
+    ActorRef<QuorumAggregator.Command> agg = awaitingOutcome(1, Duration.ofSeconds(10), client, replica);
+    FollowerActor.AwaitOutcome await = replica.expectMessageClass(FollowerActor.AwaitOutcome.class);
+    agg.tell(new QuorumAggregator.LeaderDurable());
+    agg.tell(new QuorumAggregator.FollowerAcked("node1"));
+    await.replyTo().tell(new FollowerActor.OutcomeKnown(42, java.util.Optional.empty()));
+    WriteResult.QuorumNotReached replaced = client.expectMessageClass(WriteResult.QuorumNotReached.class);
+    assertTrue(replaced.reason(), replaced.reason().contains("in doubt"));
+
+    TestProbe<WriteResult> client2 = testKit.createTestProbe();
+    ActorRef<QuorumAggregator.Command> slow = awaitingOutcome(1, Duration.ofMillis(300), client2, replica);
+    slow.tell(new QuorumAggregator.LeaderDurable());
+    slow.tell(new QuorumAggregator.FollowerAcked("node1"));
+    WriteResult.QuorumNotReached timedOut = client2.expectMessageClass(WriteResult.QuorumNotReached.class);
+    assertTrue(timedOut.reason(), timedOut.reason().contains("not applied on the leader within 300 ms"));
+  }
 }

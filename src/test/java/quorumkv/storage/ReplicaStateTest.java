@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.Test;
 import quorumkv.TestConfig;
 
@@ -316,6 +317,163 @@ public class ReplicaStateTest {
 
   private static final String GRINNING = "\uD83D\uDE00"; // U+1F600, a surrogate pair in UTF-16
   private static final String LAST_BMP = "\uFFFF";
+
+  // --- compare-and-set, prefix delete and transactions: evaluated when applied, in log order ---
+
+  private static LogEntry cas(long index, String key, String value, long ifVersion) {
+    return LogEntry.of(index, 1, new WriteCommand.IfVersion(key, value, ifVersion));
+  }
+
+  @Test
+  public void ofTwoCompareAndSetsWithTheSameVersionOnlyTheFirstInLogOrderSucceeds() {
+    ReplicaState s = applied(put(1, "counter", "0"), cas(2, "counter", "1", 1), cas(3, "counter", "1", 1));
+
+    assertEquals(Optional.of(new EntryOutcome.Done(1)), s.outcome(2, 1));
+    assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "counter", 2)), s.outcome(3, 1));
+    assertEquals(Optional.of(new VersionedValue("1", 2)), s.get("counter"));
+    assertEquals(3, s.appliedIndex());
+  }
+
+  @Test
+  public void aFailedConditionChangesNoKeyVersionOrDigest() {
+    ReplicaState before = applied(put(1, "k", "v"));
+    ReplicaState after = commit(before, 1, List.of(cas(2, "k", "other", 7), cas(3, "absent", "x", 5),
+        cas(4, "k", null, 0), LogEntry.of(5, 1, new WriteCommand.Txn(
+            List.of(WriteCommand.Compare.value("k", "not v")), List.of(WriteCommand.TxnOp.put("k", "changed")),
+            List.of()))));
+
+    assertEquals(before.digest(), after.digest());
+    assertEquals(Optional.of(new VersionedValue("v", 1)), after.get("k"));
+    assertEquals(1, after.keyCount());
+    assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "k", 1)), after.outcome(2, 1));
+    assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "absent", 0)), after.outcome(3, 1));
+    assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "k", 1)), after.outcome(4, 1));
+    assertEquals(Optional.of(new EntryOutcome.TxnApplied(1, false, List.of())), after.outcome(5, 1));
+  }
+
+  @Test
+  public void versionZeroMeansOnlyIfAbsentAndACompareAndSetDeleteNeedsTheExactVersion() {
+    ReplicaState s = applied(cas(1, "lock", "me", 0), cas(2, "lock", "you", 0), cas(3, "lock", null, 2),
+        cas(4, "lock", null, 1));
+
+    assertEquals(Optional.of(new EntryOutcome.Done(1)), s.outcome(1, 1));
+    assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "lock", 1)), s.outcome(2, 1));
+    assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "lock", 1)), s.outcome(3, 1));
+    assertEquals(Optional.of(new EntryOutcome.Done(1)), s.outcome(4, 1));
+    assertEquals(Optional.empty(), s.get("lock"));
+    assertEquals(0, s.digest());
+  }
+
+  @Test
+  public void theOutcomeIsOnlyGivenForTheEntryOfTheTermAsked() {
+    ReplicaState s = applied(cas(1, "k", "v", 0));
+    assertEquals(Optional.empty(), s.outcome(1, 2));
+    assertEquals(Optional.empty(), s.outcome(2, 1));
+  }
+
+  @Test
+  public void aPrefixDeleteRemovesExactlyTheKeysUnderThePrefixAsOneEntry() {
+    ReplicaState s = applied(put(1, "app/a", "1"), put(2, "app/b", "2"), put(3, "apple", "3"), put(4, "ap", "4"),
+        put(5, "app/c/d", "5"), LogEntry.of(6, 1, new WriteCommand.DeletePrefix("app/")));
+    ReplicaState reference = applied(put(1, "apple", "3"), put(2, "ap", "4"));
+
+    assertEquals(Optional.of(new EntryOutcome.PrefixDeleted(1, "app/", 3)), s.outcome(6, 1));
+    assertEquals(2, s.keyCount());
+    assertEquals(reference.digest(), s.digest());
+    assertEquals(6, s.appliedIndex());
+    ReplicaState none = commit(s, 1, List.of(LogEntry.of(7, 1, new WriteCommand.DeletePrefix("zzz"))));
+    assertEquals(Optional.of(new EntryOutcome.PrefixDeleted(1, "zzz", 0)), none.outcome(7, 1));
+  }
+
+  @Test
+  public void aTransactionAppliesItsSuccessBranchAllOrNothingAtOneVersion() {
+    ReplicaState s = applied(put(1, "a", "10"), put(2, "b", "5"));
+    WriteCommand.Txn transfer = new WriteCommand.Txn(
+        List.of(WriteCommand.Compare.version("a", 1), WriteCommand.Compare.value("b", "5"),
+            WriteCommand.Compare.exists("c", false)),
+        List.of(WriteCommand.TxnOp.put("a", "7"), WriteCommand.TxnOp.put("b", "8"), WriteCommand.TxnOp.delete("x"),
+            WriteCommand.TxnOp.get("a"), WriteCommand.TxnOp.get("c")),
+        List.of(WriteCommand.TxnOp.get("a")));
+    ReplicaState done = commit(s, 1, List.of(LogEntry.of(3, 1, transfer)));
+
+    assertEquals(Optional.of(new EntryOutcome.TxnApplied(1, true, List.of(
+        new TxnOpResult(WriteCommand.OpType.PUT, "a", null, 3, true),
+        new TxnOpResult(WriteCommand.OpType.PUT, "b", null, 3, true),
+        new TxnOpResult(WriteCommand.OpType.DELETE, "x", null, 0, false),
+        new TxnOpResult(WriteCommand.OpType.GET, "a", "7", 3, true),
+        new TxnOpResult(WriteCommand.OpType.GET, "c", null, 0, false)))), done.outcome(3, 1));
+    assertEquals(Optional.of(new VersionedValue("7", 3)), done.get("a"));
+    assertEquals(Optional.of(new VersionedValue("8", 3)), done.get("b"));
+
+    // The same transaction again: "a" is at version 3 now, so the failure branch runs.
+    ReplicaState again = commit(done, 1, List.of(LogEntry.of(4, 1, transfer)));
+    assertEquals(Optional.of(new EntryOutcome.TxnApplied(1, false, List.of(
+        new TxnOpResult(WriteCommand.OpType.GET, "a", "7", 3, true)))), again.outcome(4, 1));
+    assertEquals(done.digest(), again.digest());
+  }
+
+  @Test
+  public void everyReplicaReachesTheSameOutcomesAndDigestWhateverTheBatching() {
+    List<LogEntry> log = new ArrayList<>();
+    log.add(put(1, "n", "0"));
+    for (int i = 2; i <= 40; i++) {
+      log.add(i % 5 == 0 ? LogEntry.of(i, 1, new WriteCommand.DeletePrefix("n"))
+          : cas(i, "n", Integer.toString(i), i % 3 == 0 ? 0 : i - 1));
+    }
+    ReplicaState all = applied(log.toArray(new LogEntry[0]));
+    ReplicaState stepwise = ReplicaState.empty();
+    for (LogEntry e : log) {
+      stepwise = stepwise.append(1, e.index() - 1, List.of(e), e.index() - 1, 1000); // committed one later
+    }
+    stepwise = stepwise.append(1, 40, List.of(), 40, 1000);
+    assertEquals(all.digest(), stepwise.digest());
+    assertEquals(all.get("n"), stepwise.get("n"));
+    for (long i = 2; i <= 40; i++) {
+      assertEquals("entry " + i, all.outcome(i, 1), stepwise.outcome(i, 1));
+    }
+  }
+
+  @Test
+  public void journaledEntriesFromBeforeCommandsReadBackAsPlainWritesAndPlainEntriesAreWrittenAsBefore()
+      throws Exception {
+    ActorTestKit testKit = ActorTestKit.create("log-entry-compat", TestConfig.local(TestConfig.newDataDir("log-entry"), ""));
+    try {
+      Serialization serialization = SerializationExtension.get(testKit.system().classicSystem());
+      Serializer serializer = serialization.serializerFor(LogEntry.class);
+      // What the earlier build wrote: the record (index, term, key, value) and its isDelete(), no command field.
+      com.fasterxml.jackson.dataformat.cbor.databind.CBORMapper cbor =
+          new com.fasterxml.jackson.dataformat.cbor.databind.CBORMapper();
+      Map<String, Object> old = new java.util.LinkedHashMap<>();
+      old.put("index", 7);
+      old.put("term", 2);
+      old.put("key", "k");
+      old.put("value", "v");
+      old.put("delete", false);
+      byte[] oldBytes = cbor.writeValueAsBytes(old);
+      LogEntry read = (LogEntry) serialization.deserialize(oldBytes, serializer.identifier(),
+          LogEntry.class.getName()).get();
+      assertEquals(new LogEntry(7, 2, "k", "v"), read);
+      assertEquals(null, read.command());
+
+      // A plain entry is written without the command field: readable by the earlier build too.
+      Map<?, ?> written = cbor.readValue(serializer.toBinary(new LogEntry(7, 2, "k", "v")), Map.class);
+      assertEquals(Set.of("index", "term", "key", "value", "delete"), written.keySet());
+
+      for (WriteCommand c : List.of(new WriteCommand.IfVersion("k", "v", 0), new WriteCommand.IfVersion("k", null, 3),
+          new WriteCommand.DeletePrefix("p/"), new WriteCommand.Txn(
+              List.of(WriteCommand.Compare.version("a", 0), WriteCommand.Compare.value("b", "x"),
+                  WriteCommand.Compare.exists("c", true)),
+              List.of(WriteCommand.TxnOp.put("a", "1"), WriteCommand.TxnOp.delete("b")),
+              List.of(WriteCommand.TxnOp.get("c"))))) {
+        LogEntry entry = LogEntry.of(9, 3, c);
+        LogEntry copy = (LogEntry) serialization.deserialize(serializer.toBinary(entry), serializer.identifier(),
+            LogEntry.class.getName()).get();
+        assertEquals(entry, copy);
+      }
+    } finally {
+      testKit.shutdownTestKit();
+    }
+  }
 
   private static List<String> keys(KeyPage page) {
     List<String> out = new ArrayList<>();
