@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import quorumkv.metrics.Metrics;
 import quorumkv.storage.LogEntry;
 
 /**
@@ -45,6 +46,7 @@ public final class ReplicaInbox extends AbstractBehavior<Object> {
   private final ActorRef<FollowerActor.Command> replica;
   private final ActorRef<FollowerActor.ReplicateReply> answers;
   private final TimerScheduler<Object> timers;
+  private final Metrics metrics;
   /** Replicates received and not passed on yet, in arrival order. */
   private final List<FollowerActor.Replicate> held = new ArrayList<>();
   /** What each message passed on and not answered yet carried, in the order passed on. */
@@ -60,6 +62,7 @@ public final class ReplicaInbox extends AbstractBehavior<Object> {
       Behavior<FollowerActor.Command> replica) {
     super(context);
     this.timers = timers;
+    this.metrics = Metrics.get(context.getSystem());
     this.replica = context.spawn(replica, "journal");
     this.answers = context.messageAdapter(FollowerActor.ReplicateReply.class, Answered::new);
   }
@@ -120,6 +123,7 @@ public final class ReplicaInbox extends AbstractBehavior<Object> {
         i++;
       }
       replica.tell(merged(group, entries));
+      metrics.merged(group.size());
       passedOn.add(group);
     }
     if (!held.isEmpty()) {
