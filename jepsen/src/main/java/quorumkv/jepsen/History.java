@@ -78,7 +78,15 @@ public final class History {
     return invoke(client, Operation.Type.WRITE, key, null);
   }
 
-  /** A write took effect. */
+  /** A compare-and-set: write {@code value} if the key holds {@code expected} ({@code null}: absent). */
+  public synchronized long invokeCas(int client, String key, String expected, String value) {
+    long id = operations.size();
+    operations.add(new Operation(id, client, key, Operation.Type.CAS, value, now(), Operation.NEVER,
+        Operation.Outcome.INFO, null, expected));
+    return id;
+  }
+
+  /** A write (or compare-and-set) took effect. */
   public void ok(long handle) {
     complete(handle, Operation.Outcome.OK, null, null, Operation.Type.WRITE);
   }
@@ -149,7 +157,7 @@ public final class History {
     if (completed.get(index)) {
       throw new IllegalStateException("operation " + handle + " already completed: " + op);
     }
-    if (expected != null && op.type() != expected) {
+    if (expected != null && op.type() != expected && !(expected == Operation.Type.WRITE && op.type() == Operation.Type.CAS)) {
       throw new IllegalArgumentException(expected == Operation.Type.READ
           ? "ok(handle, valueRead) is for reads; complete write " + handle + " with ok(handle)"
           : "ok(handle) is for writes; complete read " + handle + " with ok(handle, valueRead)");

@@ -53,10 +53,14 @@ public final class HistoryStats {
     return faults;
   }
 
-  /** E.g. {@code 200 operations: read 100 (OK 90, FAIL 2, INFO 8), write 100 (OK 80, FAIL 5, INFO 15); faults: kill 3}. */
+  /**
+   * E.g. {@code 200 operations: read 100 (OK 90, FAIL 2, INFO 8), write 100 (OK 80, FAIL 5, INFO 15); faults: kill 3};
+   * compare-and-sets are listed when there are any.
+   */
   @Override
   public String toString() {
     String operations = Arrays.stream(Operation.Type.values())
+        .filter(type -> type != Operation.Type.CAS || count(type) > 0) // histories without compare-and-set read as before
         .map(type -> type.name().toLowerCase() + " " + count(type) + " (" + Arrays.stream(Operation.Outcome.values())
             .map(outcome -> outcome + " " + count(type, outcome)).collect(Collectors.joining(", ")) + ")")
         .collect(Collectors.joining(", "));

@@ -41,11 +41,16 @@ import picocli.CommandLine.Parameters;
  *       register's value) cuts off every path that reaches a configuration a second time.
  * </ul>
  *
+ * <p>A compare-and-set can be linearized only where the register holds the value it expects, and
+ * then sets its own value; an OK one also tells what the register held, like a read.
+ *
  * <p>Outcomes: OK operations complete at their completion time. An INFO write may have taken
  * effect at any moment after its invocation, or never: it completes at +infinity, and as nothing
- * comes after infinity, leaving it out is the same as linearizing it last. INFO reads say nothing
- * and FAIL operations had no effect, so they are dropped. An INFO write whose value no read
- * returned is dropped too: with it or without it, the same reads are explained.
+ * comes after infinity, leaving it out is the same as linearizing it last (so for an INFO
+ * compare-and-set). INFO reads say nothing and FAIL operations had no effect (a compare-and-set
+ * whose condition failed included), so they are dropped. An INFO write whose value no read
+ * returned and no OK compare-and-set expected is dropped too: with it or without it, the same
+ * reads are explained.
  *
  * <p>The search is exponential in the worst case, so it stops after a bounded number of steps per
  * key and answers UNKNOWN rather than run for ever. The bound also bounds memory, as the cache
@@ -146,17 +151,24 @@ public final class LinearizabilityChecker {
     return new KeyResult(key, verdict, placed.size(), search.steps, explanation);
   }
 
-  /** OK operations, and INFO writes whose value some OK read returned; see the class comment. */
+  /**
+   * OK operations, and INFO writes and compare-and-sets whose value some OK read returned or some
+   * OK compare-and-set expected; see the class comment.
+   */
   static List<Operation> operationsToPlace(List<Operation> operations) {
     Set<String> valuesRead = new HashSet<>();
     for (Operation op : operations) {
-      if (op.type() == Operation.Type.READ && op.outcome() == Operation.Outcome.OK) {
-        valuesRead.add(op.value());
+      if (op.outcome() == Operation.Outcome.OK) {
+        if (op.type() == Operation.Type.READ) {
+          valuesRead.add(op.value());
+        } else if (op.type() == Operation.Type.CAS) {
+          valuesRead.add(op.expected());
+        }
       }
     }
     return operations.stream()
         .filter(op -> op.outcome() == Operation.Outcome.OK
-            || op.outcome() == Operation.Outcome.INFO && op.type() == Operation.Type.WRITE
+            || op.outcome() == Operation.Outcome.INFO && op.type() != Operation.Type.READ
                 && valuesRead.contains(op.value()))
         .toList();
   }
@@ -196,7 +208,7 @@ public final class LinearizabilityChecker {
 
   private static String writersOf(Operation read, List<Operation> all) {
     List<Operation> writers = all.stream()
-        .filter(op -> op.type() == Operation.Type.WRITE && Objects.equals(op.value(), read.value()))
+        .filter(op -> op.type() != Operation.Type.READ && Objects.equals(op.value(), read.value()))
         .toList();
     if (read.value() == null) {
       return shown("deletes (absent is also the value before the first write)", writers);
@@ -266,6 +278,7 @@ public final class LinearizabilityChecker {
     private final List<Operation> operations;
     private final int[] written;      // per operation: the value it writes or must read
     private final boolean[] isRead;
+    private final int[] expected;     // per operation: the value a compare-and-set needs, else -1
     private final boolean[] mustPlace; // OK operations; INFO writes may be left out
     private final List<String> values = new ArrayList<>();
 
@@ -285,6 +298,7 @@ public final class LinearizabilityChecker {
       int n = operations.size();
       written = new int[n];
       isRead = new boolean[n];
+      expected = new int[n];
       mustPlace = new boolean[n];
       Map<String, Integer> valueIds = new HashMap<>();
       values.add(null);
@@ -292,10 +306,8 @@ public final class LinearizabilityChecker {
         Operation op = operations.get(i);
         isRead[i] = op.type() == Operation.Type.READ;
         mustPlace[i] = op.outcome() == Operation.Outcome.OK;
-        written[i] = op.value() == null ? 0 : valueIds.computeIfAbsent(op.value(), v -> {
-          values.add(v);
-          return values.size() - 1;
-        });
+        written[i] = valueId(valueIds, op.value());
+        expected[i] = op.type() == Operation.Type.CAS ? valueId(valueIds, op.expected()) : -1;
       }
 
       List<long[]> events = new ArrayList<>(2 * n); // {time, 0 = call / 1 = return, operation}
@@ -334,6 +346,13 @@ public final class LinearizabilityChecker {
       next[head] = m > 0 ? 0 : END;
     }
 
+    private int valueId(Map<String, Integer> valueIds, String value) {
+      return value == null ? 0 : valueIds.computeIfAbsent(value, v -> {
+        values.add(v);
+        return values.size() - 1;
+      });
+    }
+
     Verdict run(long maxSteps) {
       int n = operations.size();
       long[] linearized = new long[(n + 63) / 64];
@@ -358,7 +377,8 @@ public final class LinearizabilityChecker {
           steps++;
           int op = operationOf[event];
           int after = isRead[op] ? value : written[op];
-          if (!isRead[op] || written[op] == value) {
+          boolean legal = isRead[op] ? written[op] == value : expected[op] < 0 || expected[op] == value;
+          if (legal) {
             set(linearized, op);
             if (explored.add(new Configuration(linearized.clone(), after))) {
               stackEvent[depth] = event;

@@ -345,7 +345,7 @@ public final class NemesisRun {
           .append("\n  jar ").append(options.jar().toAbsolutePath()).append(", output ").append(options.out().toAbsolutePath())
           .append(String.format("%n  times are seconds since the run began: setup until %.1f s, clients and faults"
               + " %.1f s - %.1f s, whole run %.1f s%n", setupSeconds, faultsFrom, faultsTo, totalSeconds));
-      sb.append("\noperations: ").append(stats.count(Operation.Type.READ) + stats.count(Operation.Type.WRITE)).append('\n');
+      sb.append("\noperations: ").append(stats.total()).append('\n');
       for (Operation.Type t : Operation.Type.values()) {
         sb.append(String.format("  %-5s %6d   OK %6d   FAIL %6d   INFO %6d%n", t.name().toLowerCase(), stats.count(t),
             stats.count(t, Operation.Outcome.OK), stats.count(t, Operation.Outcome.FAIL),
@@ -752,7 +752,11 @@ public final class NemesisRun {
       return values;
     }
 
-    /** One client: random key, random node, 50/50 write or read, each recorded in the history. */
+    /**
+     * One client: random key, random node; a third each write, read, or compare-and-set (a read,
+     * then {@code PUT ?ifVersion=} the version it returned, expecting the value it returned), each
+     * recorded in the history.
+     */
     final class Client implements Runnable {
       final int id;
       final Random random;
@@ -771,10 +775,10 @@ public final class NemesisRun {
           long started = System.nanoTime();
           String key = key(random.nextInt(o.keys()));
           int node = random.nextInt(Cluster.NODES);
-          if (random.nextBoolean()) {
-            write(node, key, "c" + id + "-" + (++seq));
-          } else {
-            read(node, key);
+          switch (random.nextInt(3)) {
+            case 0 -> write(node, key, "c" + id + "-" + (++seq));
+            case 1 -> read(node, key);
+            default -> compareAndSet(node, key, "c" + id + "-" + (++seq));
           }
           long rest = MIN_OP_NANOS - (System.nanoTime() - started);
           if (rest > 0) {
@@ -801,6 +805,63 @@ public final class NemesisRun {
           case FAIL -> {
             history.fail(h, r.status() + " " + error);
             count400(r.status(), "PUT", error);
+          }
+          case INFO -> history.info(h, r.status() + " " + (error == null ? r.text() : error));
+        }
+      }
+
+      /**
+       * Reads the key, then writes {@code value} only if the key still has the version read. The
+       * read is an operation of the history like any other. Written values are unique, so the
+       * version read stands for the value read: the compare-and-set expects that value. A 412
+       * (the key changed meanwhile) is a FAIL: it wrote nothing.
+       */
+      void compareAndSet(int node, String key, String value) {
+        long rh = history.invokeRead(id, key);
+        NodeClient.Response read = answer(rh, () -> http.get(cluster.uri(node), key, o.readConsistency()));
+        if (read == null) {
+          return;
+        }
+        String expected;
+        long version;
+        switch (read.status()) {
+          case 200 -> {
+            expected = read.body().path("value").asText(null);
+            version = read.body().path("version").asLong();
+          }
+          case 404 -> {
+            expected = null;
+            version = 0;
+          }
+          default -> {
+            String error = read.body().path("error").asText(null);
+            history.info(rh, read.status() + " " + (error == null ? read.text() : error));
+            return;
+          }
+        }
+        history.ok(rh, expected);
+        long h = history.invokeCas(id, key, expected, value);
+        NodeClient.Response r = answer(h, () -> http.request(cluster.uri(node), "PUT", "/kv/" + NodeClient.encode(key)
+            + "?ifVersion=" + version + "&w=" + writeQuorum + "&timeout=" + WRITE_TIMEOUT, value));
+        if (r == null) {
+          return;
+        }
+        JsonNode body = r.body();
+        String error = body.path("error").asText(null);
+        if (r.status() == 412) {
+          history.fail(h, "412 " + error);
+          return;
+        }
+        switch (classifyWrite(r.status(), error)) {
+          case OK -> {
+            history.ok(h);
+            if (body.has("version")) {
+              writeVersions.put(h, body.get("version").asLong());
+            }
+          }
+          case FAIL -> {
+            history.fail(h, r.status() + " " + error);
+            count400(r.status(), "PUT ifVersion", error);
           }
           case INFO -> history.info(h, r.status() + " " + (error == null ? r.text() : error));
         }
@@ -1306,7 +1367,7 @@ public final class NemesisRun {
     Map<String, FinalValue> byKey = finals.stream().collect(Collectors.toMap(FinalValue::key, f -> f));
     List<LostWrite> lost = new ArrayList<>();
     Map<String, List<Operation>> writesByKey = ops.stream()
-        .filter(op -> op.type() == Operation.Type.WRITE && op.outcome() != Operation.Outcome.FAIL)
+        .filter(op -> op.type() != Operation.Type.READ && op.outcome() != Operation.Outcome.FAIL)
         .collect(Collectors.groupingBy(Operation::key, TreeMap::new, Collectors.toList()));
     writesByKey.forEach((key, writes) -> {
       FinalValue fin = byKey.get(key);

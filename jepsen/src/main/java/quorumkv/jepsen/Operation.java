@@ -8,7 +8,10 @@ import java.util.Objects;
  *
  * <p>A delete is a {@link Type#WRITE} of {@code null}: to a register "absent" is just a value. For
  * a write, {@code value} is the value written; for an {@link Outcome#OK} read it is the value read
- * ({@code null}: the key was absent); for any other read it is {@code null}.
+ * ({@code null}: the key was absent); for any other read it is {@code null}. A {@link Type#CAS}
+ * (compare-and-set: {@code PUT ?ifVersion=}) writes {@code value} only if the register holds
+ * {@code expected} ({@code null}: absent); the client names the value it expects by the version a
+ * read returned with it, and every written value is unique, so a version stands for one value.
  *
  * <p>Times are nanoseconds on one monotonic clock (see {@link History#now()}). An operation whose
  * client never learned the outcome has {@code completedAt == NEVER}.
@@ -19,12 +22,13 @@ import java.util.Objects;
  */
 public record Operation(
     long id, int client, String key, Type type, String value,
-    long invokedAt, long completedAt, Outcome outcome, String error) {
+    long invokedAt, long completedAt, Outcome outcome, String error, String expected) {
 
   /** The completion time of an operation whose client never heard back. */
   public static final long NEVER = Long.MAX_VALUE;
 
-  public enum Type { READ, WRITE }
+  /** Read, write (or delete), compare-and-set. */
+  public enum Type { READ, WRITE, CAS }
 
   /**
    * What the client knows about the operation's effect.
@@ -38,6 +42,12 @@ public record Operation(
    */
   public enum Outcome { OK, FAIL, INFO }
 
+  /** An operation that is not a compare-and-set (nothing expected). */
+  public Operation(long id, int client, String key, Type type, String value, long invokedAt, long completedAt,
+      Outcome outcome, String error) {
+    this(id, client, key, type, value, invokedAt, completedAt, outcome, error, null);
+  }
+
   public Operation {
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(type, "type");
@@ -46,14 +56,17 @@ public record Operation(
       throw new IllegalArgumentException("operation " + id + " completed (" + completedAt
           + ") before it was invoked (" + invokedAt + ")");
     }
+    if (type != Type.CAS && expected != null) {
+      throw new IllegalArgumentException("operation " + id + " expects a value but is not a compare-and-set");
+    }
     if (type == Type.READ && outcome != Outcome.OK && value != null) {
       throw new IllegalArgumentException("read " + id + " has a value but did not complete OK");
     }
   }
 
   Operation completed(long at, Outcome result, String valueRead, String why) {
-    String v = type == Type.WRITE ? value : valueRead;
-    return new Operation(id, client, key, type, v, invokedAt, at, result, why);
+    String v = type == Type.READ ? valueRead : value;
+    return new Operation(id, client, key, type, v, invokedAt, at, result, why, expected);
   }
 
   /** E.g. {@code op 17 client 2 read k -> "v" [1.204 ms, 1.530 ms] OK}. */
@@ -62,6 +75,7 @@ public record Operation(
     String what = switch (type) {
       case READ -> "read " + key + (outcome == Outcome.OK ? " -> " + quoted(value) : "");
       case WRITE -> value == null ? "delete " + key : "write " + key + " = " + quoted(value);
+      case CAS -> "cas " + key + " " + quoted(expected) + " -> " + quoted(value);
     };
     String end = completedAt == NEVER ? "never" : millis(completedAt);
     return "op " + id + " client " + client + " " + what + " [" + millis(invokedAt) + ", " + end + "] "

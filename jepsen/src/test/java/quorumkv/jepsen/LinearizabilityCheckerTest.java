@@ -249,6 +249,85 @@ public class LinearizabilityCheckerTest {
 
   // --- helpers
 
+  // --- compare-and-set ---
+
+  @Test
+  public void aCompareAndSetOfTheValueHeldIsLinearizable() {
+    write(1, "a", 0, 10);
+    cas(2, "a", "b", 20, 30, Outcome.OK);
+    read(3, "b", 40, 50);
+
+    assertLinearizable();
+  }
+
+  @Test
+  public void twoCompareAndSetsExpectingTheSameValueCannotBothSucceed() {
+    write(1, "a", 0, 10);
+    cas(2, "a", "b", 20, 40, Outcome.OK);
+    cas(3, "a", "c", 25, 45, Outcome.OK);
+
+    KeyResult result = assertNotLinearizable();
+    assertTrue(result.explanation(), result.explanation().contains("cas k \"a\" -> "));
+  }
+
+  @Test
+  public void aCompareAndSetThatSucceededWhereTheRegisterHeldAnotherValueIsNot() {
+    write(1, "a", 0, 10);
+    write(1, "x", 20, 30);
+    cas(2, "a", "b", 40, 50, Outcome.OK);
+
+    assertNotLinearizable();
+  }
+
+  @Test
+  public void aCompareAndSetOnAnAbsentKeyExpectsAbsent() {
+    cas(1, null, "first", 0, 10, Outcome.OK);
+    read(2, "first", 20, 30);
+    assertLinearizable();
+
+    history.clear();
+    write(1, "a", 0, 10);
+    cas(2, null, "first", 20, 30, Outcome.OK); // the key held "a"
+    assertNotLinearizable();
+  }
+
+  @Test
+  public void anInDoubtCompareAndSetMayTakeEffectButOnlyWhereItsConditionHolds() {
+    write(1, "a", 0, 10);
+    cas(2, "a", "b", 20, 30, Outcome.INFO);
+    read(3, "b", 100, 110);
+    assertLinearizable();
+
+    history.clear();
+    write(1, "a", 0, 10);
+    cas(2, "z", "b", 20, 30, Outcome.INFO); // "z" was never held: it cannot have taken effect
+    read(3, "b", 100, 110);
+    assertNotLinearizable();
+  }
+
+  @Test
+  public void aCompareAndSetWhoseConditionFailedSaysNothing() {
+    write(1, "a", 0, 10);
+    cas(2, "zzz", "b", 20, 30, Outcome.FAIL); // 412
+    read(3, "a", 40, 50);
+
+    assertLinearizable();
+  }
+
+  @Test
+  public void aSuccessfulCompareAndSetExplainsAnInDoubtWriteOfTheValueItExpected() {
+    write(1, "a", 0, 10);
+    infoWrite(2, "m", 20, 30);
+    cas(3, "m", "n", 40, 50, Outcome.OK); // only possible if the in-doubt write took effect
+    read(4, "n", 60, 70);
+
+    assertLinearizable();
+  }
+
+  private Operation cas(int client, String expected, String value, long from, long to, Outcome outcome) {
+    return add(new Operation(history.size(), client, K, Type.CAS, value, from, to, outcome, null, expected));
+  }
+
   private void assertLinearizable() {
     Result result = check();
     assertEquals(result.toString(), Verdict.LINEARIZABLE, result.verdict());
