@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /** Every setting quorumkv reads, typed, read once at start-up from application.conf (+ env). */
 public record Settings(
@@ -23,7 +24,8 @@ public record Settings(
     int maxKeyBytes,
     int maxValueBytes,
     long readyMaxLag,
-    Duration joinRetryInterval) {
+    Duration joinRetryInterval,
+    Optional<Path> restoreFrom) {
 
   public record Replication(
       int writeQuorum,
@@ -138,6 +140,7 @@ public record Settings(
         q.getBytes("limits.max-key-bytes").intValue(),
         q.getBytes("limits.max-value-bytes").intValue(),
         q.getLong("ready-max-lag"),
-        q.getDuration("cluster.join-retry-interval"));
+        q.getDuration("cluster.join-retry-interval"),
+        q.getString("restore-from").isBlank() ? Optional.empty() : Optional.of(Path.of(q.getString("restore-from"))));
   }
 }

@@ -23,6 +23,8 @@ public final class Main {
   private static final String SYSTEM_NAME = "quorumkv";
   /** An incarnation that lived less than this waits a moment before the next one. */
   private static final Duration SHORT_LIFE = Duration.ofSeconds(10);
+  /** The exit code when RESTORE_FROM names a file that is not a sound backup (nothing was written). */
+  static final int BAD_BACKUP = 2;
 
   /** NodeGuardian stops the node with this reason when its HTTP port cannot be bound. */
   static final CoordinatedShutdown.Reason HTTP_BIND_FAILED = new CoordinatedShutdown.Reason() {
@@ -38,6 +40,13 @@ public final class Main {
     Config config = ConfigFactory.load();
     Settings settings = Settings.from(config);
     Config nodeConfig = clusterConfig(settings).withFallback(config);
+    try {
+      // Before the node joins: no leader ever sees a half-restored replica.
+      new Restore(settings, Restore.unresolvedNodeConfig()).runIfRequested();
+    } catch (Restore.RestoreFailed e) {
+      System.err.println("quorumkv node " + settings.nodeId() + " did not start: " + e.getMessage());
+      System.exit(e.badBackup() ? BAD_BACKUP : 1);
+    }
     try {
       SqliteStore.prepare(settings.dataDir());
     } catch (Exception e) {

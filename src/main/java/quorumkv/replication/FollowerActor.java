@@ -224,6 +224,16 @@ public final class FollowerActor
     return RetentionCriteria.snapshotEvery(snapshotEvery, 2).withDeleteEventsOnSnapshot();
   }
 
+  /**
+   * A full state transfer (a restore is one) is snapshotted with its last chunk: otherwise its
+   * chunk events, the whole state once more, would be replayed on every recovery until the next
+   * snapshot by count. Commands wait while it is written, and the last chunk is answered after it.
+   */
+  @Override
+  public boolean shouldSnapshot(ReplicaState state, Event event, long sequenceNr) {
+    return event instanceof StateChunkInstalled chunk && chunk.last();
+  }
+
   @Override
   public CommandHandler<Command, Event, ReplicaState> commandHandler() {
     return newCommandHandlerBuilder()

@@ -694,6 +694,12 @@ public final class LeaderActor {
     } else {
       status.joined(now);
     }
+    if (view.state().isEmpty()) {
+      // The local replica is still recovering (a 1,000,000-key snapshot took 30-50 s at load 35):
+      // a campaign now cannot get its promise, and only raises this node's term above that of the
+      // leader the others elect meanwhile, which it then no longer follows (seen after a restore).
+      election.notReachableYet();
+    }
     act(election.tick());
     boolean leading = leading();
     status.update(leading, leading ? now : view.contact().map(ReplicaView.Contact::atNanos).orElse(startedNanos));

@@ -11,6 +11,9 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,6 +41,12 @@ import quorumkv.storage.StateDigest;
  * header describes (key count, digest) in code point order, and all six are the same state, the
  * one /status reports; paging through the whole key space with a linearizable range on a follower
  * gives the same keys in the same order.
+ *
+ * <p>Then restore: a second, fresh cluster started with {@code RESTORE_FROM} set to that backup
+ * holds exactly its state on every node (every key, value and version; the backup's digest), the
+ * next write gets a version above the backup's index, and a node restarted with
+ * {@code RESTORE_FROM} still set keeps its replica (writes after the restore included) rather than
+ * restoring over it. One test, so that CI starts clusters twice rather than three times.
  */
 public class BackupIT {
   private static final Duration ALL_READY = Duration.ofSeconds(180);
@@ -46,16 +55,17 @@ public class BackupIT {
   private static final int KEYS = 2_500;
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  @Rule public final Timeout globalTimeout = Timeout.seconds(600);
+  @Rule public final Timeout globalTimeout = Timeout.seconds(900);
 
   private Cluster<Loopback> cluster;
   private final NodeClient client = new NodeClient(REQUEST_TIMEOUT);
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(10)).build();
   private ExecutorService writers;
+  private Path backupFile;
 
-  /** One parsed backup: its header and its lines by key, in the order they came. */
-  private record Backup(JsonNode header, LinkedHashMap<String, JsonNode> lines) {}
+  /** One parsed backup: its header, its lines by key in the order they came, and its text. */
+  private record Backup(JsonNode header, LinkedHashMap<String, JsonNode> lines, String text) {}
 
   @Before
   public void setUp() {
@@ -70,6 +80,13 @@ public class BackupIT {
     }
     if (cluster != null) {
       cluster.close();
+    }
+    if (backupFile != null) {
+      try {
+        Files.deleteIfExists(backupFile);
+      } catch (IOException e) {
+        System.out.println("could not delete " + backupFile + ": " + e);
+      }
     }
   }
 
@@ -118,14 +135,58 @@ public class BackupIT {
       List<String> paged = pageThroughEverything(3);
       assertEquals("a linearizable range on a follower lists what the backup holds, in its order",
           new ArrayList<>(backups.get(0).lines().keySet()), paged);
+
+      restoreIntoAFreshCluster(backups.get(0));
     } catch (Throwable t) {
       System.out.println("BackupIT FAILED: " + t + "\nnode logs:" + cluster.logs().tails(60));
       throw t;
     }
   }
 
+  private void restoreIntoAFreshCluster(Backup original) throws Exception {
+    backupFile = Files.createTempFile("quorumkv-backup-it-", ".ndjson");
+    Files.writeString(backupFile, original.text(), StandardCharsets.UTF_8);
+    long index = original.header().get("index").asLong();
+    String digest = original.header().get("digest").asText();
+    cluster.close();
+
+    cluster = Cluster.onLoopback(Cluster.jarFromSystemProperty(), Map.of("RESTORE_FROM", backupFile.toString()));
+    cluster.startAll();
+    cluster.awaitAllReady(ALL_READY);
+    for (int n = 0; n < Cluster.NODES; n++) {
+      JsonNode status = cluster.status(n).orElseThrow();
+      assertEquals("node" + n + " restored the backup's state", digest, status.get("digest").asText());
+      assertTrue("node" + n + " at or after the backup's index: " + status, status.get("appliedIndex").asLong() >= index);
+      Backup restored = backup(n, "local");
+      assertEquals("node" + n + ": the backup's digest", digest, restored.header().get("digest").asText());
+      assertEquals("node" + n + ": every key, value and version of the backup, and nothing else",
+          original.lines(), restored.lines());
+    }
+    String someKey = original.lines().keySet().iterator().next();
+    NodeClient.Response read = client.request(cluster.uri(4), "GET", "/kv/" + NodeClient.encode(someKey), null);
+    assertEquals(read.toString(), original.lines().get(someKey).get("version").asLong(), read.body().get("version").asLong());
+
+    NodeClient.Response write = client.put(cluster.uri(2), "after-restore", "new", null);
+    assertTrue(write.toString(), write.ok());
+    assertTrue("the log continues after the backup's index " + index + ": " + write,
+        write.body().get("version").asLong() > index);
+
+    // A node restarted with RESTORE_FROM still set (a container restarted) keeps what it holds.
+    cluster.kill(5);
+    cluster.start(5);
+    cluster.awaitReady(5, ALL_READY);
+    JsonNode settled = cluster.awaitSameState(0, IntStream.range(1, Cluster.NODES).toArray(), ALL_READY);
+    assertTrue(settled.toString(), settled.get("lastIndex").asLong() >= write.body().get("version").asLong());
+    NodeClient.Response again = client.request(cluster.uri(5), "GET", "/kv/after-restore", null);
+    assertEquals(again.toString(), "new", again.body().get("value").asText());
+  }
+
   private Backup backup(int n) throws IOException, InterruptedException {
-    HttpRequest request = HttpRequest.newBuilder(NodeClient.resolve(cluster.uri(n), "/backup?consistency=linearizable"))
+    return backup(n, "linearizable");
+  }
+
+  private Backup backup(int n, String consistency) throws IOException, InterruptedException {
+    HttpRequest request = HttpRequest.newBuilder(NodeClient.resolve(cluster.uri(n), "/backup?consistency=" + consistency))
         .timeout(REQUEST_TIMEOUT).build();
     HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
     assertEquals(response.body(), 200, response.statusCode());
@@ -149,7 +210,7 @@ public class BackupIT {
     }
     assertEquals("node" + n + ": the lines are the state the header describes",
         header.get("digest").asText(), StateDigest.hex(digest));
-    return new Backup(header, lines);
+    return new Backup(header, lines, response.body());
   }
 
   private List<String> pageThroughEverything(int n) {
