@@ -35,7 +35,6 @@ public final class Metrics implements Extension {
   private final Map<String, AtomicLong> inFlight = new ConcurrentHashMap<>();
   private final DistributionSummary acks;
   private final DistributionSummary batchEntries;
-  private final DistributionSummary mergedReplicates;
   private final Timer persistLatency;
   private final Counter elections;
   private final AtomicLong term = new AtomicLong();
@@ -57,9 +56,6 @@ public final class Metrics implements Extension {
     batchEntries = DistributionSummary.builder("quorumkv_replicate_batch_entries")
         .description("Log entries per Replicate message sent by the leader (group commit)")
         .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000).register(registry);
-    mergedReplicates = DistributionSummary.builder("quorumkv_replica_merged_replicates")
-        .description("Replicate messages from the leader this node's replica took in one message (one journal write)")
-        .serviceLevelObjectives(1, 2, 3, 4, 5, 8, 16).register(registry);
     persistLatency = Timer.builder("quorumkv_replica_persist_seconds")
         .description("Time for this node's replica to persist a Replicate (journal write to SQLite)")
         .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000)).maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
@@ -107,10 +103,6 @@ public final class Metrics implements Extension {
 
   public void batch(int entries) {
     batchEntries.record(entries);
-  }
-
-  public void merged(int replicates) {
-    mergedReplicates.record(replicates);
   }
 
   public void persisted(long nanos) {

@@ -15,7 +15,6 @@ import quorumkv.config.Settings;
 import quorumkv.http.KvRoutes;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
-import quorumkv.replication.ReplicaInbox;
 import quorumkv.replication.ReplicaView;
 import quorumkv.replication.ReplicationDelay;
 import quorumkv.replication.WriteForwarder;
@@ -75,15 +74,12 @@ public final class NodeWiring {
     return new Node(replica, leader, writes, http);
   }
 
-  /**
-   * Spawns the replica of {@code nodeId} behind its inbox (which merges the leader's messages that
-   * arrive while it persists) and registers it with the Receptionist, where leaders find it.
-   */
+  /** Spawns the replica of {@code nodeId} and registers it with the Receptionist, where leaders find it. */
   public Replica replica(String nodeId) {
     ReplicaView view = new ReplicaView(nodeId);
     ActorRef<FollowerActor.Command> ref = spawner.spawn(
-        ReplicaInbox.create(FollowerActor.create(nodeId, settings.snapshotEvery(),
-            settings.replication().retainedEntries(), view, settings.replication().election().timeoutMin())),
+        FollowerActor.create(nodeId, settings.snapshotEvery(), settings.replication().retainedEntries(), view,
+            settings.replication().election().timeoutMin()),
         FollowerActor.actorName(nodeId));
     system.receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
     return new Replica(ref, view);
