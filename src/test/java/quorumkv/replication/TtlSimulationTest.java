@@ -135,7 +135,8 @@ public class TtlSimulationTest {
     long expiresAt = ((WriteCommand.Put) written.command()).expiresAt();
     assertTrue("stamped by the leader's clock", expiresAt >= started + 1_000 && expiresAt <= answered + 1_000);
 
-    await("k expired on every replica", TIMEOUT, () -> NODES.stream().allMatch(n -> valueOn(n, "k").isEmpty()));
+    await("k and k2 expired on every replica", TIMEOUT,
+        () -> NODES.stream().allMatch(n -> valueOn(n, "k").isEmpty() && valueOn(n, "k2").isEmpty()));
     assertTrue("not before its TTL", System.currentTimeMillis() >= expiresAt);
     assertAllEqual("after the expiry");
     LogEntry expiry = expiryEntryFor("node0", "k");
