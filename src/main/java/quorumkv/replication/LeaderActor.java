@@ -169,6 +169,8 @@ public final class LeaderActor {
   private static final Duration ASK_TIMEOUT = Duration.ofSeconds(5);
   /** Keys per expiry entry, at most: one entry stays well inside a Replicate batch. */
   static final int MAX_EXPIRED_PER_ENTRY = 500;
+  /** Keys in expiry entries not yet applied, at most: a bound while entries cannot commit. */
+  static final int MAX_EXPIRED_IN_FLIGHT = 5_000;
   private static final Duration ADOPTION_LIMIT = Duration.ofSeconds(60);
 
   private final ActorContext<Command> context;
@@ -223,10 +225,12 @@ public final class LeaderActor {
   private long adoptedCommitIndex;
 
   /**
-   * The index of the last expiry entry this leader logged: no other is logged until the leader's
-   * replica has applied it, so a key due is logged once, not on every tick while it commits.
+   * The keys (with their version) of the expiry entries this leader logged that its replica has
+   * not applied yet, by entry index: a key due is logged once, not on every tick while its entry
+   * commits, and keys that fall due meanwhile go into the next entry without waiting for it.
    */
-  private long expiryLoggedAt;
+  private final TreeMap<Long, List<WriteCommand.ExpiredKey>> expiriesInFlight = new TreeMap<>();
+  private final Set<WriteCommand.ExpiredKey> expiringKeys = new HashSet<>();
 
   // While leading (null otherwise): the log, its replication and the linearizable read rounds.
   private RetainedLog log;
@@ -486,7 +490,8 @@ public final class LeaderActor {
     log = new RetainedLog(Math.max(settings.retainedEntries(), adopted.size() + 1),
         localPosition.baseIndex(), localPosition.baseTerm());
     adopted.forEach(log::append);
-    expiryLoggedAt = 0;
+    expiriesInFlight.clear();
+    expiringKeys.clear();
     election.becameLeader();
     Settings.Election e = settings.election();
     replication = new Replication(adoptedCommitIndex, log, new Replication.Limits(settings.writeQuorum(),
@@ -598,16 +603,31 @@ public final class LeaderActor {
    */
   private void expireDueKeys() {
     Optional<ReplicaState> published = view.state();
-    if (published.isEmpty() || published.get().appliedIndex() < expiryLoggedAt) {
+    if (published.isEmpty()) {
       return;
     }
-    List<WriteCommand.ExpiredKey> due = published.get().dueExpiries(System.currentTimeMillis(), MAX_EXPIRED_PER_ENTRY);
+    ReplicaState state = published.get();
+    while (!expiriesInFlight.isEmpty() && expiriesInFlight.firstKey() <= state.appliedIndex()) {
+      expiringKeys.removeAll(expiriesInFlight.pollFirstEntry().getValue());
+    }
+    if (expiringKeys.size() >= MAX_EXPIRED_IN_FLIGHT) {
+      return; // entries are not committing (no quorum?): wait rather than pile up more
+    }
+    // The keys logged already are still in the state, and due before the others: skip them.
+    List<WriteCommand.ExpiredKey> due = new ArrayList<>();
+    for (WriteCommand.ExpiredKey k : state.dueExpiries(System.currentTimeMillis(),
+        MAX_EXPIRED_PER_ENTRY + expiringKeys.size())) {
+      if (due.size() < MAX_EXPIRED_PER_ENTRY && !expiringKeys.contains(k)) {
+        due.add(k);
+      }
+    }
     if (due.isEmpty()) {
       return;
     }
     LogEntry entry = LogEntry.of(log.lastIndex() + 1, term, new WriteCommand.Expire(due));
     log.append(entry);
-    expiryLoggedAt = entry.index();
+    expiriesInFlight.put(entry.index(), due);
+    expiringKeys.addAll(due);
     metrics.expired(due.size());
     sendToReplicas();
   }
