@@ -141,17 +141,23 @@ public final class KvRoutes extends AllDirectives {
             pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
             path(PathMatchers.segment(), key -> concat(
                 put(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
-                    entity(Unmarshaller.entityToString(), body ->
-                        keyWrite(limits.key(key), limits.value(body), limits.ifVersion(ifVersion), params))))),
+                    parameterOptional("ttl", ttl -> entity(Unmarshaller.entityToString(), body ->
+                        keyWrite(limits.key(key), limits.value(body), limits.ifVersion(ifVersion),
+                            limits.ttlMillis(ttl), params)))))),
                 get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
                 delete(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
-                    keyWrite(limits.key(key), null, limits.ifVersion(ifVersion), params))))))))));
+                    keyWrite(limits.key(key), null, limits.ifVersion(ifVersion), 0, params))))))))));
   }
 
-  /** A put ({@code value}) or delete ({@code null}) of one key; a compare-and-set when {@code ifVersion >= 0}. */
-  private Route keyWrite(String key, String value, long ifVersion, WriteParams params) {
-    return ifVersion < 0 ? write(key, value, params)
-        : write(key, null, new WriteCommand.IfVersion(key, value, ifVersion), params);
+  /**
+   * A put ({@code value}) or delete ({@code null}) of one key; a compare-and-set when
+   * {@code ifVersion >= 0}; with a TTL when {@code ttlMs > 0} (a put without one makes the key permanent).
+   */
+  private Route keyWrite(String key, String value, long ifVersion, long ttlMs, WriteParams params) {
+    if (ifVersion >= 0) {
+      return write(key, null, new WriteCommand.IfVersion(key, value, ifVersion, ttlMs, 0), params);
+    }
+    return ttlMs > 0 ? write(key, null, new WriteCommand.Put(key, value, ttlMs, 0), params) : write(key, value, params);
   }
 
   private Route deletePrefix() {
@@ -246,8 +252,8 @@ public final class KvRoutes extends AllDirectives {
         results.add(switch (r.op()) {
           case PUT -> ordered("key", r.key(), "version", r.version());
           case DELETE -> ordered("key", r.key(), "deleted", r.found());
-          case GET -> r.found() ? ordered("key", r.key(), "value", r.value(), "version", r.version())
-              : ordered("key", r.key(), "found", false);
+          case GET -> r.found() ? withTtl(ordered("key", r.key(), "value", r.value(), "version", r.version()),
+              r.expiresAt(), System.currentTimeMillis()) : ordered("key", r.key(), "found", false);
         });
       }
       return respondWithHeader(indexHeader(t.version()), () -> json(StatusCodes.OK, ordered(
@@ -312,8 +318,17 @@ public final class KvRoutes extends AllDirectives {
       if (!v.found()) {
         return json(StatusCodes.NOT_FOUND, error("key '" + key + "' not found", "key", key, "node", v.node()));
       }
-      return json(StatusCodes.OK, ordered("key", v.key(), "value", v.value(), "node", v.node(), "version", v.version()));
+      return json(StatusCodes.OK, withTtl(ordered("key", v.key(), "value", v.value(), "node", v.node(),
+          "version", v.version()), v.expiresAt(), System.currentTimeMillis()));
     });
+  }
+
+  /** Adds {@code ttlMs}, the time left (never below 0), for a key with a TTL ({@code expiresAt != 0}). */
+  private static Map<String, Object> withTtl(Map<String, Object> fields, long expiresAt, long nowMillis) {
+    if (expiresAt != 0) {
+      fields.put("ttlMs", Math.max(0, expiresAt - nowMillis));
+    }
+    return fields;
   }
 
   private static RawHeader indexHeader(long index) {
@@ -412,9 +427,10 @@ public final class KvRoutes extends AllDirectives {
 
   private Route rangeResponse(KeyPage page, boolean keysOnly) {
     List<Map<String, Object>> items = new ArrayList<>(page.items().size());
+    long now = System.currentTimeMillis();
     for (KeyValue kv : page.items()) {
-      items.add(keysOnly ? ordered("key", kv.key(), "version", kv.version())
-          : ordered("key", kv.key(), "value", kv.value(), "version", kv.version()));
+      items.add(withTtl(keysOnly ? ordered("key", kv.key(), "version", kv.version())
+          : ordered("key", kv.key(), "value", kv.value(), "version", kv.version()), kv.expiresAt(), now));
     }
     Map<String, Object> body = ordered("items", items, "more", page.more());
     if (page.more()) {
@@ -451,6 +467,7 @@ public final class KvRoutes extends AllDirectives {
 
   private ByteString ndjsonLines(List<KeyValue> pairs) {
     ByteStringBuilder out = ByteString.createBuilder();
+    long now = System.currentTimeMillis();
     try (JsonGenerator g = mapper.getFactory().createGenerator(out.asOutputStream())) {
       g.setPrettyPrinter(new MinimalPrettyPrinter(""));
       for (KeyValue kv : pairs) {
@@ -458,6 +475,9 @@ public final class KvRoutes extends AllDirectives {
         g.writeStringField("key", kv.key());
         g.writeStringField("value", kv.value());
         g.writeNumberField("version", kv.version());
+        if (kv.expiresAt() != 0) {
+          g.writeNumberField("ttlMs", kv.ttlMsAt(now));
+        }
         g.writeEndObject();
         g.writeRaw('\n');
       }

@@ -10,6 +10,10 @@ import java.util.regex.Pattern;
 final class RequestLimits {
   static final Duration MAX_TIMEOUT = Duration.ofSeconds(60);
   private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s)?");
+  static final Duration MIN_TTL = Duration.ofSeconds(1);
+  static final Duration MAX_TTL = Duration.ofDays(30);
+  /** A TTL: whole seconds, minutes, hours or days ({@code 30s}, {@code 5m}, {@code 2h}, {@code 7d}), or plain seconds. */
+  private static final Pattern TTL = Pattern.compile("(\\d{1,10})([smhd]?)");
 
   private final int maxKeyBytes;
   private final int maxValueBytes;
@@ -80,6 +84,30 @@ final class RequestLimits {
     }
     throw new InvalidRequest("timeout must be a duration from 1ms to 60s such as 500ms, 2s or 1500 (milliseconds), got '"
         + timeout.get() + "'");
+  }
+
+  /** A put's TTL in milliseconds, 0 when absent (the key is permanent). */
+  long ttlMillis(Optional<String> ttl) {
+    return ttl.isEmpty() ? 0 : ttlMillis(ttl.get(), "ttl");
+  }
+
+  /** {@code ttl} (named {@code where} in the error) in milliseconds: from 1 s to 30 days. */
+  long ttlMillis(String ttl, String where) {
+    Matcher m = TTL.matcher(ttl);
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      Duration d = switch (m.group(2)) {
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        case "d" -> Duration.ofDays(n);
+        default -> Duration.ofSeconds(n);
+      };
+      if (d.compareTo(MIN_TTL) >= 0 && d.compareTo(MAX_TTL) <= 0) {
+        return d.toMillis();
+      }
+    }
+    throw new InvalidRequest(where + " must be a duration from 1s to 30d in whole seconds, minutes, hours or days "
+        + "(e.g. 30s, 5m, 2h, 7d, or 90 for seconds), got '" + ttl + "'; nothing was written");
   }
 
   /**

@@ -152,12 +152,8 @@ final class TxnRequest {
       throw new InvalidRequest("unknown op '" + op.asText() + "' in " + where
           + "; ops are \"put\", \"delete\" and \"get\"");
     }
-    if (o.has("ttl")) {
-      throw new InvalidRequest(where + ": 'ttl' is not supported yet (TTL keys are not implemented in this build); "
-          + "nothing was written");
-    }
     String key = key(o, where);
-    Set<String> allowed = op.asText().equals("put") ? Set.of("op", "key", "value") : Set.of("op", "key");
+    Set<String> allowed = op.asText().equals("put") ? Set.of("op", "key", "value", "ttl") : Set.of("op", "key");
     for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
       String field = it.next();
       if (!allowed.contains(field)) {
@@ -171,11 +167,26 @@ final class TxnRequest {
         if (v == null || !v.isTextual()) {
           throw new InvalidRequest(where + ": a put needs a string 'value'");
         }
-        yield WriteCommand.TxnOp.put(key, limits.value(v.asText()));
+        yield WriteCommand.TxnOp.put(key, limits.value(v.asText()), ttl(o.get("ttl"), where));
       }
       case "delete" -> WriteCommand.TxnOp.delete(key);
       default -> WriteCommand.TxnOp.get(key);
     };
+  }
+
+  /** A put's {@code ttl}: a duration string ("30s") or whole seconds as a number; 0 when absent. */
+  private long ttl(JsonNode ttl, String where) {
+    if (ttl == null) {
+      return 0;
+    }
+    if (ttl.isTextual()) {
+      return limits.ttlMillis(ttl.asText(), where + ".ttl");
+    }
+    if (ttl.isIntegralNumber() && ttl.canConvertToLong()) {
+      return limits.ttlMillis(Long.toString(ttl.asLong()), where + ".ttl");
+    }
+    throw new InvalidRequest(where + ".ttl must be a duration such as \"30s\" (from 1s to 30d) or whole seconds; "
+        + "nothing was written");
   }
 
   private String key(JsonNode o, String where) {

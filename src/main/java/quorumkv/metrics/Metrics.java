@@ -37,6 +37,7 @@ public final class Metrics implements Extension {
   private final DistributionSummary batchEntries;
   private final Timer persistLatency;
   private final Counter elections;
+  private final Counter expiredKeys;
   private final AtomicLong term = new AtomicLong();
   private final AtomicLong pendingWrites = new AtomicLong();
   private final AtomicLong forwardedWaiting = new AtomicLong();
@@ -66,6 +67,9 @@ public final class Metrics implements Extension {
         .description("Writes this node forwarded to the leader and still waiting for their answer").register(registry);
     elections = Counter.builder("quorumkv_leader_elections_total")
         .description("Times a leader was elected on this node").register(registry);
+    expiredKeys = Counter.builder("quorumkv_ttl_expired_keys_total")
+        .description("Keys whose TTL had passed that the leader on this node logged as expired (deleted through the log)")
+        .register(registry);
     Gauge.builder("quorumkv_term", term, AtomicLong::get)
         .description("The leader's term, as last seen on this node").register(registry);
     Gauge.builder("quorumkv_pending_writes", pendingWrites, AtomicLong::get)
@@ -112,6 +116,11 @@ public final class Metrics implements Extension {
   /** The replica heard from the leader it already followed, {@code nanos} after the previous message. */
   public void leaderSilence(long nanos) {
     longestLeaderSilenceNanos.accumulateAndGet(nanos, Math::max);
+  }
+
+  /** The leader on this node logged an expiry entry for {@code keys} keys. */
+  public void expired(int keys) {
+    expiredKeys.increment(keys);
   }
 
   public void elected(long newTerm) {

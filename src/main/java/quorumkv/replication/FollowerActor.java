@@ -126,9 +126,16 @@ public final class FollowerActor
 
   public record TermConfirmed(String node, long term, long round, boolean confirmed) implements CborSerializable {}
 
-  /** A read result; {@code value == null} when the key does not exist. */
-  public record Value(String key, String value, long version, String node, long appliedIndex)
+  /**
+   * A read result; {@code value == null} when the key does not exist. {@code expiresAt}: when the
+   * key's TTL runs out (the leader's clock, epoch ms), 0 without a TTL.
+   */
+  public record Value(String key, String value, long version, String node, long appliedIndex, long expiresAt)
       implements ReadResult {
+    public Value(String key, String value, long version, String node, long appliedIndex) {
+      this(key, value, version, node, appliedIndex, 0);
+    }
+
     public boolean found() {
       return value != null;
     }
@@ -406,7 +413,7 @@ public final class FollowerActor
 
   static Value value(String node, ReplicaState state, String key) {
     Optional<VersionedValue> v = state.get(key);
-    return v.map(x -> new Value(key, x.value(), x.version(), node, state.appliedIndex()))
+    return v.map(x -> new Value(key, x.value(), x.version(), node, state.appliedIndex(), x.expiresAt()))
         .orElseGet(() -> new Value(key, null, 0, node, state.appliedIndex()));
   }
 

@@ -167,6 +167,10 @@ public final class LeaderActor {
   private record PassedOn(long atNanos, String leader, WriteBatch batch) {}
 
   private static final Duration ASK_TIMEOUT = Duration.ofSeconds(5);
+  /** Keys per expiry entry, at most: one entry stays well inside a Replicate batch. */
+  static final int MAX_EXPIRED_PER_ENTRY = 500;
+  /** Keys in expiry entries not yet applied, at most: a bound while entries cannot commit. */
+  static final int MAX_EXPIRED_IN_FLIGHT = 5_000;
   private static final Duration ADOPTION_LIMIT = Duration.ofSeconds(60);
 
   private final ActorContext<Command> context;
@@ -219,6 +223,14 @@ public final class LeaderActor {
 
   /** While adopting: everything up to here is known to be committed. */
   private long adoptedCommitIndex;
+
+  /**
+   * The keys (with their version) of the expiry entries this leader logged that its replica has
+   * not applied yet, by entry index: a key due is logged once, not on every tick while its entry
+   * commits, and keys that fall due meanwhile go into the next entry without waiting for it.
+   */
+  private final TreeMap<Long, List<WriteCommand.ExpiredKey>> expiriesInFlight = new TreeMap<>();
+  private final Set<WriteCommand.ExpiredKey> expiringKeys = new HashSet<>();
 
   // While leading (null otherwise): the log, its replication and the linearizable read rounds.
   private RetainedLog log;
@@ -478,6 +490,8 @@ public final class LeaderActor {
     log = new RetainedLog(Math.max(settings.retainedEntries(), adopted.size() + 1),
         localPosition.baseIndex(), localPosition.baseTerm());
     adopted.forEach(log::append);
+    expiriesInFlight.clear();
+    expiringKeys.clear();
     election.becameLeader();
     Settings.Election e = settings.election();
     replication = new Replication(adoptedCommitIndex, log, new Replication.Limits(settings.writeQuorum(),
@@ -568,7 +582,7 @@ public final class LeaderActor {
       return;
     }
     LogEntry entry = command == null ? new LogEntry(log.lastIndex() + 1, term, key, value)
-        : LogEntry.of(log.lastIndex() + 1, term, command);
+        : LogEntry.of(log.lastIndex() + 1, term, command.stampedAt(System.currentTimeMillis()));
     log.append(entry);
     // A command's outcome is known once applied: its aggregator also waits for the leader's replica.
     ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(command == null
@@ -578,6 +592,44 @@ public final class LeaderActor {
     context.watchWith(aggregator, new AggregatorStopped(entry.index()));
     pending.put(entry.index(), aggregator);
     metrics.pendingWrites(pending.size());
+  }
+
+  /**
+   * TTL expiry, decided here and only here: the keys whose expiry time (stamped by the leader that
+   * logged their write) has passed on this leader's clock, read from its own replica's applied
+   * state (a new leader thus expires what an old one left due), are logged as one expiry entry.
+   * Each replica deletes such a key when it applies that entry, if the key still has the version
+   * whose TTL passed, so every replica drops it at the same log position.
+   */
+  private void expireDueKeys() {
+    Optional<ReplicaState> published = view.state();
+    if (published.isEmpty()) {
+      return;
+    }
+    ReplicaState state = published.get();
+    while (!expiriesInFlight.isEmpty() && expiriesInFlight.firstKey() <= state.appliedIndex()) {
+      expiringKeys.removeAll(expiriesInFlight.pollFirstEntry().getValue());
+    }
+    if (expiringKeys.size() >= MAX_EXPIRED_IN_FLIGHT) {
+      return; // entries are not committing (no quorum?): wait rather than pile up more
+    }
+    // The keys logged already are still in the state, and due before the others: skip them.
+    List<WriteCommand.ExpiredKey> due = new ArrayList<>();
+    for (WriteCommand.ExpiredKey k : state.dueExpiries(System.currentTimeMillis(),
+        MAX_EXPIRED_PER_ENTRY + expiringKeys.size())) {
+      if (due.size() < MAX_EXPIRED_PER_ENTRY && !expiringKeys.contains(k)) {
+        due.add(k);
+      }
+    }
+    if (due.isEmpty()) {
+      return;
+    }
+    LogEntry entry = LogEntry.of(log.lastIndex() + 1, term, new WriteCommand.Expire(due));
+    log.append(entry);
+    expiriesInFlight.put(entry.index(), due);
+    expiringKeys.addAll(due);
+    metrics.expired(due.size());
+    sendToReplicas();
   }
 
   private void sendToReplicas() {
@@ -713,6 +765,7 @@ public final class LeaderActor {
       return Behaviors.same();
     }
     replication.tick(now);
+    expireDueKeys();
     for (Replication.ProgressView p : replication.progress()) {
       if (!p.local()) {
         metrics.follower(p.replica(), Math.max(0, log.lastIndex() - p.match()), (now - p.lastReplyNanos()) / 1_000_000,

@@ -11,7 +11,7 @@ import java.util.List;
 public sealed interface EntryOutcome {
   long term();
 
-  /** A compare-and-set whose condition held: the put or delete was done. */
+  /** A put with a TTL, or a compare-and-set whose condition held: the put or delete was done. */
   record Done(long term) implements EntryOutcome {}
 
   /** A compare-and-set whose condition failed: nothing changed. {@code currentVersion} 0 when absent. */
@@ -21,4 +21,7 @@ public sealed interface EntryOutcome {
 
   /** A transaction: whether its compares held, and one result per op of the branch taken. */
   record TxnApplied(long term, boolean succeeded, List<TxnOpResult> results) implements EntryOutcome {}
+
+  /** An expiry entry: {@code deleted} of its keys still had the version that set their TTL and were deleted. */
+  record Expired(long term, int deleted) implements EntryOutcome {}
 }

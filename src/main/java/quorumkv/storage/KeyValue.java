@@ -1,6 +1,21 @@
 package quorumkv.storage;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import quorumkv.CborSerializable;
 
-/** One key of a full state transfer. */
-public record KeyValue(String key, String value, long version) implements CborSerializable {}
+/**
+ * One key of a full state transfer, a range page or a backup; {@code expiresAt} as in
+ * {@link VersionedValue} (0: no TTL; left out when persisted, so older transfer events read back).
+ */
+public record KeyValue(String key, String value, long version,
+    @JsonInclude(JsonInclude.Include.NON_DEFAULT) long expiresAt) implements CborSerializable {
+
+  public KeyValue(String key, String value, long version) {
+    this(key, value, version, 0);
+  }
+
+  /** Milliseconds left at {@code nowMillis} (never below 0); -1 when the key has no TTL. */
+  public long ttlMsAt(long nowMillis) {
+    return expiresAt == 0 ? -1 : Math.max(0, expiresAt - nowMillis);
+  }
+}

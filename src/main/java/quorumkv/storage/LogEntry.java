@@ -24,6 +24,7 @@ public record LogEntry(long index, long term, String key, String value,
 
   public static LogEntry of(long index, long term, WriteCommand command) {
     String label = command instanceof WriteCommand.IfVersion c ? c.key()
+        : command instanceof WriteCommand.Put put ? put.key()
         : command instanceof WriteCommand.DeletePrefix p ? p.prefix() : "";
     return new LogEntry(index, term, label, null, command);
   }

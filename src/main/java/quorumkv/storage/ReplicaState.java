@@ -9,10 +9,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import org.pcollections.TreePMap;
+import org.pcollections.TreePSet;
 import quorumkv.CborSerializable;
 import scala.collection.immutable.Vector;
 import scala.jdk.javaapi.CollectionConverters;
@@ -48,6 +50,13 @@ public final class ReplicaState implements CborSerializable {
   private final String promisedTo;
   private final long digest;
   /**
+   * The keys that have a TTL, ordered by expiry time: the leader finds the keys due without a scan
+   * of all keys. Derived from {@code entries} (each value holds its {@code expiresAt}), so it is not
+   * written into snapshots but rebuilt when one is read.
+   */
+  @JsonIgnore
+  private final TreePSet<Due> expiries;
+  /**
    * The outcomes of the last {@link WriteCommand} entries applied, by index: how the leader
    * learns what its compare-and-set or transaction did once applied. Not persisted (a restarted
    * leader has no client waiting); rebuilt for the events replayed at recovery.
@@ -57,13 +66,25 @@ public final class ReplicaState implements CborSerializable {
   /** Outcomes are kept for at least this many applied entries, however short the retained log. */
   private static final int MIN_OUTCOMES_KEPT = 1024;
 
-  private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
-      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest) {
-    this(entries, appliedIndex, baseIndex, baseTerm, log, promisedTerm, promisedTo, digest, noOutcomes());
+  /** A key with a TTL, in the expiry order: by time, then by key. */
+  private record Due(long expiresAt, String key) {}
+
+  private static final java.util.Comparator<Due> DUE_ORDER =
+      java.util.Comparator.comparingLong(Due::expiresAt).thenComparing(Due::key, KeyOrder.INSTANCE);
+
+  private static TreePSet<Due> noExpiries() {
+    return TreePSet.empty(DUE_ORDER);
   }
 
   private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
-      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest, TreePMap<Long, EntryOutcome> outcomes) {
+      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest, TreePSet<Due> expiries) {
+    this(entries, appliedIndex, baseIndex, baseTerm, log, promisedTerm, promisedTo, digest, expiries, noOutcomes());
+  }
+
+  private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
+      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest, TreePSet<Due> expiries,
+      TreePMap<Long, EntryOutcome> outcomes) {
+    this.expiries = expiries;
     this.outcomes = outcomes;
     this.entries = entries;
     this.appliedIndex = appliedIndex;
@@ -76,7 +97,7 @@ public final class ReplicaState implements CborSerializable {
   }
 
   public static ReplicaState empty() {
-    return new ReplicaState(emptyMap(), 0, 0, 0, emptyLog(), 0, "", 0);
+    return new ReplicaState(emptyMap(), 0, 0, 0, emptyLog(), 0, "", 0, noExpiries());
   }
 
   @JsonCreator
@@ -90,15 +111,19 @@ public final class ReplicaState implements CborSerializable {
       @JsonProperty("promisedTo") String promisedTo) {
     TreePMap<String, VersionedValue> map = sortedCopy(entries);
     long digest = 0;
+    List<Due> due = new ArrayList<>();
     for (Map.Entry<String, VersionedValue> e : map.entrySet()) {
       digest += StateDigest.pairHash(e.getKey(), e.getValue().value());
+      if (e.getValue().expiresAt() != 0) {
+        due.add(new Due(e.getValue().expiresAt(), e.getKey()));
+      }
     }
     Vector<LogEntry> v = emptyLog();
     for (LogEntry e : log) {
       v = appended(v, e);
     }
     return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, promisedTerm,
-        promisedTo == null ? "" : promisedTo, digest);
+        promisedTo == null ? "" : promisedTo, digest, noExpiries().plusAll(due));
   }
 
   private static TreePMap<Long, EntryOutcome> noOutcomes() {
@@ -253,12 +278,12 @@ public final class ReplicaState implements CborSerializable {
     }
     long verified = appended.isEmpty() ? prevIndex : Math.max(prevIndex, appended.get(appended.size() - 1).index());
     ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l,
-        Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest, outcomes);
+        Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest, expiries, outcomes);
     return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained);
   }
 
   private ReplicaState applyUpTo(long commit, int retained) {
-    Applying a = new Applying(entries, digest);
+    Applying a = new Applying(entries, digest, expiries);
     TreePMap<Long, EntryOutcome> done = outcomes;
     long applied = appliedIndex;
     while (applied < commit) {
@@ -287,26 +312,42 @@ public final class ReplicaState implements CborSerializable {
     if (!done.isEmpty() && done.firstKey() <= keepAfter) {
       done = done.tailMap(keepAfter, false);
     }
-    return new ReplicaState(a.map, applied, base, bTerm, l, promisedTerm, promisedTo, a.digest, done);
+    return new ReplicaState(a.map, applied, base, bTerm, l, promisedTerm, promisedTo, a.digest, a.expiries, done);
   }
 
-  /** The key map and digest while entries are applied; evaluates the state-dependent ones. */
+  /**
+   * The key map, digest and expiry order while entries are applied; evaluates the state-dependent
+   * ones. Every key change goes through {@link #put} or {@link #delete}, expiries included.
+   */
   private static final class Applying {
     private TreePMap<String, VersionedValue> map;
     private long digest;
+    private TreePSet<Due> expiries;
 
-    Applying(TreePMap<String, VersionedValue> map, long digest) {
+    Applying(TreePMap<String, VersionedValue> map, long digest, TreePSet<Due> expiries) {
       this.map = map;
       this.digest = digest;
+      this.expiries = expiries;
     }
 
     void put(String key, String value, long version) {
+      put(key, value, version, 0);
+    }
+
+    /** {@code expiresAt} 0: the key has no TTL (a write without one makes a key permanent). */
+    void put(String key, String value, long version, long expiresAt) {
       VersionedValue old = map.get(key);
       if (old != null) {
         digest -= StateDigest.pairHash(key, old.value());
+        if (old.expiresAt() != 0) {
+          expiries = expiries.minus(new Due(old.expiresAt(), key));
+        }
       }
-      map = map.plus(key, new VersionedValue(value, version));
+      map = map.plus(key, new VersionedValue(value, version, expiresAt));
       digest += StateDigest.pairHash(key, value);
+      if (expiresAt != 0) {
+        expiries = expiries.plus(new Due(expiresAt, key));
+      }
     }
 
     /** Whether the key existed. */
@@ -317,6 +358,9 @@ public final class ReplicaState implements CborSerializable {
       }
       digest -= StateDigest.pairHash(key, old.value());
       map = map.minus(key);
+      if (old.expiresAt() != 0) {
+        expiries = expiries.minus(new Due(old.expiresAt(), key));
+      }
       return true;
     }
 
@@ -336,9 +380,24 @@ public final class ReplicaState implements CborSerializable {
         if (cas.value() == null) {
           delete(cas.key());
         } else {
-          put(cas.key(), cas.value(), e.index());
+          put(cas.key(), cas.value(), e.index(), cas.expiresAt());
         }
         return new EntryOutcome.Done(e.term());
+      }
+      if (command instanceof WriteCommand.Put p) {
+        put(p.key(), p.value(), e.index(), p.expiresAt());
+        return new EntryOutcome.Done(e.term());
+      }
+      if (command instanceof WriteCommand.Expire expire) {
+        int deleted = 0;
+        for (WriteCommand.ExpiredKey k : expire.keys()) {
+          VersionedValue current = map.get(k.key());
+          if (current != null && current.version() == k.version() && current.expiresAt() != 0) {
+            delete(k.key());
+            deleted++;
+          }
+        }
+        return new EntryOutcome.Expired(e.term(), deleted);
       }
       if (command instanceof WriteCommand.DeletePrefix dp) {
         List<String> keys = new ArrayList<>();
@@ -364,14 +423,14 @@ public final class ReplicaState implements CborSerializable {
       for (WriteCommand.TxnOp op : ops) {
         switch (op.op()) {
           case PUT -> {
-            put(op.key(), op.value(), e.index());
+            put(op.key(), op.value(), e.index(), op.expiresAt());
             results.add(new TxnOpResult(op.op(), op.key(), null, e.index(), true));
           }
           case DELETE -> results.add(new TxnOpResult(op.op(), op.key(), null, 0, delete(op.key())));
           case GET -> {
             VersionedValue v = map.get(op.key());
             results.add(v == null ? new TxnOpResult(op.op(), op.key(), null, 0, false)
-                : new TxnOpResult(op.op(), op.key(), v.value(), v.version(), true));
+                : new TxnOpResult(op.op(), op.key(), v.value(), v.version(), true, v.expiresAt()));
           }
         }
       }
@@ -407,7 +466,8 @@ public final class ReplicaState implements CborSerializable {
     if (term < promisedTerm) {
       return this;
     }
-    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, term, candidate, digest, outcomes);
+    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, term, candidate, digest, expiries,
+        outcomes);
   }
 
   /** Whether a Prepare for {@code term} from {@code candidate} may be answered with a promise. */
@@ -424,19 +484,26 @@ public final class ReplicaState implements CborSerializable {
       long term, long snapshotIndex, long snapshotTerm, boolean first, boolean last, List<KeyValue> pairs) {
     TreePMap<String, VersionedValue> map = first ? emptyMap() : entries;
     long d = first ? 0 : digest;
+    TreePSet<Due> due = first ? noExpiries() : expiries;
     for (KeyValue kv : pairs) {
       VersionedValue old = map.get(kv.key());
       if (old != null) {
         d -= StateDigest.pairHash(kv.key(), old.value());
+        if (old.expiresAt() != 0) {
+          due = due.minus(new Due(old.expiresAt(), kv.key()));
+        }
       }
-      map = map.plus(kv.key(), new VersionedValue(kv.value(), kv.version()));
+      map = map.plus(kv.key(), new VersionedValue(kv.value(), kv.version(), kv.expiresAt()));
       d += StateDigest.pairHash(kv.key(), kv.value());
+      if (kv.expiresAt() != 0) {
+        due = due.plus(new Due(kv.expiresAt(), kv.key()));
+      }
     }
     long index = last ? snapshotIndex : 0;
     long indexTerm = last ? snapshotTerm : 0;
     Vector<LogEntry> l = first || last ? emptyLog() : log;
     return new ReplicaState(map, index, index, indexTerm, l, Math.max(promisedTerm, term),
-        term > promisedTerm ? "" : promisedTo, d);
+        term > promisedTerm ? "" : promisedTo, d, due);
   }
 
   public Optional<VersionedValue> get(String key) {
@@ -464,7 +531,7 @@ public final class ReplicaState implements CborSerializable {
         more = true;
         break;
       }
-      items.add(new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version()));
+      items.add(new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version(), e.getValue().expiresAt()));
     }
     return new KeyPage(items, more, appliedIndex);
   }
@@ -481,9 +548,36 @@ public final class ReplicaState implements CborSerializable {
       @Override
       public KeyValue next() {
         Map.Entry<String, VersionedValue> e = it.next();
-        return new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version());
+        return new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version(), e.getValue().expiresAt());
       }
     };
+  }
+
+  /**
+   * The keys whose expiry time is at or before {@code nowMillis}, earliest first, at most
+   * {@code max}, each with the version that set its TTL: what the leader logs as an expiry entry.
+   * Visits only those keys (and one more), never the keys without a TTL.
+   */
+  public List<WriteCommand.ExpiredKey> dueExpiries(long nowMillis, int max) {
+    List<WriteCommand.ExpiredKey> due = new ArrayList<>();
+    for (Due d : expiries) {
+      if (d.expiresAt() > nowMillis || due.size() == max) {
+        break;
+      }
+      due.add(new WriteCommand.ExpiredKey(d.key(), entries.get(d.key()).version()));
+    }
+    return due;
+  }
+
+  /** The earliest expiry time of a key with a TTL (epoch ms), if any. */
+  public OptionalLong nextExpiry() {
+    return expiries.isEmpty() ? OptionalLong.empty() : OptionalLong.of(expiries.first().expiresAt());
+  }
+
+  /** How many keys have a TTL. */
+  @JsonIgnore
+  public int expiringKeyCount() {
+    return expiries.size();
   }
 
   /** Calls {@code sink} with consecutive chunks of at most {@code chunkSize} pairs, in key order (at least one chunk). */

@@ -22,6 +22,13 @@
  * every replica evaluates when it applies the entry. The field is left out of plain entries, so
  * journals written before it existed read back unchanged (plain puts and deletes) and plain entries
  * are written exactly as before. The outcomes of applied commands are kept in memory only, never in
- * snapshots, whose format is unchanged.
+ * snapshots.
+ *
+ * <p>TTL keys: a put may carry an {@code expiresAt} (the leader's clock, stamped when it logged the
+ * entry; commands {@code put} and {@code expire} were added), which each replica stores in the
+ * key's {@link quorumkv.storage.VersionedValue} and in an expiry order beside the key map (derived,
+ * rebuilt when a snapshot is read). The field is left out when 0, so snapshots, transfer chunks and
+ * command entries written before TTLs existed read back as permanent keys, and keys and commands
+ * without a TTL are written exactly as before.
  */
 package quorumkv.storage;

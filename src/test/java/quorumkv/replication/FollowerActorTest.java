@@ -246,6 +246,31 @@ public class FollowerActorTest {
   }
 
   @Test
+  public void aRestartedReplicaKeepsItsTtlsFromTheJournalAndFromSnapshots() {
+    long expiresAt = 1_800_000_000_000L;
+    for (int snapshotEvery : new int[] {1000, 2}) {
+      String key = "ttl-" + snapshotEvery;
+      var f = spawn(snapshotEvery);
+      long start = position(f).lastIndex();
+      List<LogEntry> batch = List.of(
+          quorumkv.storage.LogEntry.of(start + 1, 1, new quorumkv.storage.WriteCommand.Put(key, "v", 1_000, expiresAt)),
+          quorumkv.storage.LogEntry.of(start + 2, 1, new quorumkv.storage.WriteCommand.Put(key + "-gone", "v", 1_000, 5)),
+          quorumkv.storage.LogEntry.of(start + 3, 1, new quorumkv.storage.WriteCommand.Expire(
+              List.of(new quorumkv.storage.WriteCommand.ExpiredKey(key + "-gone", start + 2)))));
+      for (LogEntry e : batch) { // one journal event each: snapshots are taken in between
+        replicate(f, 1, e.index() - 1, e.index() == 1 ? 0 : 1, List.of(e), e.index());
+      }
+      assertEquals(expiresAt, get(f, key).expiresAt());
+      testKit.stop(f);
+      var again = spawn(snapshotEvery);
+      assertEquals(start + 3, position(again).appliedIndex());
+      assertEquals(expiresAt, get(again, key).expiresAt());
+      assertFalse(get(again, key + "-gone").found());
+      testKit.stop(again);
+    }
+  }
+
+  @Test
   public void installsAFullStateTransferAndContinuesFromItsIndex() {
     var source = ReplicaState.empty().append(3, 0, entries(3, 1, 25).stream()
         .map(e -> new LogEntry(e.index(), e.term(), "key" + e.index(), e.value())).toList(), ALL, 100);
