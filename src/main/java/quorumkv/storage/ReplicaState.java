@@ -231,6 +231,15 @@ public final class ReplicaState implements CborSerializable {
    * {@code retained} applied entries in the log.
    */
   public ReplicaState append(long term, long prevIndex, List<LogEntry> appended, long leaderCommit, int retained) {
+    return append(term, prevIndex, appended, leaderCommit, retained, null);
+  }
+
+  /**
+   * {@link #append}, also adding to {@code changesOut} (when not null) what each entry applied
+   * by it changed, in log order: the feed of the watch history.
+   */
+  public ReplicaState append(long term, long prevIndex, List<LogEntry> appended, long leaderCommit, int retained,
+      List<EntryChanges> changesOut) {
     Vector<LogEntry> l = log;
     long last = lastIndex();
     for (LogEntry e : appended) {
@@ -254,11 +263,11 @@ public final class ReplicaState implements CborSerializable {
     long verified = appended.isEmpty() ? prevIndex : Math.max(prevIndex, appended.get(appended.size() - 1).index());
     ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l,
         Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest, outcomes);
-    return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained);
+    return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained, changesOut);
   }
 
-  private ReplicaState applyUpTo(long commit, int retained) {
-    Applying a = new Applying(entries, digest);
+  private ReplicaState applyUpTo(long commit, int retained, List<EntryChanges> changesOut) {
+    Applying a = new Applying(entries, digest, changesOut != null);
     TreePMap<Long, EntryOutcome> done = outcomes;
     long applied = appliedIndex;
     while (applied < commit) {
@@ -271,6 +280,10 @@ public final class ReplicaState implements CborSerializable {
         }
       } else {
         done = done.plus(e.index(), a.apply(e));
+      }
+      if (changesOut != null && !a.changes.isEmpty()) {
+        changesOut.add(new EntryChanges(e.index(), List.copyOf(a.changes)));
+        a.changes.clear();
       }
       applied++;
     }
@@ -290,17 +303,28 @@ public final class ReplicaState implements CborSerializable {
     return new ReplicaState(a.map, applied, base, bTerm, l, promisedTerm, promisedTo, a.digest, done);
   }
 
-  /** The key map and digest while entries are applied; evaluates the state-dependent ones. */
+  /**
+   * The key map and digest while entries are applied; evaluates the state-dependent ones. Every
+   * change to a key goes through {@link #put} or {@link #delete}, which record it (when asked to)
+   * for the watch history, so every kind of entry yields its changes without code of its own.
+   */
   private static final class Applying {
     private TreePMap<String, VersionedValue> map;
     private long digest;
+    /** The changes of the entry being applied; stays empty when nobody records them. */
+    private final List<KeyChange> changes = new ArrayList<>(4);
+    private final boolean recording;
 
-    Applying(TreePMap<String, VersionedValue> map, long digest) {
+    Applying(TreePMap<String, VersionedValue> map, long digest, boolean recording) {
       this.map = map;
       this.digest = digest;
+      this.recording = recording;
     }
 
     void put(String key, String value, long version) {
+      if (recording) {
+        changes.add(new KeyChange(key, value));
+      }
       VersionedValue old = map.get(key);
       if (old != null) {
         digest -= StateDigest.pairHash(key, old.value());
@@ -317,6 +341,9 @@ public final class ReplicaState implements CborSerializable {
       }
       digest -= StateDigest.pairHash(key, old.value());
       map = map.minus(key);
+      if (recording) {
+        changes.add(new KeyChange(key, null));
+      }
       return true;
     }
 
