@@ -32,7 +32,8 @@ final class HistoryStore implements AutoCloseable {
 
   record Loaded(long floor, long through, List<EntryChanges> entries) {}
 
-  private final ObjectMapper mapper = new ObjectMapper();
+  private final ObjectMapper mapper = new ObjectMapper()
+      .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private final Connection connection;
   private final PreparedStatement insert;
   private final PreparedStatement setMeta;
