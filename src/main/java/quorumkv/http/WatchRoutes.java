@@ -149,9 +149,8 @@ final class WatchRoutes extends AllDirectives {
         })
         .watchTermination((m, done) -> {
           done.whenComplete((d, failure) -> {
-            subscription.cancel().run();
-            live.complete();
             metrics.watchClosed();
+            subscription.cancel().run();
           });
           return m;
         });
