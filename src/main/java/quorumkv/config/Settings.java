@@ -25,7 +25,25 @@ public record Settings(
     int maxValueBytes,
     long readyMaxLag,
     Duration joinRetryInterval,
-    Optional<Path> restoreFrom) {
+    Optional<Path> restoreFrom,
+    Watch watch) {
+
+  /**
+   * Watch streams: the history of changes kept for {@code since} / {@code Last-Event-ID} (at most
+   * {@code historyChanges} key changes and about {@code historyBytes}), the events one stream may
+   * have queued before it counts as too slow, and how often an idle stream gets a progress event.
+   */
+  public record Watch(int historyChanges, long historyBytes, int streamBuffer, Duration progressInterval) {
+    public Watch {
+      if (historyChanges < 1 || historyBytes < 1) {
+        throw new IllegalArgumentException("WATCH_HISTORY and WATCH_HISTORY_BYTES must be positive, got "
+            + historyChanges + " and " + historyBytes);
+      }
+      if (streamBuffer < 1) {
+        throw new IllegalArgumentException("WATCH_STREAM_BUFFER must be positive, got " + streamBuffer);
+      }
+    }
+  }
 
   public record Replication(
       int writeQuorum,
@@ -141,6 +159,11 @@ public record Settings(
         q.getBytes("limits.max-value-bytes").intValue(),
         q.getLong("ready-max-lag"),
         q.getDuration("cluster.join-retry-interval"),
-        q.getString("restore-from").isBlank() ? Optional.empty() : Optional.of(Path.of(q.getString("restore-from"))));
+        q.getString("restore-from").isBlank() ? Optional.empty() : Optional.of(Path.of(q.getString("restore-from"))),
+        new Watch(
+            q.getInt("watch.history"),
+            q.getBytes("watch.history-bytes"),
+            q.getInt("watch.stream-buffer"),
+            q.getDuration("watch.progress-interval")));
   }
 }

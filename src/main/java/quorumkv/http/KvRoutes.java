@@ -79,6 +79,7 @@ public final class KvRoutes extends AllDirectives {
   private final ReplicaView localView;
   private final RequestLimits limits;
   private final TxnRequest txnRequest;
+  private final WatchRoutes watchRoutes;
   private static final ContentType.WithCharset PROMETHEUS_TEXT =
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
   private final Metrics metrics;
@@ -97,10 +98,11 @@ public final class KvRoutes extends AllDirectives {
     this.limits = new RequestLimits(settings.maxKeyBytes(), settings.maxValueBytes(),
         settings.replication().followers(), settings.replication().timeout());
     this.txnRequest = new TxnRequest(limits);
+    this.watchRoutes = new WatchRoutes(settings, system, localView, limits);
   }
 
   private static final java.util.Set<String> ROUTES =
-      java.util.Set.of("kv", "txn", "set", "get", "write", "read", "backup", "status", "health", "ready", "metrics");
+      java.util.Set.of("kv", "txn", "watch", "set", "get", "write", "read", "backup", "status", "health", "ready", "metrics");
 
   public Route routes() {
     return extractRequest(request -> mapResponse(response -> {
@@ -117,6 +119,7 @@ public final class KvRoutes extends AllDirectives {
         path("txn", () -> mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler(), () ->
             handleRejections(rejectionHandler(), () -> post(this::txn))))),
         path("backup", () -> get(this::backup)),
+        path("watch", () -> get(watchRoutes::watch)),
         path("set", () -> post(() -> jsonWrite())),
         path("write", () -> post(() -> jsonWrite())),
         path("get", () -> get(() -> keyParam())),

@@ -45,6 +45,9 @@ public final class Metrics implements Extension {
   private final AtomicLong appliedIndex = new AtomicLong();
   private final AtomicLong commitIndex = new AtomicLong();
   private final AtomicLong longestLeaderSilenceNanos = new AtomicLong();
+  private final AtomicLong watchStreams = new AtomicLong();
+  private final Counter watchEvents;
+  private final Counter watchDropped;
 
   public static Metrics get(ActorSystem<?> system) {
     return ID.apply(system);
@@ -82,6 +85,28 @@ public final class Metrics implements Extension {
         .register(registry);
     Gauge.builder("quorumkv_commit_index", commitIndex, AtomicLong::get)
         .description("The leader's commit index (on the leader's node)").register(registry);
+    Gauge.builder("quorumkv_watch_streams", watchStreams, AtomicLong::get)
+        .description("Watch streams open on this node").register(registry);
+    watchEvents = Counter.builder("quorumkv_watch_events_sent_total")
+        .description("Events sent to watch streams on this node (changes, progress and errors)").register(registry);
+    watchDropped = Counter.builder("quorumkv_watch_streams_dropped_total")
+        .description("Watch streams disconnected because their client fell too far behind").register(registry);
+  }
+
+  public void watchOpened() {
+    watchStreams.incrementAndGet();
+  }
+
+  public void watchClosed() {
+    watchStreams.decrementAndGet();
+  }
+
+  public void watchEventSent() {
+    watchEvents.increment();
+  }
+
+  public void watchDropped() {
+    watchDropped.increment();
   }
 
   /** One HTTP request answered; {@code route} is the first path segment. */

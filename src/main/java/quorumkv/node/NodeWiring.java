@@ -9,6 +9,10 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.CompletionStage;
 import quorumkv.config.Settings;
@@ -18,6 +22,7 @@ import quorumkv.replication.LeaderActor;
 import quorumkv.replication.ReplicaView;
 import quorumkv.replication.ReplicationDelay;
 import quorumkv.replication.WriteForwarder;
+import quorumkv.watch.WatchHistory;
 
 /**
  * How a node's actors are wired together, in one place: {@link NodeGuardian} starts a node with
@@ -76,13 +81,34 @@ public final class NodeWiring {
 
   /** Spawns the replica of {@code nodeId} and registers it with the Receptionist, where leaders find it. */
   public Replica replica(String nodeId) {
-    ReplicaView view = new ReplicaView(nodeId);
+    ReplicaView view = new ReplicaView(nodeId, watchHistory(nodeId));
     ActorRef<FollowerActor.Command> ref = spawner.spawn(
         FollowerActor.create(nodeId, settings.snapshotEvery(), settings.replication().retainedEntries(), view,
             settings.replication().election().timeoutMin()),
         FollowerActor.actorName(nodeId));
     system.receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
     return new Replica(ref, view);
+  }
+
+  /**
+   * The watch history of {@code nodeId}'s replica, in its own SQLite file beside the replica's
+   * (one per node, so in-JVM tests with several replicas in one data directory keep theirs apart).
+   */
+  private WatchHistory watchHistory(String nodeId) {
+    Path file = settings.dataDir().resolve("watch-" + nodeId + ".db");
+    try {
+      Files.createDirectories(settings.dataDir());
+      WatchHistory history = WatchHistory.open(file, settings.watch());
+      Duration tick = settings.watch().progressInterval().dividedBy(5);
+      tick = tick.compareTo(Duration.ofSeconds(1)) > 0 ? Duration.ofSeconds(1)
+          : tick.compareTo(Duration.ofMillis(20)) < 0 ? Duration.ofMillis(20) : tick;
+      system.scheduler().scheduleWithFixedDelay(tick, tick, () -> history.progress(System.nanoTime()),
+          system.executionContext());
+      system.getWhenTerminated().thenRun(history::close);
+      return history;
+    } catch (IOException | SQLException e) {
+      throw new IllegalStateException("cannot open the watch history " + file + ": " + e.getMessage(), e);
+    }
   }
 
   /**

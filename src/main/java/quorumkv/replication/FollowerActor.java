@@ -22,11 +22,13 @@ import java.util.Optional;
 import quorumkv.CborSerializable;
 import quorumkv.core.LeaderContact;
 import quorumkv.metrics.Metrics;
+import quorumkv.storage.EntryChanges;
 import quorumkv.storage.EntryOutcome;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
 import quorumkv.storage.VersionedValue;
+import quorumkv.watch.WatchHistory;
 
 /**
  * A node's durable replica. It appends the leader's entries only after the entry before them
@@ -176,6 +178,8 @@ public final class FollowerActor
   private final Metrics metrics;
   /** Where the applied state is published for local reads; null when nobody reads it that way. */
   private final ReplicaView view;
+  /** Where applied changes are recorded for watch streams; null when not watched. */
+  private final WatchHistory watchHistory;
   /** The last leader heard from: makes a live leader sticky (pre-votes) and tells this node who leads. */
   private final LeaderContact leaderContact;
   private boolean recovered;
@@ -213,6 +217,7 @@ public final class FollowerActor
     super(PersistenceId.ofUniqueId(NAME_PREFIX + node),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(5), 0.2));
     this.view = view;
+    this.watchHistory = view == null ? null : view.watchHistory().orElse(null);
     this.leaderContact = leaderContact;
     this.context = context;
     this.node = node;
@@ -434,14 +439,36 @@ public final class FollowerActor
     return state;
   }
 
+  /**
+   * Applies an Appended event; the entries it applied are recorded in the watch history before the
+   * state is published or any snapshot of it taken (the history's durability rests on that order:
+   * see {@link WatchHistory}). Runs for replayed events at recovery too, which is how the history
+   * catches up on entries it lost in a crash.
+   */
+  private ReplicaState onAppended(ReplicaState s, Appended e) {
+    if (watchHistory == null) {
+      return published(s.append(e.term(), e.prevIndex(), e.entries(), e.leaderCommit(), retainedEntries));
+    }
+    List<EntryChanges> changes = new ArrayList<>();
+    ReplicaState next = s.append(e.term(), e.prevIndex(), e.entries(), e.leaderCommit(), retainedEntries, changes);
+    if (next.appliedIndex() > s.appliedIndex()) {
+      watchHistory.applied(s.appliedIndex(), changes, next.appliedIndex());
+    }
+    return published(next);
+  }
+
   @Override
   public EventHandler<ReplicaState, Event> eventHandler() {
     return newEventHandlerBuilder()
         .forAnyState()
-        .onEvent(Appended.class,
-            (s, e) -> published(s.append(e.term(), e.prevIndex(), e.entries(), e.leaderCommit(), retainedEntries)))
-        .onEvent(StateChunkInstalled.class,
-            (s, e) -> published(s.installChunk(e.term(), e.snapshotIndex(), e.snapshotTerm(), e.first(), e.last(), e.pairs())))
+        .onEvent(Appended.class, this::onAppended)
+        .onEvent(StateChunkInstalled.class, (s, e) -> {
+          ReplicaState next = s.installChunk(e.term(), e.snapshotIndex(), e.snapshotTerm(), e.first(), e.last(), e.pairs());
+          if (e.last() && watchHistory != null) {
+            watchHistory.reset(next.appliedIndex(), "this node's replica was replaced by a full state transfer");
+          }
+          return published(next);
+        })
         .onEvent(TermPromised.class, (s, e) -> published(s.promise(e.term(), e.candidate())))
         .build();
   }
@@ -451,6 +478,9 @@ public final class FollowerActor
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), s -> {
           recovered = true;
+          if (watchHistory != null) {
+            watchHistory.recovered(s.appliedIndex());
+          }
           published(s);
           context.getLog().info(
               "Replica {} recovered in {} ms: {} keys, applied index {}, log up to {} (term {}), promised term {}",

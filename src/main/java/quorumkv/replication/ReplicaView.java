@@ -2,6 +2,7 @@ package quorumkv.replication;
 
 import java.util.Optional;
 import quorumkv.storage.ReplicaState;
+import quorumkv.watch.WatchHistory;
 
 /**
  * The durable, applied state of this node's replica as its {@link FollowerActor} last published
@@ -22,8 +23,21 @@ public final class ReplicaView {
   private volatile ReplicaState state;
   private volatile Contact contact;
 
+  /** The changes this replica applied, for watch streams; null when nobody watches this replica. */
+  private final WatchHistory watchHistory;
+
   public ReplicaView(String node) {
+    this(node, null);
+  }
+
+  public ReplicaView(String node, WatchHistory watchHistory) {
     this.node = node;
+    this.watchHistory = watchHistory;
+  }
+
+  /** The watch history the replica records its applied changes in; empty when it records none. */
+  public Optional<WatchHistory> watchHistory() {
+    return Optional.ofNullable(watchHistory);
   }
 
   void publish(ReplicaState published) {

@@ -36,9 +36,10 @@ import java.util.regex.Pattern;
  * 1,000,000 keys never sits in memory as a whole.
  *
  * <p>TTL: a key line may carry {@code "ttlMs"} (the key's remaining time to live when the backup
- * was taken). It is parsed into {@link Line#ttlMs()}, but this build's replica has no TTL to put it
- * in, so {@link #read} refuses such a file rather than restore those keys as permanent. Wiring TTL
- * means: carry {@code ttlMs} from {@link Line} into the installed pairs and drop that refusal.
+ * was taken). A restored key gets that much time again from the moment this node reads the file:
+ * it expires {@code ttlMs} after the restore, decided by the leader as for any TTL key (so the
+ * time a backup spent on disk does not count; each node starts its clock when it reads the file,
+ * so {@code ttlMs} reads on different nodes may differ by the seconds between their restores).
  */
 public final class BackupFile {
   private static final JsonFactory JSON = JsonFactory.builder()
@@ -53,8 +54,9 @@ public final class BackupFile {
 
   /** One key line; {@code ttlMs} is present only when the line carries it. */
   public record Line(String key, String value, long version, OptionalLong ttlMs) {
-    public KeyValue keyValue() {
-      return new KeyValue(key, value, version);
+    /** The key to install; a key with a TTL expires {@code ttlMs} after {@code nowMillis}. */
+    public KeyValue keyValue(long nowMillis) {
+      return new KeyValue(key, value, version, ttlMs.isPresent() ? nowMillis + Math.max(1, ttlMs.getAsLong()) : 0);
     }
   }
 
@@ -108,6 +110,7 @@ public final class BackupFile {
       throw new InvalidBackup(name + ": empty file; a backup starts with a header line {\"index\",\"keys\",\"digest\"}");
     }
     Header header = header(name, text);
+    long startedMillis = System.currentTimeMillis();
     List<KeyValue> chunk = new ArrayList<>((int) Math.min(chunkSize, Math.max(1, Math.min(header.keys(), 10_000))));
     long digest = 0;
     long count = 0;
@@ -128,15 +131,10 @@ public final class BackupFile {
         throw new InvalidBackup(at + ": version " + line.version() + " of key " + quoted(line.key())
             + " is not in 1.." + header.index() + " (the header's index)");
       }
-      if (line.ttlMs().isPresent()) {
-        throw new InvalidBackup(at + ": key " + quoted(line.key()) + " has a TTL (ttlMs " + line.ttlMs().getAsLong()
-            + "), and this build cannot restore TTL keys; nothing was restored (restoring it without its TTL "
-            + "would make the key permanent)");
-      }
       previous = line.key();
       digest += StateDigest.pairHash(line.key(), line.value());
       count++;
-      chunk.add(line.keyValue());
+      chunk.add(line.keyValue(startedMillis));
       if (chunk.size() == chunkSize) {
         sink.accept(chunk);
         chunk = new ArrayList<>(chunkSize);
@@ -209,7 +207,10 @@ public final class BackupFile {
             value = p.getText();
           }
           case "version" -> version = wholeNumber(at, field, p, t);
-          case "ttlMs" -> ttlMs = wholeNumber(at, field, p, t);
+          case "ttlMs" -> {
+            ttlMs = wholeNumber(at, field, p, t);
+            expect(at, ttlMs >= 0, "\"ttlMs\" is negative (" + ttlMs + ")");
+          }
           default -> throw new InvalidBackup(at + ": unknown field \"" + field
               + "\" (written by a newer build?); a key line has key, value, version and ttlMs");
         }

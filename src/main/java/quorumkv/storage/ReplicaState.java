@@ -256,6 +256,15 @@ public final class ReplicaState implements CborSerializable {
    * {@code retained} applied entries in the log.
    */
   public ReplicaState append(long term, long prevIndex, List<LogEntry> appended, long leaderCommit, int retained) {
+    return append(term, prevIndex, appended, leaderCommit, retained, null);
+  }
+
+  /**
+   * {@link #append}, also adding to {@code changesOut} (when not null) what each entry applied
+   * by it changed, in log order: the feed of the watch history.
+   */
+  public ReplicaState append(long term, long prevIndex, List<LogEntry> appended, long leaderCommit, int retained,
+      List<EntryChanges> changesOut) {
     Vector<LogEntry> l = log;
     long last = lastIndex();
     for (LogEntry e : appended) {
@@ -279,11 +288,11 @@ public final class ReplicaState implements CborSerializable {
     long verified = appended.isEmpty() ? prevIndex : Math.max(prevIndex, appended.get(appended.size() - 1).index());
     ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l,
         Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest, expiries, outcomes);
-    return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained);
+    return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained, changesOut);
   }
 
-  private ReplicaState applyUpTo(long commit, int retained) {
-    Applying a = new Applying(entries, digest, expiries);
+  private ReplicaState applyUpTo(long commit, int retained, List<EntryChanges> changesOut) {
+    Applying a = new Applying(entries, digest, expiries, changesOut != null);
     TreePMap<Long, EntryOutcome> done = outcomes;
     long applied = appliedIndex;
     while (applied < commit) {
@@ -296,6 +305,10 @@ public final class ReplicaState implements CborSerializable {
         }
       } else {
         done = done.plus(e.index(), a.apply(e));
+      }
+      if (changesOut != null && !a.changes.isEmpty()) {
+        changesOut.add(new EntryChanges(e.index(), List.copyOf(a.changes)));
+        a.changes.clear();
       }
       applied++;
     }
@@ -317,17 +330,23 @@ public final class ReplicaState implements CborSerializable {
 
   /**
    * The key map, digest and expiry order while entries are applied; evaluates the state-dependent
-   * ones. Every key change goes through {@link #put} or {@link #delete}, expiries included.
+   * ones. Every change to a key goes through {@link #put} or {@link #delete}, expiries included,
+   * which record it (when asked to) for the watch history, so every kind of entry yields its
+   * changes without code of its own.
    */
   private static final class Applying {
     private TreePMap<String, VersionedValue> map;
     private long digest;
     private TreePSet<Due> expiries;
+    /** The changes of the entry being applied; stays empty when nobody records them. */
+    private final List<KeyChange> changes = new ArrayList<>(4);
+    private final boolean recording;
 
-    Applying(TreePMap<String, VersionedValue> map, long digest, TreePSet<Due> expiries) {
+    Applying(TreePMap<String, VersionedValue> map, long digest, TreePSet<Due> expiries, boolean recording) {
       this.map = map;
       this.digest = digest;
       this.expiries = expiries;
+      this.recording = recording;
     }
 
     void put(String key, String value, long version) {
@@ -336,6 +355,9 @@ public final class ReplicaState implements CborSerializable {
 
     /** {@code expiresAt} 0: the key has no TTL (a write without one makes a key permanent). */
     void put(String key, String value, long version, long expiresAt) {
+      if (recording) {
+        changes.add(new KeyChange(key, value));
+      }
       VersionedValue old = map.get(key);
       if (old != null) {
         digest -= StateDigest.pairHash(key, old.value());
@@ -360,6 +382,9 @@ public final class ReplicaState implements CborSerializable {
       map = map.minus(key);
       if (old.expiresAt() != 0) {
         expiries = expiries.minus(new Due(old.expiresAt(), key));
+      }
+      if (recording) {
+        changes.add(new KeyChange(key, null));
       }
       return true;
     }

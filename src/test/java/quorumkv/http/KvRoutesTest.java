@@ -612,7 +612,12 @@ public class KvRoutesTest {
     private final String base;
 
     static Node start(String name) {
-      Config config = TestConfig.singleNodeCluster(TestConfig.newDataDir(name), OVERRIDES);
+      return start(name, "");
+    }
+
+    /** A node whose settings also have {@code overrides} (HOCON). */
+    static Node start(String name, String overrides) {
+      Config config = TestConfig.singleNodeCluster(TestConfig.newDataDir(name), overrides + "\n" + OVERRIDES);
       ActorTestKit testKit = ActorTestKit.create(name, config);
       try {
         return new Node(testKit, Settings.from(config));
@@ -645,6 +650,11 @@ public class KvRoutesTest {
       awaitCondition("GET /ready answers 200", STARTUP, () -> get("/ready").status == 200);
       awaitCondition("the leader sees all five followers", STARTUP,
           () -> status().path("reachableFollowers").asInt() == 5 && status().path("replication").size() == 6);
+    }
+
+    /** http://127.0.0.1:port, where the routes are bound. */
+    String base() {
+      return base;
     }
 
     Reply get(String path) {

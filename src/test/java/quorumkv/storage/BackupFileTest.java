@@ -170,11 +170,20 @@ public class BackupFileTest {
   }
 
   @Test
-  public void aKeyWithATimeToLiveIsParsedButRefusedByThisBuild() throws Exception {
+  public void aKeyWithATimeToLiveGetsItsRemainingTimeFromTheRestore() throws Exception {
     String good = backup(10, PAIRS);
-    String withTtl = replaceLine(good, 1, "{\"key\":\"a\",\"value\":\"1\",\"version\":3,\"ttlMs\":25000}");
-    String message = rejection(withTtl);
-    assertTrue(message, message.contains("line 2: key \"a\" has a TTL (ttlMs 25000)"));
+    Path f = file(replaceLine(good, 1, "{\"key\":\"a\",\"value\":\"1\",\"version\":3,\"ttlMs\":25000}"));
+    List<KeyValue> pairs = new ArrayList<>();
+    long before = System.currentTimeMillis();
+    BackupFile.read(f, 10, pairs::addAll);
+    long after = System.currentTimeMillis();
+    KeyValue a = pairs.get(0);
+    assertEquals("a", a.key());
+    assertEquals(3, a.version());
+    assertTrue(a.toString(), a.expiresAt() >= before + 25_000 && a.expiresAt() <= after + 25_000);
+    assertEquals("the keys without ttlMs stay permanent", 0, pairs.get(1).expiresAt());
+    assertTrue(rejection(replaceLine(good, 1, "{\"key\":\"a\",\"value\":\"1\",\"version\":3,\"ttlMs\":-5}"))
+        .contains("line 2"));
   }
 
   @Test
