@@ -164,7 +164,19 @@ public class WatchHistoryTest {
   public void replayThenLiveHasNoGapAndNoRepeat() throws Exception {
     WatchHistory h = WatchHistory.inMemory(limits(100_000, 1 << 30));
     int total = 5_000;
-    Thread writer = new Thread(() -> putAll(h, 1, total, "k"));
+    // Applies in runs of 100 with a pause between them, so that watchers subscribe while entries
+    // are applied also on a fast, quiet machine (in one go it can finish before the tenth).
+    Thread writer = new Thread(() -> {
+      for (int from = 1; from <= total; from += 100) {
+        putAll(h, from, Math.min(total, from + 99), "k");
+        try {
+          Thread.sleep(1);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    });
     writer.start();
     record Watch(long since, WatchHistory.Subscription s, Collecting w) {}
     List<Watch> watches = new ArrayList<>();
