@@ -793,6 +793,11 @@ public final class NemesisRun {
         if (r == null) {
           return;
         }
+        recordWrite(h, r, "PUT");
+      }
+
+      /** Completes write (or compare-and-set) h from its answer: OK with its version, FAIL, or INFO (in doubt). */
+      void recordWrite(long h, NodeClient.Response r, String method) {
         JsonNode body = r.body();
         String error = body.path("error").asText(null);
         switch (classifyWrite(r.status(), error)) {
@@ -804,7 +809,7 @@ public final class NemesisRun {
           }
           case FAIL -> {
             history.fail(h, r.status() + " " + error);
-            count400(r.status(), "PUT", error);
+            count400(r.status(), method, error);
           }
           case INFO -> history.info(h, r.status() + " " + (error == null ? r.text() : error));
         }
@@ -846,25 +851,11 @@ public final class NemesisRun {
         if (r == null) {
           return;
         }
-        JsonNode body = r.body();
-        String error = body.path("error").asText(null);
         if (r.status() == 412) {
-          history.fail(h, "412 " + error);
+          history.fail(h, "412 " + r.body().path("error").asText(null));
           return;
         }
-        switch (classifyWrite(r.status(), error)) {
-          case OK -> {
-            history.ok(h);
-            if (body.has("version")) {
-              writeVersions.put(h, body.get("version").asLong());
-            }
-          }
-          case FAIL -> {
-            history.fail(h, r.status() + " " + error);
-            count400(r.status(), "PUT ifVersion", error);
-          }
-          case INFO -> history.info(h, r.status() + " " + (error == null ? r.text() : error));
-        }
+        recordWrite(h, r, "PUT ifVersion");
       }
 
       void read(int node, String key) {
