@@ -105,12 +105,16 @@ public final class KvRoutes extends AllDirectives {
       java.util.Set.of("kv", "txn", "watch", "set", "get", "write", "read", "backup", "status", "health", "ready", "metrics");
 
   public Route routes() {
-    return extractRequest(request -> mapResponse(response -> {
-      String first = request.getUri().pathSegments().iterator().hasNext()
-          ? request.getUri().pathSegments().iterator().next() : "";
-      metrics.request(request.method().value(), ROUTES.contains(first) ? first : "other", response.status().intValue());
-      return response;
-    }, this::api));
+    return extractRequest(request -> {
+      long started = System.nanoTime(); // routing starts: the request's headers have arrived
+      return mapResponse(response -> {
+        String first = request.getUri().pathSegments().iterator().hasNext()
+            ? request.getUri().pathSegments().iterator().next() : "";
+        metrics.request(request.method().value(), ROUTES.contains(first) ? first : "other",
+            response.status().intValue(), System.nanoTime() - started);
+        return response;
+      }, this::api);
+    });
   }
 
   private Route api() {

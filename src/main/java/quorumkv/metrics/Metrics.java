@@ -29,6 +29,7 @@ public final class Metrics implements Extension {
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Map<String, Counter> requests = new ConcurrentHashMap<>();
+  private final Map<String, Timer> routeLatency = new ConcurrentHashMap<>();
   private final Map<String, Timer> writeLatency = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> lagEntries = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> lagMillis = new ConcurrentHashMap<>();
@@ -110,10 +111,20 @@ public final class Metrics implements Extension {
   }
 
   /** One HTTP request answered; {@code route} is the first path segment. */
-  public void request(String method, String route, int status) {
+  /**
+   * One HTTP request answered: counted by route and status, and its latency (from routing to the
+   * response's headers; for a watch stream, until the stream is opened) by method and route.
+   */
+  public void request(String method, String route, int status, long nanos) {
     requests.computeIfAbsent(method + ' ' + route + ' ' + status, k -> Counter.builder("quorumkv_http_requests_total")
         .description("HTTP requests by route and status")
         .tags("method", method, "route", route, "status", Integer.toString(status)).register(registry)).increment();
+    routeLatency.computeIfAbsent(method + ' ' + route, k -> Timer.builder("quorumkv_http_request_seconds")
+        .description("Server-side latency of HTTP requests by method and route, from routing to the response's headers")
+        .tags("method", method, "route", route)
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
+        .maximumExpectedValue(Duration.ofSeconds(60)).register(registry))
+        .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
   /** A write's latency as its client saw it from this node, by write quorum and outcome. */

@@ -485,6 +485,8 @@ public class KvRoutesTest {
     for (String expected : List.of(
         "quorumkv_http_requests_total{method=\"PUT\",route=\"kv\",status=\"200\",}",
         "quorumkv_http_requests_total{method=\"GET\",route=\"kv\",status=\"404\",}",
+        "quorumkv_http_request_seconds_count{method=\"PUT\",route=\"kv\",}",
+        "quorumkv_http_request_seconds_bucket{method=\"GET\",route=\"kv\",",
         "quorumkv_write_latency_seconds_bucket{outcome=\"written\",w=\"2\",",
         "quorumkv_write_acks_count",
         "quorumkv_replicate_batch_entries_count",
