@@ -236,6 +236,13 @@ public final class LeaderActor {
   private RetainedLog log;
   private Replication replication;
   private ReadRounds<LinearizableRead> readRounds;
+  /**
+   * The last index this leader adopted when it was elected. Its commit index may lag behind
+   * entries acknowledged under an earlier leader until those commit again in this term, so no read
+   * is served below this index (Raft's rule that a leader commits an entry of its own term before
+   * it answers reads).
+   */
+  private long termStartIndex;
 
   public static Behavior<Command> create(
       Settings.Replication settings, String node, int nodeIndex, ActorRef<FollowerActor.Command> localReplica,
@@ -490,6 +497,7 @@ public final class LeaderActor {
     log = new RetainedLog(Math.max(settings.retainedEntries(), adopted.size() + 1),
         localPosition.baseIndex(), localPosition.baseTerm());
     adopted.forEach(log::append);
+    termStartIndex = log.lastIndex();
     expiriesInFlight.clear();
     expiringKeys.clear();
     election.becameLeader();
@@ -787,10 +795,11 @@ public final class LeaderActor {
       }
       return Behaviors.same();
     }
+    long readIndex = Math.max(replication.commitIndex(), termStartIndex);
     if (read.level() == ReadLevel.LEADER) {
-      localReplica.tell(new FollowerActor.ReadAt(read.key(), replication.commitIndex(), read.replyTo()));
+      localReplica.tell(new FollowerActor.ReadAt(read.key(), readIndex, read.replyTo()));
     } else {
-      readRounds.read(new LinearizableRead(read.key(), read.replyTo()), replication.commitIndex());
+      readRounds.read(new LinearizableRead(read.key(), read.replyTo()), readIndex);
     }
     return Behaviors.same();
   }

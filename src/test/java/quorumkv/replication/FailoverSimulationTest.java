@@ -20,6 +20,7 @@ import org.junit.Test;
 import quorumkv.TestConfig;
 import quorumkv.config.Settings;
 import quorumkv.node.NodeWiring;
+import quorumkv.storage.LogEntry;
 
 /**
  * Leader changes among six replicas in one ActorSystem on real SQLite journals, wired as a node
@@ -140,6 +141,44 @@ public class FailoverSimulationTest {
     assertTrue(r.toString(), r instanceof FollowerActor.Value);
     assertEquals("acked", ((FollowerActor.Value) r).value());
     assertTrue(info(next).term() > 1);
+  }
+
+  @Test
+  public void aNewLeaderAnswersNoReadBeforeTheLogItAdoptedHasCommitted() {
+    // A leader of term 1 (node9, gone now) had "k" on node1..node3 and its own replica: W + 1
+    // copies, so it acknowledged the write, but its commit index never reached anyone.
+    TestProbe<FollowerActor.PrepareReply> promises = testKit.createTestProbe();
+    TestProbe<FollowerActor.ReplicateReply> acks = testKit.createTestProbe();
+    for (String n : List.of("node1", "node2", "node3")) {
+      replicas.get(n).ref().tell(new FollowerActor.Prepare(1, "node9", promises.ref()));
+      promises.expectMessageClass(FollowerActor.Prepared.class);
+      replicas.get(n).ref().tell(new FollowerActor.Replicate(1, "node9", 0, 0,
+          List.of(new LogEntry(1, 1, "k", "acked")), 0, acks.ref()));
+      acks.expectMessageClass(FollowerActor.Acked.class);
+    }
+    for (String n : List.of("node0", "node1", "node2")) {
+      testKit.stop(replicas.get(n).ref());
+    }
+    // node4 leads with promises from node3, node4 and node5: it adopts index 1 from node3 but
+    // cannot commit it with three replicas. Its commit index is 0, where "k" does not exist: a
+    // read answered from there would lose an acknowledged write. A leader read waits for the
+    // commit; a linearizable one cannot get W confirmations from two followers and says so.
+    ActorRef<LeaderActor.Command> next = leaderOn("node4", ReplicationDelay.none());
+    awaitActive(next, 2);
+    assertEquals(1, info(next).lastIndex());
+    assertEquals(0, info(next).committedIndex());
+    TestProbe<ReadResult> leaderRead = testKit.createTestProbe();
+    next.tell(new LeaderActor.Read("k", LeaderActor.ReadLevel.LEADER, leaderRead.ref(), false));
+    ReadResult early = read(next, "k", LeaderActor.ReadLevel.LINEARIZABLE);
+    assertTrue(early.toString(), early instanceof ReadResult.Unavailable);
+    leaderRead.expectNoMessage(Duration.ZERO);
+
+    // node1 is back: four replicas, the entry commits in term 2 and reads see it.
+    wiring.replica("node1");
+    ReadResult waited = leaderRead.receiveMessage(Duration.ofSeconds(20));
+    assertTrue(waited.toString(), waited instanceof FollowerActor.Value v && "acked".equals(v.value()));
+    ReadResult r = read(next, "k", LeaderActor.ReadLevel.LINEARIZABLE);
+    assertTrue(r.toString(), r instanceof FollowerActor.Value v && "acked".equals(v.value()));
   }
 
   @Test
