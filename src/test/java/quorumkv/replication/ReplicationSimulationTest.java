@@ -107,11 +107,11 @@ public class ReplicationSimulationTest {
 
   @Test
   public void eachWriteQuorumAnswersAfterTheWthFollowerAndBeforeTheNext() {
-    // Follower k is k * 500 ms away: the W-th ack cannot come before W * 500 ms, and the
+    // Follower k is k * 300 ms away: the W-th ack cannot come before W * 300 ms, and the
     // (W+1)-th follower cannot have the write when the answer comes.
     Map<String, Duration> delays = new HashMap<>();
     for (int k = 1; k <= 5; k++) {
-      delays.put("node" + k, Duration.ofMillis(500L * k));
+      delays.put("node" + k, Duration.ofMillis(300L * k));
     }
     // Resends would reorder the followers (a link slower than resend-after looks lost).
     start(perFollower(delays), "quorumkv.replication.resend-after = 10s");
@@ -123,7 +123,7 @@ public class ReplicationSimulationTest {
       WriteResult.Written written = (WriteResult.Written) result;
       assertEquals(w, written.acks());
       assertTrue("W=" + w + " answered after " + elapsedMs + " ms, before its " + w + "th follower could ack",
-          elapsedMs >= 500L * w - 5);
+          elapsedMs >= 300L * w - 5);
       for (int k = 1; k <= w; k++) {
         assertTrue("W=" + w + ": node" + k + " acked, so it must hold the write " + written + ": "
             + java.util.stream.IntStream.rangeClosed(1, 5).mapToObj(i -> positionOf("node" + i).toString()).toList(),
