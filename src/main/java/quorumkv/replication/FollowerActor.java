@@ -298,6 +298,18 @@ public final class FollowerActor
     if (!changesSomething) {
       return Effect().reply(cmd.replyTo(), ack);
     }
+    if (Math.min(cmd.leaderCommit(), matched) > state.appliedIndex()) {
+      // Entries up to the leader's commit index are committed: on the leader's replica and W
+      // followers' disks whatever happens to this one. Local reads and waiting reads see them now,
+      // not after this replica's journal write of the commit index (a second journal write per
+      // entry when the commit comes alone, as it does on an idle cluster and to the leader's own
+      // replica). The event handler applies the same entries again once that write is done, and
+      // records them for watch streams then.
+      ReplicaState committed = state.append(
+          cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit(), retainedEntries);
+      published(committed);
+      answerParkedReads(committed);
+    }
     long started = System.nanoTime();
     return Effect()
         .persist(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit()))
@@ -429,8 +441,11 @@ public final class FollowerActor
   }
 
   /**
-   * Publishes a state for local reads. Event handlers run once the event is in the journal, so a
-   * published state is always durable; during recovery nothing is published until it completes.
+   * Publishes a state for local reads: from event handlers, once the event is in the journal, and
+   * (see {@link #onReplicate}) when committed entries are about to be applied, before the journal
+   * write of the commit index. Every published state is committed, and its entries durable on a
+   * quorum; after a crash this replica may recover to an earlier applied index than it published,
+   * and catches up with the leader's next message. During recovery nothing is published.
    */
   private ReplicaState published(ReplicaState state) {
     if (view != null && recovered) {

@@ -5,8 +5,9 @@ import quorumkv.storage.ReplicaState;
 import quorumkv.watch.WatchHistory;
 
 /**
- * The durable, applied state of this node's replica as its {@link FollowerActor} last published
- * it: after recovery and after every event it persisted. Local reads use it directly instead of
+ * The committed, applied state of this node's replica as its {@link FollowerActor} last published
+ * it: after recovery, after every event it persisted, and as soon as it hears of a commit (before
+ * its journal write of the commit index). Local reads use it directly instead of
  * asking the actor, so they cost no message and never wait behind a persist (the actor stashes
  * every command while SQLite syncs). {@link ReplicaState} is immutable, so a reader always sees one
  * whole state, exactly one the actor itself would have answered from.
