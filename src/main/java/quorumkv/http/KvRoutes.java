@@ -1,6 +1,7 @@
 package quorumkv.http;
 
 import akka.NotUsed;
+import akka.actor.Cancellable;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
@@ -43,6 +44,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeoutException;
 import quorumkv.config.Settings;
 import quorumkv.replication.FollowerActor;
 import quorumkv.replication.LeaderActor;
@@ -151,7 +153,10 @@ public final class KvRoutes extends AllDirectives {
                     parameterOptional("ttl", ttl -> entity(Unmarshaller.entityToString(), body ->
                         keyWrite(limits.key(key), limits.value(body), limits.ifVersion(ifVersion),
                             limits.ttlMillis(ttl), params)))))),
-                get(() -> parameterOptional("consistency", c -> read(limits.key(key), limits.consistency(c)))),
+                get(() -> parameterOptional("consistency", c -> parameterOptional("minIndex", m ->
+                    parameterOptional("timeout", t -> m.isPresent()
+                        ? readAtLeast(limits.key(key), limits.consistency(c), limits.minIndex(m), limits.timeout(t))
+                        : read(limits.key(key), limits.consistency(c)))))),
                 delete(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
                     keyWrite(limits.key(key), null, limits.ifVersion(ifVersion), 0, params))))))))));
   }
@@ -317,6 +322,43 @@ public final class KvRoutes extends AllDirectives {
         return json(StatusCodes.SERVICE_UNAVAILABLE, error(unavailable.reason(), "key", key));
       }
       return valueResponse(key, (FollowerActor.Value) tried.get());
+    });
+  }
+
+  /**
+   * A local read that waits until this node's replica has applied {@code minIndex} (read your own
+   * writes on any node: pass the {@code X-Quorumkv-Index} a write answered), at most
+   * {@code timeout}; then 503, never an older state.
+   */
+  private Route readAtLeast(String key, ReadConsistency consistency, long minIndex, Duration timeout) {
+    if (consistency != ReadConsistency.LOCAL) {
+      throw new InvalidRequest("minIndex is for consistency=local reads (leader and linearizable reads already "
+          + "see every acknowledged write)");
+    }
+    Optional<CompletableFuture<ReplicaState>> waiting = localView.awaitApplied(minIndex);
+    if (waiting.isEmpty()) {
+      return json(StatusCodes.SERVICE_UNAVAILABLE, error("too many reads waiting for an index on this node ("
+          + ReplicaView.MAX_WAITING + "); retry shortly", "key", key));
+    }
+    CompletableFuture<ReplicaState> until = waiting.get();
+    if (!until.isDone()) {
+      Cancellable timer = system.scheduler().scheduleOnce(timeout, () -> {
+        if (until.completeExceptionally(new TimeoutException())) {
+          localView.stopWaiting(until);
+        }
+      }, system.executionContext());
+      until.whenComplete((s, failure) -> timer.cancel());
+    }
+    // Answered on the HTTP dispatcher, not on the replica's thread that completed the wait.
+    CompletionStage<ReplicaState> state = until.thenApplyAsync(s -> s, system.executionContext());
+    return onComplete(state, tried -> {
+      if (tried.isFailure()) {
+        long applied = localView.state().map(ReplicaState::appliedIndex).orElse(0L);
+        return json(StatusCodes.SERVICE_UNAVAILABLE, error("this node's replica has applied index " + applied
+            + ", not yet " + minIndex + ", after " + timeout.toMillis() + " ms (catching up, or cut off from the leader)",
+            "key", key, "minIndex", minIndex, "appliedIndex", applied));
+      }
+      return valueResponse(key, localView.read(tried.get(), key));
     });
   }
 

@@ -86,6 +86,23 @@ final class RequestLimits {
         + timeout.get() + "'");
   }
 
+  /** A local read's {@code minIndex}: 0 when absent (any applied state will do). */
+  long minIndex(Optional<String> minIndex) {
+    if (minIndex.isEmpty()) {
+      return 0;
+    }
+    try {
+      long n = Long.parseLong(minIndex.get().trim());
+      if (n >= 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new InvalidRequest("minIndex must be a log index >= 0 (an X-Quorumkv-Index a write or read answered), got '"
+        + minIndex.get() + "'");
+  }
+
   /** A put's TTL in milliseconds, 0 when absent (the key is permanent). */
   long ttlMillis(Optional<String> ttl) {
     return ttl.isEmpty() ? 0 : ttlMillis(ttl.get(), "ttl");

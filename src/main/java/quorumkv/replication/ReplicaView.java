@@ -1,6 +1,9 @@
 package quorumkv.replication;
 
+import java.util.Comparator;
 import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.concurrent.CompletableFuture;
 import quorumkv.storage.ReplicaState;
 import quorumkv.watch.WatchHistory;
 
@@ -20,8 +23,16 @@ public final class ReplicaView {
    */
   public record Contact(long term, String leader, long atNanos, long leaderCommit, long count) {}
 
+  /** Reads that may wait at once for an index to be applied; more are refused. */
+  public static final int MAX_WAITING = 10_000;
+
+  private record Waiter(long index, CompletableFuture<ReplicaState> until) {}
+
   private final String node;
   private volatile ReplicaState state;
+  private final PriorityQueue<Waiter> waiters = new PriorityQueue<>(Comparator.comparingLong(Waiter::index));
+  /** waiters.size(), readable without the lock: publish skips the lock when nobody waits. */
+  private volatile int waiting;
   private volatile Contact contact;
 
   /** The changes this replica applied, for watch streams; null when nobody watches this replica. */
@@ -43,6 +54,50 @@ public final class ReplicaView {
 
   void publish(ReplicaState published) {
     state = published;
+    if (waiting == 0) {
+      return;
+    }
+    synchronized (waiters) {
+      while (!waiters.isEmpty() && waiters.peek().index() <= published.appliedIndex()) {
+        Waiter w = waiters.poll();
+        waiting = waiters.size();
+        w.until().complete(published);
+      }
+    }
+  }
+
+  /**
+   * The first published state that has applied {@code index}: now if the last one has, otherwise
+   * when the replica publishes one (reads that must see a given write, e.g. the client's own). The
+   * caller times the wait out with {@link #stopWaiting}. Empty when {@link #MAX_WAITING} reads wait
+   * already.
+   */
+  public Optional<CompletableFuture<ReplicaState>> awaitApplied(long index) {
+    ReplicaState current = state;
+    if (current != null && current.appliedIndex() >= index) {
+      return Optional.of(CompletableFuture.completedFuture(current));
+    }
+    synchronized (waiters) {
+      current = state; // published meanwhile?
+      if (current != null && current.appliedIndex() >= index) {
+        return Optional.of(CompletableFuture.completedFuture(current));
+      }
+      if (waiters.size() >= MAX_WAITING) {
+        return Optional.empty();
+      }
+      CompletableFuture<ReplicaState> until = new CompletableFuture<>();
+      waiters.add(new Waiter(index, until));
+      waiting = waiters.size();
+      return Optional.of(until);
+    }
+  }
+
+  /** A wait from {@link #awaitApplied} is given up (timed out): forget it. */
+  public void stopWaiting(CompletableFuture<ReplicaState> until) {
+    synchronized (waiters) {
+      waiters.removeIf(w -> w.until() == until);
+      waiting = waiters.size();
+    }
   }
 
   void publishContact(Contact latest) {
@@ -57,6 +112,11 @@ public final class ReplicaView {
   /** The applied state as last published; empty until the replica has recovered. */
   public Optional<ReplicaState> state() {
     return Optional.ofNullable(state);
+  }
+
+  /** The key in {@code published}, a state this view published, answered as from this node. */
+  public FollowerActor.Value read(ReplicaState published, String key) {
+    return FollowerActor.value(node, published, key);
   }
 
   /** The key as of the last published state; empty until the replica has recovered. */

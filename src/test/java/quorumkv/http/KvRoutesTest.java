@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.AfterClass;
@@ -86,6 +87,42 @@ public class KvRoutesTest {
     Reply reread = node.get("/kv/alpha?consistency=leader");
     assertEquals("two", reread.body.get("value").asText());
     assertEquals(v2, reread.body.get("version").asLong());
+  }
+
+  @Test
+  public void aLocalReadWithMinIndexWaitsForThatIndexAndNeverAnswersOlder() throws Exception {
+    Reply put = node.put("/kv/ryw", "mine");
+    assertWritten(put, "ryw", 3);
+    long index = Long.parseLong(put.index);
+    Reply mine = node.get("/kv/ryw?minIndex=" + index);
+    assertEquals(mine.toString(), 200, mine.status);
+    assertEquals("mine", mine.body.get("value").asText());
+    assertTrue(mine.toString(), Long.parseLong(mine.index) >= index);
+
+    // An index not written yet: waits, and is answered by the write that reaches it.
+    long next = node.status().get("leaderLastIndex").asLong() + 1;
+    CompletableFuture<Reply> waiting = CompletableFuture.supplyAsync(
+        () -> node.get("/kv/ryw?minIndex=" + next + "&timeout=20s"));
+    Thread.sleep(300);
+    assertFalse("answered before index " + next + " existed: " + (waiting.isDone() ? waiting.join() : ""),
+        waiting.isDone());
+    assertWritten(node.put("/kv/ryw", "newer"), "ryw", 3);
+    Reply waited = waiting.get(30, TimeUnit.SECONDS);
+    assertEquals(waited.toString(), 200, waited.status);
+    assertEquals("newer", waited.body.get("value").asText());
+
+    // Not reached within the timeout: 503 with where the replica stands, never the older value.
+    long far = next + 1_000_000;
+    Reply timedOut = node.get("/kv/ryw?minIndex=" + far + "&timeout=200ms");
+    assertEquals(timedOut.toString(), 503, timedOut.status);
+    assertEquals(timedOut.toString(), far, timedOut.body.get("minIndex").asLong());
+    assertTrue(timedOut.toString(), timedOut.body.get("appliedIndex").asLong() < far);
+    assertFalse(timedOut.toString(), timedOut.body.has("value"));
+
+    assertBadRequest(node.get("/kv/ryw?minIndex=-1"), "minIndex must be a log index");
+    assertBadRequest(node.get("/kv/ryw?minIndex=x"), "minIndex must be a log index");
+    assertBadRequest(node.get("/kv/ryw?minIndex=1&consistency=leader"), "minIndex is for consistency=local");
+    assertBadRequest(node.get("/kv/ryw?minIndex=1&timeout=61s"), "timeout must be a duration");
   }
 
   @Test
