@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import quorumkv.config.Settings;
 import quorumkv.metrics.Metrics;
 import quorumkv.replication.ReplicaView;
@@ -55,6 +56,16 @@ final class WatchRoutes extends AllDirectives {
   private final RequestLimits limits;
   private final Metrics metrics;
   private final ObjectMapper mapper = new ObjectMapper();
+  /**
+   * The last entries' events as rendered, by version modulo the size: every stream whose filter
+   * takes an entry whole is given the very same {@link EntryChanges}, so N streams render its JSON
+   * once, not N times. A slot is used only for that same object (a stream that sees part of an
+   * entry renders its own), and a stream further behind than the ring renders again.
+   */
+  private final AtomicReferenceArray<Rendered> rendered = new AtomicReferenceArray<>(RENDERED_SLOTS);
+  private static final int RENDERED_SLOTS = 1024;
+
+  private record Rendered(EntryChanges changes, ServerSentEvent event) {}
 
   WatchRoutes(Settings settings, ActorSystem<?> system, ReplicaView view, RequestLimits limits) {
     this.settings = settings;
@@ -164,6 +175,17 @@ final class WatchRoutes extends AllDirectives {
       return ServerSentEvent.create(toJson(Map.of("index", p.index())), "progress", id);
     }
     EntryChanges changes = ((WatchEvent.Changed) event).changes();
+    int slot = (int) (changes.version() & (RENDERED_SLOTS - 1));
+    Rendered cached = rendered.get(slot);
+    if (cached != null && cached.changes() == changes) {
+      return cached.event();
+    }
+    ServerSentEvent sse = render(changes, id);
+    rendered.set(slot, new Rendered(changes, sse));
+    return sse;
+  }
+
+  private ServerSentEvent render(EntryChanges changes, String id) {
     if (changes.changes().size() == 1) {
       KeyChange c = changes.changes().get(0);
       Map<String, Object> data = new LinkedHashMap<>();

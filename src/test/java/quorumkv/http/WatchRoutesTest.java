@@ -212,6 +212,33 @@ public class WatchRoutesTest {
   }
 
   @Test
+  public void streamsWithDifferentFiltersEachGetTheirOwnPartOfOneEntry() throws Exception {
+    // A rendered event is shared by the streams that take its entry whole; one that takes part of
+    // the entry must still get only its part. Replayed one stream after the other, so each finds
+    // what the one before rendered.
+    long v = node.post("/txn", """
+        {"compare": [], "success": [{"op": "put", "key": "s/x", "value": "1"}, {"op": "put", "key": "s/y", "value": "2"}]}""")
+        .body.get("version").asLong();
+    String since = "&since=" + (v - 1);
+    try (Stream whole = new Stream("/watch?prefix=s/" + since, null)) {
+      Event e = whole.nextChange();
+      assertEquals("txn", e.type());
+      assertEquals(2, e.data().get("changes").size());
+    }
+    try (Stream part = new Stream("/watch?key=s/x" + since, null)) {
+      Event p = part.nextChange();
+      assertEquals("put", p.type());
+      assertEquals(mapper.readTree("{\"key\":\"s/x\",\"value\":\"1\",\"version\":" + v + "}"), p.data());
+    }
+    try (Stream wholeAgain = new Stream("/watch?prefix=s" + since, null)) {
+      Event e = wholeAgain.nextChange();
+      assertEquals("txn", e.type());
+      assertEquals(v, e.id());
+      assertEquals(2, e.data().get("changes").size());
+    }
+  }
+
+  @Test
   public void aKeyWatchSeesOnlyItsKey() throws Exception {
     try (Stream s = new Stream("/watch?key=only", null)) {
       put("only2", "x");
