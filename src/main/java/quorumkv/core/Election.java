@@ -57,6 +57,8 @@ public final class Election {
   /** The highest term this node knows of. */
   private long term;
   private String leader;
+  /** The term of {@code leader}: {@link #term} or, after a campaign that got nowhere, below it. */
+  private long leaderTerm;
   private int ticks;
   private int timeoutTicks;
   private long proposedTerm;
@@ -104,21 +106,41 @@ public final class Election {
 
   /** This node's replica accepted a message from {@code leader}, the leader of {@code leaderTerm}. */
   public Action heardFromLeader(long leaderTerm, String leaderNode) {
-    if (leaderNode.equals(node) || leaderTerm < term) {
+    if (leaderNode.equals(node)) {
+      return NOTHING;
+    }
+    if (leaderTerm < term) {
+      if (role == Role.LEADER || role == Role.ADOPTING) {
+        return NOTHING;
+      }
+      // This node's replica accepted the message, so it has promised no term above leaderTerm:
+      // the newer term this node knows is one it only asked for (a campaign that got no promises,
+      // e.g. while its replica was recovering) or saw asked for. Nothing makes that leader step
+      // down, and its followers refuse this node pre-votes while they hear it: follow it, or this
+      // node would campaign in vain forever and never know the leader. Its next campaign still
+      // proposes a term above every one it knows.
+      follow(leaderTerm, leaderNode);
       return NOTHING;
     }
     boolean newer = leaderTerm > term;
     term = leaderTerm;
-    leader = leaderNode;
-    ticks = 0;
+    follow(leaderTerm, leaderNode);
     if (role == Role.LEADER && newer) {
       return new StepDown(leaderTerm);
     }
+    return NOTHING;
+  }
+
+  private void follow(long leaderTerm, String leaderNode) {
+    this.leaderTerm = leaderTerm;
+    leader = leaderNode;
+    ticks = 0;
     if (role != Role.FOLLOWER && role != Role.LEADER) {
       role = Role.FOLLOWER;
       timeoutTicks = drawTimeout();
+      campaign = null;
+      preVotes.clear();
     }
-    return NOTHING;
   }
 
   /** A term seen anywhere (a refusal, a replica's promise to someone else). */
@@ -216,6 +238,11 @@ public final class Election {
   }
 
   /** The leader this node follows (itself when leading), or null while none is known. */
+  /** The term of the leader this node follows (see {@link #leader}). */
+  public long leaderTerm() {
+    return leaderTerm;
+  }
+
   public String leader() {
     return leader;
   }

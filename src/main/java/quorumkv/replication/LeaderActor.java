@@ -524,7 +524,7 @@ public final class LeaderActor {
   private String electionStatus() {
     return switch (election.role()) {
       case FOLLOWER -> election.leader() == null ? "following: no leader heard from yet"
-          : "following " + election.leader() + " (term " + election.term() + ")";
+          : "following " + election.leader() + " (term " + election.leaderTerm() + ")";
       case PRE_CANDIDATE -> String.format("asking for pre-votes for term %d: %d of the %d needed",
           election.proposedTerm(), election.preVotes(), promisesNeeded);
       case LEADER -> "leading";

@@ -206,6 +206,40 @@ public class ElectionSimulationTest {
   }
 
   @Test
+  public void aNodeWhoseCampaignGotNoPromisesFollowsALiveLeaderOfALowerTerm() {
+    // node3 won pre-votes and proposed a term, but no promise came (its replica was still
+    // recovering, say). Meanwhile node1 leads a lower term, and node3's replica accepts its
+    // messages: node3 must follow node1, not campaign again and again while node1's followers
+    // refuse it pre-votes.
+    Election e = new Election("node3", 3, N, 3, new Election.Timing(2, 4), new Random(1));
+    Election.Action a = e.tick();
+    while (!(a instanceof Election.AskPreVotes)) {
+      a = e.tick();
+    }
+    long proposed = ((Election.AskPreVotes) a).term();
+    e.preVoteAnswered("node3", proposed, true, 0);
+    e.preVoteAnswered("node4", proposed, true, 0);
+    assertTrue(e.preVoteAnswered("node5", proposed, true, 0) instanceof Election.StartCampaign);
+    long lowerTerm = 1;
+    assertTrue(lowerTerm < proposed && Terms.owner(lowerTerm, N) == 1);
+
+    e.heardFromLeader(lowerTerm, "node1");
+    assertEquals(Election.Role.FOLLOWER, e.role());
+    assertEquals("node1", e.leader());
+    assertEquals(lowerTerm, e.leaderTerm());
+    for (int i = 0; i < 100; i++) {
+      assertTrue("tick " + i + ": campaigned while hearing its leader", e.tick() instanceof Election.Nothing);
+      e.heardFromLeader(lowerTerm, "node1");
+    }
+    // The leader goes quiet: the next campaign proposes a term above everything seen.
+    a = e.tick();
+    while (!(a instanceof Election.AskPreVotes)) {
+      a = e.tick();
+    }
+    assertTrue(((Election.AskPreVotes) a).term() > proposed);
+  }
+
+  @Test
   public void aLeaderThatHearsOfANewerTermInALatePreVoteAnswerStepsDown() {
     Election e = new Election("node0", 0, N, 3, new Election.Timing(2, 4), new Random(1));
     long term = 0;
