@@ -88,19 +88,8 @@ final class RequestLimits {
 
   /** A local read's {@code minIndex}: 0 when absent (any applied state will do). */
   long minIndex(Optional<String> minIndex) {
-    if (minIndex.isEmpty()) {
-      return 0;
-    }
-    try {
-      long n = Long.parseLong(minIndex.get().trim());
-      if (n >= 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new InvalidRequest("minIndex must be a log index >= 0 (an X-Quorumkv-Index a write or read answered), got '"
-        + minIndex.get() + "'");
+    return nonNegative(minIndex, 0,
+        "minIndex must be a log index >= 0 (an X-Quorumkv-Index a write or read answered)");
   }
 
   /** A put's TTL in milliseconds, 0 when absent (the key is permanent). */
@@ -132,19 +121,23 @@ final class RequestLimits {
    * key must have (0: it must be absent).
    */
   long ifVersion(Optional<String> ifVersion) {
-    if (ifVersion.isEmpty()) {
-      return -1;
+    return nonNegative(ifVersion, -1, "ifVersion must be an integer version >= 0 (0: only if the key is absent)");
+  }
+
+  /** {@code value} as a whole number >= 0, {@code absent} when there is none; else 400 with {@code error}. */
+  private static long nonNegative(Optional<String> value, long absent, String error) {
+    if (value.isEmpty()) {
+      return absent;
     }
     try {
-      long n = Long.parseLong(ifVersion.get().trim());
+      long n = Long.parseLong(value.get().trim());
       if (n >= 0) {
         return n;
       }
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw new InvalidRequest("ifVersion must be an integer version >= 0 (0: only if the key is absent), got '"
-        + ifVersion.get() + "'");
+    throw new InvalidRequest(error + ", got '" + value.get() + "'");
   }
 
   /** The prefix of a prefix delete: required and non-empty (deleting every key takes a prefix). */

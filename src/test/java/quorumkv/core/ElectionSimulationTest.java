@@ -40,11 +40,8 @@ public class ElectionSimulationTest {
   @Test
   public void aCandidateThatSeesANewerTermWhileAdoptingGivesUpItsRound() {
     Election e = new Election("node1", 1, N, 3, new Election.Timing(2, 4), new Random(1));
-    Election.Action a = e.tick();
-    while (!(a instanceof Election.AskPreVotes)) {
-      a = e.tick();
-    }
-    long term = ((Election.AskPreVotes) a).term();
+    long term = untilPreVotesAsked(e);
+    Election.Action a = null;
     for (String n : new String[] {"node1", "node2", "node3"}) {
       a = e.preVoteAnswered(n, term, true, 0);
     }
@@ -212,11 +209,7 @@ public class ElectionSimulationTest {
     // messages: node3 must follow node1, not campaign again and again while node1's followers
     // refuse it pre-votes.
     Election e = new Election("node3", 3, N, 3, new Election.Timing(2, 4), new Random(1));
-    Election.Action a = e.tick();
-    while (!(a instanceof Election.AskPreVotes)) {
-      a = e.tick();
-    }
-    long proposed = ((Election.AskPreVotes) a).term();
+    long proposed = untilPreVotesAsked(e);
     e.preVoteAnswered("node3", proposed, true, 0);
     e.preVoteAnswered("node4", proposed, true, 0);
     assertTrue(e.preVoteAnswered("node5", proposed, true, 0) instanceof Election.StartCampaign);
@@ -232,22 +225,13 @@ public class ElectionSimulationTest {
       e.heardFromLeader(lowerTerm, "node1");
     }
     // The leader goes quiet: the next campaign proposes a term above everything seen.
-    a = e.tick();
-    while (!(a instanceof Election.AskPreVotes)) {
-      a = e.tick();
-    }
-    assertTrue(((Election.AskPreVotes) a).term() > proposed);
+    assertTrue(untilPreVotesAsked(e) > proposed);
   }
 
   @Test
   public void aLeaderThatHearsOfANewerTermInALatePreVoteAnswerStepsDown() {
     Election e = new Election("node0", 0, N, 3, new Election.Timing(2, 4), new Random(1));
-    long term = 0;
-    Election.Action a = e.tick();
-    while (!(a instanceof Election.AskPreVotes)) {
-      a = e.tick();
-    }
-    term = ((Election.AskPreVotes) a).term();
+    long term = untilPreVotesAsked(e);
     e.preVoteAnswered("node0", term, true, 0);
     e.preVoteAnswered("node1", term, true, 0);
     assertTrue(e.preVoteAnswered("node2", term, true, 0) instanceof Election.StartCampaign);
@@ -256,6 +240,15 @@ public class ElectionSimulationTest {
     }
     e.becameLeader();
     assertTrue(e.preVoteAnswered("node3", term, false, term + 5) instanceof Election.StepDown);
+  }
+
+  /** Ticks {@code e} until its election timeout makes it ask for pre-votes; the term it asks for. */
+  private static long untilPreVotesAsked(Election e) {
+    Election.Action a = e.tick();
+    while (!(a instanceof Election.AskPreVotes)) {
+      a = e.tick();
+    }
+    return ((Election.AskPreVotes) a).term();
   }
 
   /** Writes, message loss and delay, and crashes, restarts and partitions at random. */
