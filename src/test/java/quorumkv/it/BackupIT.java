@@ -36,7 +36,8 @@ import quorumkv.storage.KeyOrder;
 import quorumkv.storage.StateDigest;
 
 /**
- * Backups and ranges on six real JVMs: after writes through every node, a linearizable backup
+ * Backups and ranges on six real JVMs: after writes through every node (2,500 one by one, then
+ * 97,500 more in transactions: 100,000 keys), a linearizable backup
  * taken from each node holds every acknowledged write with its version, its lines are the state its
  * header describes (key count, digest) in code point order, and all six are the same state, the
  * one /status reports; paging through the whole key space with a linearizable range on a follower
@@ -51,8 +52,11 @@ import quorumkv.storage.StateDigest;
 public class BackupIT {
   private static final Duration ALL_READY = Duration.ofSeconds(180);
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
-  /** More than one backup chunk (1,000 keys) and more than one range page of 1,000. */
+  /** Written one by one, through every node: more than one backup chunk (1,000 keys) and range page. */
   private static final int KEYS = 2_500;
+  /** Then written by transactions of {@link #TXN_PUTS} puts, so that the backup holds 100,000 keys. */
+  private static final int BULK_KEYS = 97_500;
+  private static final int TXN_PUTS = 125;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Rule public final Timeout globalTimeout = Timeout.seconds(900);
@@ -112,6 +116,7 @@ public class BackupIT {
         f.get();
       }
       assertTrue("most writes acknowledged: " + acked.size(), acked.size() >= KEYS * 9 / 10);
+      writeInTransactions(acked);
       long lastAcked = acked.values().stream().mapToLong(Long::longValue).max().orElseThrow();
       JsonNode settled = cluster.awaitSameState(0, IntStream.range(1, Cluster.NODES).toArray(), ALL_READY);
 
@@ -141,6 +146,34 @@ public class BackupIT {
       System.out.println("BackupIT FAILED: " + t + "\nnode logs:" + cluster.logs().tails(60));
       throw t;
     }
+  }
+
+  /** BULK_KEYS more keys, TXN_PUTS per transaction; each key of an acknowledged one is acked. */
+  private void writeInTransactions(Map<String, Long> acked) throws Exception {
+    List<Future<?>> done = new ArrayList<>();
+    for (int t = 0; t < BULK_KEYS / TXN_PUTS; t++) {
+      int txn = t;
+      done.add(writers.submit(() -> {
+        List<String> keys = new ArrayList<>();
+        StringBuilder ops = new StringBuilder();
+        for (int i = 0; i < TXN_PUTS; i++) {
+          String key = String.format("bulk/%06d", txn * TXN_PUTS + i);
+          keys.add(key);
+          ops.append(i == 0 ? "" : ",").append("{\"op\":\"put\",\"key\":\"").append(key)
+              .append("\",\"value\":\"bulk-value-").append(txn * TXN_PUTS + i).append("\"}");
+        }
+        NodeClient.Response r = client.request(cluster.uri(txn % Cluster.NODES), "POST", "/txn",
+            "{\"compare\":[],\"success\":[" + ops + "]}");
+        if (r.ok() && r.body().path("succeeded").asBoolean()) {
+          long version = r.body().get("version").asLong();
+          keys.forEach(k -> acked.put(k, version));
+        }
+      }));
+    }
+    for (Future<?> f : done) {
+      f.get();
+    }
+    assertTrue("most keys written in transactions: " + acked.size(), acked.size() >= (KEYS + BULK_KEYS) * 9 / 10);
   }
 
   private void restoreIntoAFreshCluster(Backup original) throws Exception {
