@@ -10,6 +10,8 @@ import static io.gatling.javaapi.http.HttpDsl.status;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
 import io.gatling.javaapi.core.Simulation;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -31,8 +33,9 @@ public class RangeReadSimulation extends Simulation {
   private final ScenarioBuilder seed = scenario("range seed")
       .repeat(Math.max(1, rangeKeys / SEED_USERS), "i").on(
           exec(session -> session.set("node", settings.nodes.get((int) (session.userId() % settings.nodes.size())))
-              .set("key", String.format("%s%07d", prefix, (session.userId() - 1) * (rangeKeys / SEED_USERS)
-                  + session.getInt("i"))))
+              // The keys hold a '/': one path segment only when it is encoded (%2F).
+              .set("key", URLEncoder.encode(String.format("%s%07d", prefix,
+                  (session.userId() - 1) * (rangeKeys / SEED_USERS) + session.getInt("i")), StandardCharsets.UTF_8)))
           .exec(http("range seed put")
               .put("#{node}/kv/#{key}")
               .header("Content-Type", "text/plain; charset=UTF-8")
