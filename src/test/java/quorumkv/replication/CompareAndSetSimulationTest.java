@@ -7,17 +7,13 @@ import static org.junit.Assert.fail;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
-import quorumkv.TestConfig;
-import quorumkv.config.Settings;
 import quorumkv.node.NodeWiring;
 import quorumkv.storage.TxnOpResult;
 import quorumkv.storage.WriteCommand;
@@ -31,18 +27,17 @@ import quorumkv.storage.WriteCommand;
 public class CompareAndSetSimulationTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
+  private SixReplicas six;
   private ActorTestKit testKit;
-  private final Map<String, NodeWiring.Replica> replicas = new LinkedHashMap<>();
+  private Map<String, NodeWiring.Replica> replicas;
   private ActorRef<LeaderActor.Command> leader;
 
   @Before
   public void start() {
-    Config config = TestConfig.local(TestConfig.newDataDir("cas-sim"), "quorumkv.replication.timeout = 10s");
-    testKit = ActorTestKit.create("cas-sim", config);
-    NodeWiring wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
-    for (String node : List.of("node0", "node1", "node2", "node3", "node4", "node5")) {
-      replicas.put(node, wiring.replica(node));
-    }
+    six = new SixReplicas("cas-sim", "quorumkv.replication.timeout = 10s");
+    testKit = six.testKit;
+    replicas = six.replicas;
+    NodeWiring wiring = six.wiring;
     leader = testKit.spawn(wiring.leader("node0", replicas.get("node0"), ReplicationDelay.none()), "leader");
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (System.nanoTime() < deadline) {

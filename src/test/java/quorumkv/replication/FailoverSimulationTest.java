@@ -8,17 +8,13 @@ import static org.junit.Assert.fail;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.Config;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
-import quorumkv.TestConfig;
-import quorumkv.config.Settings;
 import quorumkv.node.NodeWiring;
 import quorumkv.storage.LogEntry;
 
@@ -28,25 +24,22 @@ import quorumkv.storage.LogEntry;
  * leader can no longer do.
  */
 public class FailoverSimulationTest {
-  private static final List<String> NODES = List.of("node0", "node1", "node2", "node3", "node4", "node5");
-
+  private SixReplicas six;
   private ActorTestKit testKit;
   private NodeWiring wiring;
-  private final Map<String, NodeWiring.Replica> replicas = new LinkedHashMap<>();
+  private Map<String, NodeWiring.Replica> replicas;
 
   @Before
   public void start() {
-    Config config = TestConfig.local(TestConfig.newDataDir("failover"), "");
-    testKit = ActorTestKit.create("failover", config);
-    wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
-    for (String node : NODES) {
-      replicas.put(node, wiring.replica(node));
-    }
+    six = new SixReplicas("failover", "");
+    testKit = six.testKit;
+    wiring = six.wiring;
+    replicas = six.replicas;
   }
 
   @After
   public void stop() {
-    testKit.shutdownTestKit();
+    six.close();
   }
 
   private ActorRef<LeaderActor.Command> leaderOn(String node, ReplicationDelay delay) {
@@ -257,7 +250,7 @@ public class FailoverSimulationTest {
 
     assertTrue(write(next, "k", "v2", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
     assertEquals("v2", ((FollowerActor.Value) read(next, "k", LeaderActor.ReadLevel.LINEARIZABLE)).value());
-    for (String node : NODES) {
+    for (String node : SixReplicas.NODES) {
       assertTrue(position(node).promisedTerm() >= newTerm || position(node).lastIndex() < 2);
     }
   }

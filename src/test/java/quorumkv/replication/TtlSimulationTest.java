@@ -8,9 +8,7 @@ import static org.junit.Assert.fail;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.Config;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -18,8 +16,6 @@ import java.util.function.BooleanSupplier;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
-import quorumkv.TestConfig;
-import quorumkv.config.Settings;
 import quorumkv.node.NodeWiring;
 import quorumkv.storage.EntryOutcome;
 import quorumkv.storage.LogEntry;
@@ -33,26 +29,24 @@ import quorumkv.storage.WriteCommand;
  * the same entry, and a new leader expires what its predecessor left due.
  */
 public class TtlSimulationTest {
-  private static final List<String> NODES = List.of("node0", "node1", "node2", "node3", "node4", "node5");
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
+  private SixReplicas six;
   private ActorTestKit testKit;
   private NodeWiring wiring;
-  private final Map<String, NodeWiring.Replica> replicas = new LinkedHashMap<>();
+  private Map<String, NodeWiring.Replica> replicas;
 
   @Before
   public void start() {
-    Config config = TestConfig.local(TestConfig.newDataDir("ttl-sim"), "quorumkv.replication.timeout = 10s");
-    testKit = ActorTestKit.create("ttl-sim", config);
-    wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
-    for (String node : NODES) {
-      replicas.put(node, wiring.replica(node));
-    }
+    six = new SixReplicas("ttl-sim", "quorumkv.replication.timeout = 10s");
+    testKit = six.testKit;
+    wiring = six.wiring;
+    replicas = six.replicas;
   }
 
   @After
   public void stop() {
-    testKit.shutdownTestKit();
+    six.close();
   }
 
   private ActorRef<LeaderActor.Command> leaderOn(String node) {
@@ -113,9 +107,9 @@ public class TtlSimulationTest {
 
   /** Every replica has applied the same index, and all show one digest and key count. */
   private void assertAllEqual(String what) {
-    await(what + ": every replica applied the same index", TIMEOUT, () -> NODES.stream()
+    await(what + ": every replica applied the same index", TIMEOUT, () -> SixReplicas.NODES.stream()
         .map(n -> state(n).appliedIndex()).distinct().count() == 1);
-    for (String n : NODES) {
+    for (String n : SixReplicas.NODES) {
       assertEquals(what + ": digest of " + n, state("node0").digestHex(), state(n).digestHex());
       assertEquals(what + ": keys of " + n, state("node0").keyCount(), state(n).keyCount());
     }
@@ -136,12 +130,12 @@ public class TtlSimulationTest {
     assertTrue("stamped by the leader's clock", expiresAt >= started + 1_000 && expiresAt <= answered + 1_000);
 
     await("k and k2 expired on every replica", TIMEOUT,
-        () -> NODES.stream().allMatch(n -> valueOn(n, "k").isEmpty() && valueOn(n, "k2").isEmpty()));
+        () -> SixReplicas.NODES.stream().allMatch(n -> valueOn(n, "k").isEmpty() && valueOn(n, "k2").isEmpty()));
     assertTrue("not before its TTL", System.currentTimeMillis() >= expiresAt);
     assertAllEqual("after the expiry");
     LogEntry expiry = expiryEntryFor("node0", "k");
     assertTrue(expiry.index() > w.version());
-    for (String n : NODES) {
+    for (String n : SixReplicas.NODES) {
       assertEquals(n + " holds the same expiry entry", expiry, expiryEntryFor(n, "k"));
       assertTrue(n + " deleted the keys when it applied that entry", state(n).outcome(expiry.index(), expiry.term())
           .filter(o -> o instanceof EntryOutcome.Expired e && e.deleted() >= 1).isPresent());
@@ -167,14 +161,14 @@ public class TtlSimulationTest {
 
     ActorRef<LeaderActor.Command> next = leaderOn("node1");
     await("the new leader expired it on every replica", TIMEOUT,
-        () -> NODES.stream().allMatch(n -> valueOn(n, "due").isEmpty()));
+        () -> SixReplicas.NODES.stream().allMatch(n -> valueOn(n, "due").isEmpty()));
     assertAllEqual("after the failover");
     LogEntry expiry = expiryEntryFor("node1", "due");
     TestProbe<LeaderActor.LeaderInfo> probe = testKit.createTestProbe();
     next.tell(new LeaderActor.GetLeaderInfo(probe.ref()));
     assertEquals("logged in the new leader's term", probe.receiveMessage().term(), expiry.term());
     assertNotEquals(1, expiry.term());
-    for (String n : NODES) {
+    for (String n : SixReplicas.NODES) {
       assertEquals(expiry, expiryEntryFor(n, "due"));
       assertTrue(valueOn(n, "later").isPresent());
     }
