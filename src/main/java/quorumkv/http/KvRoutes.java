@@ -353,7 +353,11 @@ public final class KvRoutes extends AllDirectives {
     CompletionStage<ReplicaState> state = until.thenApplyAsync(s -> s, system.executionContext());
     return onComplete(state, tried -> {
       if (tried.isFailure()) {
-        long applied = localView.state().map(ReplicaState::appliedIndex).orElse(0L);
+        Optional<ReplicaState> now = localView.state();
+        if (now.isPresent() && now.get().appliedIndex() >= minIndex) {
+          return valueResponse(key, localView.read(now.get(), key)); // applied just as the wait timed out
+        }
+        long applied = now.map(ReplicaState::appliedIndex).orElse(0L);
         return json(StatusCodes.SERVICE_UNAVAILABLE, error("this node's replica has applied index " + applied
             + ", not yet " + minIndex + ", after " + timeout.toMillis() + " ms (catching up, or cut off from the leader)",
             "key", key, "minIndex", minIndex, "appliedIndex", applied));

@@ -78,17 +78,25 @@ public final class ReplicaView {
       return Optional.of(CompletableFuture.completedFuture(current));
     }
     synchronized (waiters) {
-      current = state; // published meanwhile?
-      if (current != null && current.appliedIndex() >= index) {
-        return Optional.of(CompletableFuture.completedFuture(current));
-      }
       if (waiters.size() >= MAX_WAITING) {
-        return Optional.empty();
+        current = state;
+        return current != null && current.appliedIndex() >= index
+            ? Optional.of(CompletableFuture.completedFuture(current)) : Optional.empty();
       }
-      CompletableFuture<ReplicaState> until = new CompletableFuture<>();
-      waiters.add(new Waiter(index, until));
+      Waiter w = new Waiter(index, new CompletableFuture<>());
+      waiters.add(w);
       waiting = waiters.size();
-      return Optional.of(until);
+      // Only now look at the state again: publish writes the state before it reads waiting, and
+      // this thread wrote waiting before it reads the state, so either that publish sees this
+      // waiter or this thread sees its state (looking before registering missed a publish in
+      // between: the read then waited out its timeout with the index applied).
+      current = state;
+      if (current != null && current.appliedIndex() >= index) {
+        waiters.remove(w);
+        waiting = waiters.size();
+        w.until().complete(current);
+      }
+      return Optional.of(w.until());
     }
   }
 

@@ -382,7 +382,20 @@ public class KvRoutesTest {
   public void aBodyOverTheServersContentLimitIs413JsonAndWritesNothing() {
     long before = node.leaderLastIndex();
 
-    Reply r = node.put("/kv/too-big-for-the-server", "x".repeat(8 * 1024 * 1024 + 1));
+    // The server answers from the headers and closes the connection while the client may still be
+    // sending the body; the kernel can then reset the connection before the client reads the 413
+    // ("header parser received no bytes", seen once in a full build). Another attempt is asked the
+    // same question: it must be answered 413 too.
+    Reply r = null;
+    for (int attempt = 1; r == null; attempt++) {
+      try {
+        r = node.put("/kv/too-big-for-the-server", "x".repeat(8 * 1024 * 1024 + 1));
+      } catch (AssertionError e) {
+        if (attempt == 3 || !(e.getCause() instanceof IOException)) {
+          throw e;
+        }
+      }
+    }
 
     assertEquals(r.toString(), 413, r.status);
     assertEquals(r.toString(), "application/json", r.contentType);

@@ -44,6 +44,10 @@ public final class VisibilityBench implements Callable<Integer> {
   @Option(names = "--writes", paramLabel = "N", description = "Writes, one at a time (default: ${DEFAULT-VALUE}).")
   int writes = 200;
 
+  @Option(names = "--warmup-reads", paramLabel = "N", description = {"Reads each follower answers before the first",
+      "write, so that this client's own HTTP stack is compiled when it measures (default: ${DEFAULT-VALUE})."})
+  int warmupReads = 2000;
+
   @Option(names = "--give-up-ms", paramLabel = "MS",
       description = "A write not visible on a follower after this long counts as never (default: ${DEFAULT-VALUE}).")
   long giveUpMillis = 10_000;
@@ -72,12 +76,17 @@ public final class VisibilityBench implements Callable<Integer> {
     }
     List<URI> followers = all.stream().filter(n -> !n.equals(leader.get())).toList();
     ExecutorService pollers = Executors.newFixedThreadPool(followers.size());
+    warmUp(client, followers, pollers);
     long[] lastVisibleMicros = new long[writes];
+    long[] ackMicros = new long[writes];
+    long[] repeatMicros = new long[writes];
+    long[][] perFollowerMicros = new long[followers.size()][writes];
     int failed = 0;
     try {
       String prefix = "visibility-" + System.currentTimeMillis() + "-";
       for (int i = 0; i < writes; i++) {
         String key = prefix + i;
+        long sent = System.nanoTime();
         NodeClient.Response r = client.put(leader.get(), key, "v" + i, null);
         if (!r.ok()) {
           System.err.println("VisibilityBench: write " + i + " answered " + r);
@@ -86,6 +95,7 @@ public final class VisibilityBench implements Callable<Integer> {
           continue;
         }
         long acked = System.nanoTime();
+        ackMicros[i] = (acked - sent) / 1000;
         long version = r.body().path("version").asLong();
         List<Future<Long>> polls = new ArrayList<>();
         for (URI f : followers) {
@@ -93,14 +103,28 @@ public final class VisibilityBench implements Callable<Integer> {
               : awaitVisible(client, f, key, version, acked)));
         }
         long slowest = 0;
-        for (Future<Long> p : polls) {
-          long micros = p.get();
+        for (int f = 0; f < polls.size(); f++) {
+          long micros = polls.get(f).get();
+          perFollowerMicros[f][i] = micros;
           slowest = micros < 0 || slowest < 0 ? -1 : Math.max(slowest, micros);
         }
         lastVisibleMicros[i] = slowest;
         if (slowest < 0) {
           failed++;
+          continue;
         }
+        // The same reads again, now that every follower has applied the write: what the loopback
+        // HTTP round trip alone adds to the figure above.
+        long again = System.nanoTime();
+        List<Future<Long>> repeats = new ArrayList<>();
+        for (URI f : followers) {
+          repeats.add(pollers.submit(() -> awaitVisible(client, f, key, version, again)));
+        }
+        long slowestRepeat = 0;
+        for (Future<Long> p : repeats) {
+          slowestRepeat = Math.max(slowestRepeat, p.get());
+        }
+        repeatMicros[i] = slowestRepeat;
       }
     } finally {
       pollers.shutdownNow();
@@ -114,7 +138,33 @@ public final class VisibilityBench implements Callable<Integer> {
           pct(visible, 99), visible[visible.length - 1] / 1000.0);
     }
     System.out.printf("  never visible within %d ms, or not acknowledged: %d%n", giveUpMillis, failed);
+    System.out.printf("  the write's own answer (ms): %s%n", summary(ackMicros));
+    if (!poll) {
+      System.out.printf("  the same %d reads again once applied everywhere, slowest of them (ms): %s%n",
+          followers.size(), summary(repeatMicros));
+    }
+    for (int f = 0; f < followers.size(); f++) {
+      System.out.printf("  %s alone (ms): %s%n", followers.get(f), summary(perFollowerMicros[f]));
+    }
     return failed == 0 ? 0 : 1;
+  }
+
+  /**
+   * This JVM's HTTP client runs interpreted for its first few thousand requests: without this, the
+   * first writes' figures measure the client as much as the nodes.
+   */
+  private void warmUp(NodeClient client, List<URI> followers, ExecutorService pollers) throws Exception {
+    List<Future<?>> done = new ArrayList<>();
+    for (URI f : followers) {
+      done.add(pollers.submit(() -> {
+        for (int i = 0; i < warmupReads; i++) {
+          client.get(f, "visibility-warm-up");
+        }
+      }));
+    }
+    for (Future<?> d : done) {
+      d.get();
+    }
   }
 
   /** Microseconds from the ack until the follower answers a local read at minIndex {@code version}, or -1. */
@@ -150,6 +200,12 @@ public final class VisibilityBench implements Callable<Integer> {
       }
     }
     return Optional.empty();
+  }
+
+  private static String summary(long[] micros) {
+    long[] sorted = Arrays.stream(micros).filter(m -> m > 0).sorted().toArray();
+    return sorted.length == 0 ? "-" : String.format("p50 %.2f  p90 %.2f  p99 %.2f  max %.2f", pct(sorted, 50),
+        pct(sorted, 90), pct(sorted, 99), sorted[sorted.length - 1] / 1000.0);
   }
 
   private static double pct(long[] sorted, int p) {
