@@ -98,6 +98,8 @@ public final class Replication {
     final ArrayDeque<Boolean> unanswered = new ArrayDeque<>();
     long lastSendNanos;
     long lastReplyNanos;
+    /** Whether it answered anything yet (lastReplyNanos starts at the time it was added). */
+    boolean answered;
     /** The commit index the last message sent to it carried. */
     long sentCommit;
     /** The index of the state being transferred; answers below it are from before the transfer. */
@@ -268,6 +270,12 @@ public final class Replication {
     }
   }
 
+  /** Whether {@code replica} has answered this leader, last within {@code windowNanos} before {@code nowNanos}. */
+  public boolean answeredWithin(String replica, long nowNanos, long windowNanos) {
+    Progress p = replicas.get(replica);
+    return p != null && p.answered && nowNanos - p.lastReplyNanos <= windowNanos;
+  }
+
   public List<ProgressView> progress() {
     List<ProgressView> out = new ArrayList<>();
     for (Progress p : replicas.values()) {
@@ -283,6 +291,7 @@ public final class Replication {
       p.inFlight = Math.max(0, p.inFlight - 1);
     }
     p.lastReplyNanos = nowNanos;
+    p.answered = true;
   }
 
   /** After an answer: what the replica lacks, or else the commit index it has not been sent. */

@@ -140,7 +140,12 @@ public final class LeaderActor {
 
   private record LogFetched(FollowerActor.LogSlice slice, String failure) implements Command {}
 
-  private record ReachabilityChanged(ClusterEvent.ReachabilityEvent event) implements Command {}
+  /**
+   * Akka's membership sees {@code member} as reachable or not. Its view is the whole cluster's: a
+   * node another node cannot see (one just resumed after a pause sees everyone as silent for a
+   * moment) is unreachable here too, so it is a hint only (see {@link #reachable}).
+   */
+  record ReachabilityChanged(Address member, boolean reachable) implements Command {}
 
   private record MemberRemoved(ClusterEvent.MemberRemoved event) implements Command {}
 
@@ -187,6 +192,8 @@ public final class LeaderActor {
   private final ReplicaView view;
   private final Election election;
   private final long heartbeatNanos;
+  /** A follower that answered within this (the election timeout) counts for writes whatever membership says. */
+  private final long answeredLatelyNanos;
   /** Every node's LeaderActor: where writes go when another node leads. */
   private Set<ActorRef<Command>> peers = Set.of();
   private final ReplicationStatus status;
@@ -273,6 +280,7 @@ public final class LeaderActor {
     this.preVoteAdapter = context.messageAdapter(FollowerActor.PreVoteReply.class, PreVoteAnswered::new);
     Settings.Election e = settings.election();
     this.heartbeatNanos = e.heartbeatInterval().toNanos();
+    this.answeredLatelyNanos = e.timeoutMin().toNanos();
     this.election = new Election(node, nodeIndex, settings.followers() + 1, promisesNeeded,
         new Election.Timing(e.ticks(e.timeoutMin()), e.ticks(e.timeoutMax())), new SplittableRandom());
 
@@ -285,7 +293,8 @@ public final class LeaderActor {
     if (watchCluster) {
       Cluster cluster = Cluster.get(context.getSystem());
       cluster.subscriptions().tell(Subscribe.create(
-          context.messageAdapter(ClusterEvent.ReachabilityEvent.class, ReachabilityChanged::new),
+          context.messageAdapter(ClusterEvent.ReachabilityEvent.class, event -> new ReachabilityChanged(
+              event.member().address(), !(event instanceof ClusterEvent.UnreachableMember))),
           ClusterEvent.ReachabilityEvent.class));
       cluster.subscriptions().tell(Subscribe.create(
           context.messageAdapter(ClusterEvent.MemberRemoved.class, MemberRemoved::new),
@@ -659,8 +668,19 @@ public final class LeaderActor {
     return Behaviors.same();
   }
 
+  /**
+   * Whether writes count on this replica: membership sees its node, or it answered this leader
+   * within the election timeout. Membership alone is not enough: after a paused node resumed, the
+   * cluster saw every other node as unreachable for a moment and the leader refused every write
+   * ("not enough replicas") while all five followers were answering it; the followers' answers
+   * decide, membership only speeds up giving up on a silent one.
+   */
   private boolean reachable(Replica r) {
-    return !unreachable.contains(r.ref().path().address());
+    return !unreachable.contains(r.ref().path().address()) || answeredLately(r);
+  }
+
+  private boolean answeredLately(Replica r) {
+    return leading() && replication.answeredWithin(r.node(), System.nanoTime(), answeredLatelyNanos);
   }
 
   private Set<String> reachableFollowers() {
@@ -927,12 +947,13 @@ public final class LeaderActor {
   }
 
   private Behavior<Command> onReachabilityChanged(ReachabilityChanged msg) {
-    Address member = msg.event().member().address();
-    if (msg.event() instanceof ClusterEvent.UnreachableMember) {
+    Address member = msg.member();
+    if (!msg.reachable()) {
       unreachable.add(member);
-      // Writes waiting for a replica on that node give up on it now, not at their timeout.
+      // Writes waiting for a replica on that node give up on it now, not at their timeout,
+      // unless it has answered this leader lately.
       for (Replica r : replicas.values()) {
-        if (!r.local() && member.equals(r.ref().path().address())) {
+        if (!r.local() && member.equals(r.ref().path().address()) && !answeredLately(r)) {
           QuorumAggregator.FollowerLost lost = new QuorumAggregator.FollowerLost(r.node());
           pending.values().forEach(a -> a.tell(lost));
         }

@@ -208,6 +208,23 @@ public class ReplicationSimulationTest {
     assertTrue(write("k", "v", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
   }
 
+  /**
+   * Membership's view is the cluster's: right after a paused node resumed, the cluster called every
+   * other node unreachable for a moment, and the leader refused all writes although its five
+   * followers were answering it (FailoverBench, pause round 10 of 20). The followers' answers
+   * decide; here every follower's node is called unreachable while they all keep answering.
+   */
+  @Test
+  public void followersThatAnswerTheLeaderCountForWritesWhateverMembershipSays() {
+    start(ReplicationDelay.none(), "");
+    assertTrue(write("before", "v", 3, Duration.ofSeconds(5)) instanceof WriteResult.Written);
+    leader.tell(new LeaderActor.ReachabilityChanged(replicas.get("node1").ref().path().address(), false));
+
+    WriteResult during = write("during", "v", 5, Duration.ofSeconds(5));
+    assertTrue(during.toString(), during instanceof WriteResult.Written w && w.acks() == 5);
+    assertEquals(5, info().reachableFollowers());
+  }
+
   @Test
   public void aQuorumMissedWithinTheTimeoutFailsWithTheCounts() {
     start(perFollower(Map.of("node4", Duration.ofSeconds(30), "node5", Duration.ofSeconds(30))), "");

@@ -191,15 +191,20 @@ public final class FailoverBench implements Callable<Integer> {
     int writer = (leader + 1 + round % 5) % Cluster.NODES;
     String prefix = "failover-" + name(mode) + "-" + round + "-";
     Map<String, String> acknowledged = new LinkedHashMap<>();
+    List<String> refusals = new ArrayList<>();
     for (int i = 0; i < KEYS_BEFORE; i++) {
       String key = prefix + i;
       String value = "before-" + i;
-      if (http.put(cluster.uri(leader), key, value, w, "2s").ok()) {
+      NodeClient.Response answer = http.put(cluster.uri(leader), key, value, w, "2s");
+      if (answer.ok()) {
         acknowledged.put(key, value);
+      } else {
+        refusals.add(answer.toString());
       }
     }
     require(!acknowledged.isEmpty(), name(mode) + " round " + round + ": the leader node" + leader
-        + " acknowledged none of " + KEYS_BEFORE + " writes before the fault");
+        + " acknowledged none of " + KEYS_BEFORE + " writes before the fault; answers: " + refusals
+        + "; status of every node: " + statusesOf(cluster));
 
     long start = System.nanoTime();
     switch (mode) {
