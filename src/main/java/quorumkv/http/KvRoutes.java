@@ -567,6 +567,7 @@ public final class KvRoutes extends AllDirectives {
       body.put("role", info.map(LeaderActor.LeaderInfo::role).orElse("unknown"));
       body.put("leader", info.map(LeaderActor.LeaderInfo::leader).orElse(null));
       body.put("term", info.map(LeaderActor.LeaderInfo::term).orElse(p.promisedTerm()));
+      body.put("leaderTerm", info.map(LeaderActor.LeaderInfo::leaderTerm).orElse(null));
       body.put("election", info.map(LeaderActor.LeaderInfo::election).orElse("the leader actor did not answer"));
       body.put("msSinceLeaderContact", info.map(LeaderActor.LeaderInfo::msSinceLeaderContact).orElse(-1L));
       body.put("writeQuorum", settings.replication().writeQuorum());

@@ -117,7 +117,7 @@ public final class LeaderActor {
    */
   public record LeaderInfo(
       String node, String address, boolean active, String role, String election, long term, String leader,
-      String leaderAddress, long msSinceLeaderContact, long lastIndex, long committedIndex,
+      long leaderTerm, String leaderAddress, long msSinceLeaderContact, long lastIndex, long committedIndex,
       int writeQuorum, int reachableFollowers, List<FollowerProgress> followers) implements CborSerializable {}
 
   public record FollowerProgress(
@@ -1062,7 +1062,7 @@ public final class LeaderActor {
       default -> "candidate";
     };
     return new LeaderInfo(node, address, leading, role, electionStatus(), leading ? term : election.term(), leader,
-        leaderAddress, contact.map(c -> (now - c.atNanos()) / 1_000_000).orElse(-1L),
+        leading ? term : leader == null ? 0 : election.leaderTerm(), leaderAddress, contact.map(c -> (now - c.atNanos()) / 1_000_000).orElse(-1L),
         leading ? log.lastIndex() : 0, leading ? replication.commitIndex()
             : contact.map(ReplicaView.Contact::leaderCommit).orElse(0L),
         settings.writeQuorum(), reachableFollowers().size(), progress);

@@ -456,6 +456,7 @@ public class KvRoutesTest {
     assertEquals("leader", s.get("role").asText());
     assertEquals("node0", s.get("leader").asText());
     assertTrue("term " + s.get("term"), s.get("term").asLong() >= 1);
+    assertEquals("a leader's leaderTerm is its own term", s.get("term").asLong(), s.get("leaderTerm").asLong());
     assertEquals(3, s.get("writeQuorum").asInt());
     assertEquals(5, s.get("followers").asInt());
     assertTrue(s.get("lastIndex").isIntegralNumber());

@@ -1303,7 +1303,10 @@ public final class NemesisRun {
         return;
       }
       String leader = status.path("leader").asText();
-      long term = status.path("term").asLong();
+      // The leader's own term: "term" is the newest this node knows, which can be above the term of
+      // the leader it last heard from (it promised a newer campaign that has not won yet), and
+      // pairing the two reported terms with two leaders that never shared one.
+      long term = status.has("leaderTerm") ? status.path("leaderTerm").asLong() : status.path("term").asLong();
       List<String> leaders = leadersByTerm.computeIfAbsent(term, t -> new ArrayList<>());
       if (leaders.contains(leader)) {
         return;
