@@ -129,7 +129,7 @@ public class ReplicationTest {
   }
 
   @Test
-  public void idleReplicasLearnTheCommitIndexAtOnceNotAtTheNextHeartbeat() {
+  public void everyReplicaLearnsTheCommitIndexAtOnceEvenWithItsLastEntriesInFlight() {
     Recorder out = new Recorder(log, 100);
     Replication r = leader(out, 1, 1, 2);
     for (String n : List.of("node0", "node1", "node2")) {
@@ -140,11 +140,39 @@ public class ReplicationTest {
     r.acked("node0", 1, 3);
     out.drain();
     r.acked("node1", 1, 3);
-    // committed: node0 and node1 are idle and told at once; node2 still has the entry in flight.
-    assertEquals(List.of("heartbeat node0 prev=1 commit=1", "heartbeat node1 prev=1 commit=1"), out.drain());
+    // committed: node0 and node1 are idle; node2 still has the entry in flight and is told too,
+    // behind that entry, rather than one round trip after it answers.
+    assertEquals(List.of("heartbeat node0 prev=1 commit=1", "heartbeat node1 prev=1 commit=1",
+        "heartbeat node2 prev=1 commit=1"), out.drain());
     r.acked("node2", 1, 4);
-    assertEquals("the slower follower answered after the commit: it is told at once",
-        List.of("heartbeat node2 prev=1 commit=1"), out.drain());
+    assertEquals("its answer to the entry asks for nothing more", List.of(), out.drain());
+    assertEquals(1, progressOf(r, "node2").match());
+    assertEquals("the heartbeat's answer frees no entries slot", 0, progressOf(r, "node2").inFlight());
+    log.last = 2;
+    r.appended(5);
+    assertTrue(out.drain().contains("entries node2 prev=1 from=2 to=2 commit=1"));
+  }
+
+  @Test
+  public void aReplicaWithEntriesStillToBeSentLearnsTheCommitIndexWithItsNextBatch() {
+    Recorder out = new Recorder(log, 100);
+    Replication r = leader(out, 1, 1, 2);
+    for (String n : List.of("node0", "node1", "node2")) {
+      r.acked(n, 0, 1);
+    }
+    log.last = 1;
+    r.appended(2);
+    log.last = 2;
+    r.appended(2); // entry 2 waits: every replica has entry 1 in flight (one message at a time)
+    r.acked("node0", 1, 3);
+    out.drain();
+    r.acked("node1", 1, 3);
+    List<String> sent = out.drain();
+    assertTrue(sent.contains("entries node1 prev=1 from=2 to=2 commit=1"));
+    assertFalse("no separate message for node2: entry 2 will carry the commit index",
+        sent.stream().anyMatch(m -> m.contains("node2")));
+    r.acked("node2", 1, 4);
+    assertEquals(List.of("entries node2 prev=1 from=2 to=2 commit=1"), out.drain());
   }
 
   @Test
