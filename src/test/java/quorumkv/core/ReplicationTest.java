@@ -128,15 +128,21 @@ public class ReplicationTest {
     assertEquals(List.of("node1 0..3", "node2 0..3", "node0 0..3"), out.acknowledged);
   }
 
-  @Test
-  public void everyReplicaLearnsTheCommitIndexAtOnceEvenWithItsLastEntriesInFlight() {
-    Recorder out = new Recorder(log, 100);
+  /** W=1, node1 and node2 matching at 0, entry 1 appended and sent to every replica. */
+  private Replication entryOneSentToTwoFollowers(Recorder out) {
     Replication r = leader(out, 1, 1, 2);
     for (String n : List.of("node0", "node1", "node2")) {
       r.acked(n, 0, 1);
     }
     log.last = 1;
     r.appended(2);
+    return r;
+  }
+
+  @Test
+  public void everyReplicaLearnsTheCommitIndexAtOnceEvenWithItsLastEntriesInFlight() {
+    Recorder out = new Recorder(log, 100);
+    Replication r = entryOneSentToTwoFollowers(out);
     r.acked("node0", 1, 3);
     out.drain();
     r.acked("node1", 1, 3);
@@ -156,12 +162,7 @@ public class ReplicationTest {
   @Test
   public void aReplicaWithEntriesStillToBeSentLearnsTheCommitIndexWithItsNextBatch() {
     Recorder out = new Recorder(log, 100);
-    Replication r = leader(out, 1, 1, 2);
-    for (String n : List.of("node0", "node1", "node2")) {
-      r.acked(n, 0, 1);
-    }
-    log.last = 1;
-    r.appended(2);
+    Replication r = entryOneSentToTwoFollowers(out);
     log.last = 2;
     r.appended(2); // entry 2 waits: every replica has entry 1 in flight (one message at a time)
     r.acked("node0", 1, 3);
