@@ -31,6 +31,7 @@ import quorumkv.core.Election;
 import quorumkv.core.Quorum;
 import quorumkv.core.ReadRounds;
 import quorumkv.core.Replication;
+import quorumkv.core.WriteAcks;
 import quorumkv.metrics.Metrics;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
@@ -151,7 +152,13 @@ public final class LeaderActor {
 
   private record StateForTransfer(String node, ReplicaState state) implements Command {}
 
-  private record AggregatorStopped(long index) implements Command {}
+  private record AggregatorStopped(long index, ActorRef<QuorumAggregator.Command> aggregator) implements Command {}
+
+  /** A write's aggregator timed out: the leader decides the write as timed out, if it is still waiting, and tells it the counts. */
+  record WriteTimedOut(long index, ActorRef<QuorumAggregator.Command> aggregator) implements Command {}
+
+  /** A write not answered yet: its acks so far, counted here, and the aggregator that answers. */
+  private record PendingWrite(WriteAcks acks, ActorRef<QuorumAggregator.Command> aggregator) {}
 
   private record Tick() implements Command {}
 
@@ -213,7 +220,7 @@ public final class LeaderActor {
 
   private final Map<String, Replica> replicas = new HashMap<>();
   private final Set<Address> unreachable = new HashSet<>();
-  private final TreeMap<Long, ActorRef<QuorumAggregator.Command>> pending = new TreeMap<>();
+  private final TreeMap<Long, PendingWrite> pending = new TreeMap<>();
   /** One per node whose forwarder sent writes: groups the answers going back to it. */
   private final Map<ActorRef<WriteForwarder.Results>, ActorRef<ReplyBatcher.Command>> batchers = new HashMap<>();
 
@@ -318,6 +325,7 @@ public final class LeaderActor {
         .onMessage(LocalPosition.class, this::onLocalPosition)
         .onMessage(LogFetched.class, this::onLogFetched)
         .onMessage(AggregatorStopped.class, this::onAggregatorStopped)
+        .onMessage(WriteTimedOut.class, this::onWriteTimedOut)
         .onMessage(ReplicasChanged.class, this::onReplicasChanged)
         .onMessage(ReachabilityChanged.class, this::onReachabilityChanged)
         .onMessage(MemberRemoved.class, this::onMemberRemoved)
@@ -603,11 +611,12 @@ public final class LeaderActor {
     log.append(entry);
     // A command's outcome is known once applied: its aggregator also waits for the leader's replica.
     ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(command == null
-        ? QuorumAggregator.create(entry.index(), key, quorum, followers, Duration.ofMillis(timeoutMillis), reply, node)
-        : QuorumAggregator.awaitingOutcome(entry.index(), term, key, quorum, followers, Duration.ofMillis(timeoutMillis),
-            reply, node, localReplica));
-    context.watchWith(aggregator, new AggregatorStopped(entry.index()));
-    pending.put(entry.index(), aggregator);
+        ? QuorumAggregator.create(entry.index(), key, quorum, Duration.ofMillis(timeoutMillis), reply, node,
+            context.getSelf())
+        : QuorumAggregator.awaitingOutcome(entry.index(), term, key, quorum, Duration.ofMillis(timeoutMillis),
+            reply, node, context.getSelf(), localReplica));
+    context.watchWith(aggregator, new AggregatorStopped(entry.index(), aggregator));
+    pending.put(entry.index(), new PendingWrite(new WriteAcks(quorum, followers), aggregator));
     metrics.pendingWrites(pending.size());
   }
 
@@ -718,9 +727,11 @@ public final class LeaderActor {
 
     @Override
     public void acknowledged(String replica, boolean local, long fromExclusive, long toInclusive) {
-      QuorumAggregator.Command ack = local ? new QuorumAggregator.LeaderDurable() : new QuorumAggregator.FollowerAcked(replica);
-      for (ActorRef<QuorumAggregator.Command> aggregator : pending.subMap(fromExclusive, false, toInclusive, true).values()) {
-        aggregator.tell(ack);
+      for (PendingWrite w : pending.subMap(fromExclusive, false, toInclusive, true).values()) {
+        if (w.acks().outcome() == WriteAcks.Outcome.WAITING
+            && (local ? w.acks().leaderDurable() : w.acks().followerAcked(replica)) == WriteAcks.Outcome.REACHED) {
+          w.aggregator().tell(new QuorumAggregator.QuorumReached(w.acks().acks()));
+        }
       }
     }
 
@@ -760,8 +771,31 @@ public final class LeaderActor {
     return Behaviors.same();
   }
 
+  /** Writes waiting for {@code follower} give up on it now, not at their timeout. */
+  private void followerLost(String follower) {
+    for (PendingWrite w : pending.values()) {
+      if (w.acks().outcome() == WriteAcks.Outcome.WAITING
+          && w.acks().followerLost(follower) == WriteAcks.Outcome.OUT_OF_REACH) {
+        w.aggregator().tell(new QuorumAggregator.OutOfReach(w.acks().acks(), w.acks().awaitedLeft()));
+      }
+    }
+  }
+
+  private Behavior<Command> onWriteTimedOut(WriteTimedOut msg) {
+    PendingWrite w = pending.get(msg.index());
+    if (w == null || !w.aggregator().equals(msg.aggregator())) {
+      msg.aggregator().tell(new QuorumAggregator.TimedOut(0, false));
+    } else if (w.acks().timedOut()) { // else decided already: that answer is on its way to the aggregator
+      w.aggregator().tell(new QuorumAggregator.TimedOut(w.acks().acks(), w.acks().isLeaderDurable()));
+    }
+    return Behaviors.same();
+  }
+
   private Behavior<Command> onAggregatorStopped(AggregatorStopped msg) {
-    pending.remove(msg.index());
+    PendingWrite w = pending.get(msg.index());
+    if (w != null && w.aggregator().equals(msg.aggregator())) { // not a later term's write at the same index
+      pending.remove(msg.index());
+    }
     metrics.pendingWrites(pending.size());
     return Behaviors.same();
   }
@@ -940,8 +974,7 @@ public final class LeaderActor {
         replication.removeReplica(g);
       }
       context.getLog().info("Replica {} left", g);
-      QuorumAggregator.FollowerLost lost = new QuorumAggregator.FollowerLost(g);
-      pending.values().forEach(a -> a.tell(lost));
+      followerLost(g);
     }
     return Behaviors.same();
   }
@@ -954,8 +987,7 @@ public final class LeaderActor {
       // unless it has answered this leader lately.
       for (Replica r : replicas.values()) {
         if (!r.local() && member.equals(r.ref().path().address()) && !answeredLately(r)) {
-          QuorumAggregator.FollowerLost lost = new QuorumAggregator.FollowerLost(r.node());
-          pending.values().forEach(a -> a.tell(lost));
+          followerLost(r.node());
         }
       }
     } else {
