@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -152,12 +153,14 @@ public final class LeaderActor {
 
   private record StateForTransfer(String node, ReplicaState state) implements Command {}
 
-  private record AggregatorStopped(long index, ActorRef<QuorumAggregator.Command> aggregator) implements Command {}
-
   /** A write's aggregator timed out: the leader decides the write as timed out, if it is still waiting, and tells it the counts. */
   record WriteTimedOut(long index, ActorRef<QuorumAggregator.Command> aggregator) implements Command {}
 
-  /** A write not answered yet: its acks so far, counted here, and the aggregator that answers. */
+  /**
+   * A write not decided yet: its acks so far, counted here, and the aggregator that answers. It
+   * leaves {@link #pending} when the leader decides it and tells the aggregator so; the aggregator
+   * stops once it has answered, unwatched (a death watch per write cost two system messages).
+   */
   private record PendingWrite(WriteAcks acks, ActorRef<QuorumAggregator.Command> aggregator) {}
 
   private record Tick() implements Command {}
@@ -324,7 +327,6 @@ public final class LeaderActor {
         .onMessage(TermAnswered.class, this::onTermAnswered)
         .onMessage(LocalPosition.class, this::onLocalPosition)
         .onMessage(LogFetched.class, this::onLogFetched)
-        .onMessage(AggregatorStopped.class, this::onAggregatorStopped)
         .onMessage(WriteTimedOut.class, this::onWriteTimedOut)
         .onMessage(ReplicasChanged.class, this::onReplicasChanged)
         .onMessage(ReachabilityChanged.class, this::onReachabilityChanged)
@@ -615,8 +617,12 @@ public final class LeaderActor {
             context.getSelf())
         : QuorumAggregator.awaitingOutcome(entry.index(), term, key, quorum, Duration.ofMillis(timeoutMillis),
             reply, node, context.getSelf(), localReplica));
-    context.watchWith(aggregator, new AggregatorStopped(entry.index(), aggregator));
-    pending.put(entry.index(), new PendingWrite(new WriteAcks(quorum, followers), aggregator));
+    PendingWrite replaced = pending.put(entry.index(), new PendingWrite(new WriteAcks(quorum, followers), aggregator));
+    if (replaced != null) {
+      // An undecided write of an earlier term of this node at the same index: that entry is gone
+      // from the log, so it can no longer be decided by acks; it is in doubt.
+      replaced.aggregator().tell(new QuorumAggregator.TimedOut(replaced.acks().acks(), replaced.acks().isLeaderDurable()));
+    }
     metrics.pendingWrites(pending.size());
   }
 
@@ -727,12 +733,15 @@ public final class LeaderActor {
 
     @Override
     public void acknowledged(String replica, boolean local, long fromExclusive, long toInclusive) {
-      for (PendingWrite w : pending.subMap(fromExclusive, false, toInclusive, true).values()) {
-        if (w.acks().outcome() == WriteAcks.Outcome.WAITING
-            && (local ? w.acks().leaderDurable() : w.acks().followerAcked(replica)) == WriteAcks.Outcome.REACHED) {
+      Iterator<PendingWrite> it = pending.subMap(fromExclusive, false, toInclusive, true).values().iterator();
+      while (it.hasNext()) {
+        PendingWrite w = it.next();
+        if ((local ? w.acks().leaderDurable() : w.acks().followerAcked(replica)) == WriteAcks.Outcome.REACHED) {
           w.aggregator().tell(new QuorumAggregator.QuorumReached(w.acks().acks()));
+          it.remove();
         }
       }
+      metrics.pendingWrites(pending.size());
     }
 
     @Override
@@ -773,30 +782,29 @@ public final class LeaderActor {
 
   /** Writes waiting for {@code follower} give up on it now, not at their timeout. */
   private void followerLost(String follower) {
-    for (PendingWrite w : pending.values()) {
-      if (w.acks().outcome() == WriteAcks.Outcome.WAITING
-          && w.acks().followerLost(follower) == WriteAcks.Outcome.OUT_OF_REACH) {
+    Iterator<PendingWrite> it = pending.values().iterator();
+    while (it.hasNext()) {
+      PendingWrite w = it.next();
+      if (w.acks().followerLost(follower) == WriteAcks.Outcome.OUT_OF_REACH) {
         w.aggregator().tell(new QuorumAggregator.OutOfReach(w.acks().acks(), w.acks().awaitedLeft()));
+        it.remove();
       }
     }
+    metrics.pendingWrites(pending.size());
   }
 
+  /**
+   * A write's aggregator timed out. Still waiting here: decided now as timed out. Not here any
+   * more: it was decided (quorum reached, out of reach, or replaced at its index), and that answer
+   * is already on its way to the aggregator.
+   */
   private Behavior<Command> onWriteTimedOut(WriteTimedOut msg) {
     PendingWrite w = pending.get(msg.index());
-    if (w == null || !w.aggregator().equals(msg.aggregator())) {
-      msg.aggregator().tell(new QuorumAggregator.TimedOut(0, false));
-    } else if (w.acks().timedOut()) { // else decided already: that answer is on its way to the aggregator
+    if (w != null && w.aggregator().equals(msg.aggregator()) && w.acks().timedOut()) {
       w.aggregator().tell(new QuorumAggregator.TimedOut(w.acks().acks(), w.acks().isLeaderDurable()));
-    }
-    return Behaviors.same();
-  }
-
-  private Behavior<Command> onAggregatorStopped(AggregatorStopped msg) {
-    PendingWrite w = pending.get(msg.index());
-    if (w != null && w.aggregator().equals(msg.aggregator())) { // not a later term's write at the same index
       pending.remove(msg.index());
+      metrics.pendingWrites(pending.size());
     }
-    metrics.pendingWrites(pending.size());
     return Behaviors.same();
   }
 

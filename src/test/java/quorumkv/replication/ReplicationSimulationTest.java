@@ -140,6 +140,31 @@ public class ReplicationSimulationTest {
   }
 
   @Test
+  public void writesBeyondMaxPendingAreRefusedAtOnceAndAcceptedAgainOnceTheEarlierOnesAreDecided() {
+    Map<String, Duration> delays = new HashMap<>();
+    for (String f : FOLLOWERS) {
+      delays.put(f, Duration.ofMillis(500));
+    }
+    start(perFollower(delays), "quorumkv.replication.max-pending-writes = 3\nquorumkv.replication.resend-after = 10s");
+    List<TestProbe<WriteResult>> waiting = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      TestProbe<WriteResult> client = testKit.createTestProbe();
+      leader.tell(new LeaderActor.Write("p" + i, "v", 3, 10_000, client.ref()));
+      waiting.add(client);
+    }
+    TestProbe<WriteResult> refused = testKit.createTestProbe();
+    leader.tell(new LeaderActor.Write("p3", "v", 3, 10_000, refused.ref()));
+    WriteResult overloaded = refused.receiveMessage(Duration.ofSeconds(5));
+    assertTrue(overloaded.toString(), overloaded instanceof WriteResult.Overloaded);
+    for (TestProbe<WriteResult> client : waiting) {
+      WriteResult r = client.receiveMessage(Duration.ofSeconds(10));
+      assertTrue(r.toString(), r instanceof WriteResult.Written);
+    }
+    WriteResult again = write("p4", "v", 3, Duration.ofSeconds(10));
+    assertTrue("decided writes no longer count as pending: " + again, again instanceof WriteResult.Written);
+  }
+
+  @Test
   public void uniformDelaysKeepEveryReplicaInLogOrder() {
     start(ReplicationDelay.uniform(Duration.ofMillis(1), Duration.ofMillis(20), new Random(7)), "");
     List<TestProbe<WriteResult>> clients = new java.util.ArrayList<>();
