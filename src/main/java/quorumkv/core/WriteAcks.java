@@ -80,10 +80,6 @@ public final class WriteAcks {
     return acks;
   }
 
-  public int quorum() {
-    return quorum;
-  }
-
   /** Awaited followers that neither answered nor were lost. */
   public int awaitedLeft() {
     return awaited.size();
