@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import quorumkv.config.Settings;
+import quorumkv.storage.ActorSystemSetups;
 import quorumkv.storage.SqliteStore;
 
 /**
@@ -56,7 +57,7 @@ public final class Main {
     }
     for (int incarnation = 1; ; incarnation++) {
       long started = System.nanoTime();
-      ActorSystem<Void> system = ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, nodeConfig);
+      ActorSystem<Void> system = ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, ActorSystemSetups.of(nodeConfig));
       Done ignored = system.getWhenTerminated().toCompletableFuture().join();
       Optional<CoordinatedShutdown.Reason> reason = CoordinatedShutdown.get(system).getShutdownReason();
       if (reason.isEmpty() || reason.get() == HTTP_BIND_FAILED) {

@@ -25,6 +25,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import quorumkv.config.Settings;
 import quorumkv.replication.FollowerActor;
+import quorumkv.storage.ActorSystemSetups;
 import quorumkv.storage.BackupFile;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.SqliteStore;
@@ -216,7 +217,7 @@ public final class Restore {
     // The replica is the guardian of a system of its own: nothing else runs there.
     ActorSystem<FollowerActor.Command> replica = ActorSystem.create(
         FollowerActor.create(settings.nodeId(), settings.snapshotEvery(), r.retainedEntries()),
-        "quorumkv-restore", local);
+        "quorumkv-restore", ActorSystemSetups.of(local));
     try {
       int[] chunk = {0};
       long[] sent = {0};

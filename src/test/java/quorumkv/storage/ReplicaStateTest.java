@@ -4,10 +4,13 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNotEquals;
+import static org.junit.Assert.assertNotSame;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
 import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
 import akka.serialization.Serializer;
@@ -289,6 +292,31 @@ public class ReplicaStateTest {
       assertEquals(29, commit(copy, 9, List.of(new LogEntry(29, 9, "key-1", "new"))).lastIndex());
     } finally {
       testKit.shutdownTestKit();
+    }
+  }
+
+  @Test
+  public void aNodesActorSystemReadsSnapshotKeysWithoutInterningThem() throws Exception {
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "replica-state-no-intern",
+        ActorSystemSetups.of(TestConfig.local(TestConfig.newDataDir("replica-state-no-intern"), "")));
+    try {
+      String key = "snapshot-key-" + System.nanoTime();
+      ReplicaState source = applied(put(1, key, "v"));
+      Serialization serialization = SerializationExtension.get(system.classicSystem());
+      Serializer serializer = serialization.serializerFor(ReplicaState.class);
+      byte[] bytes = serializer.toBinary(source);
+      String pooled = new String(key).intern(); // the string table's instance of this key
+
+      ReplicaState copy = (ReplicaState) serialization
+          .deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, source)).get();
+
+      String read = allPairs(copy).get(0).key();
+      assertEquals(key, read);
+      // Jackson's default would have returned the pooled instance: a million keys in the string table
+      assertNotSame(pooled, read);
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get();
     }
   }
 

@@ -26,6 +26,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import quorumkv.replication.FollowerActor;
+import quorumkv.storage.ActorSystemSetups;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.SqliteStore;
 
@@ -137,7 +138,7 @@ public final class RecoveryBench implements Callable<Integer> {
     }
     Config config = config(dir, snapshotOverride);
     long heapBefore = usedHeapAfterGc();
-    ActorSystem<Void> restarted = ActorSystem.create(Behaviors.empty(), "restarted", config);
+    ActorSystem<Void> restarted = ActorSystem.create(Behaviors.empty(), "restarted", ActorSystemSetups.of(config));
     long started = System.nanoTime();
     FollowerActor.Position p = AskPattern.<FollowerActor.Command, FollowerActor.Position>ask(
         spawn(restarted, config), FollowerActor.GetPosition::new,
@@ -165,7 +166,7 @@ public final class RecoveryBench implements Callable<Integer> {
 
   private static void fill(Config config, int keys, int valueSize, int batchSize) throws Exception {
     String value = "v".repeat(valueSize);
-    ActorSystem<Void> fill = ActorSystem.create(Behaviors.empty(), "fill", config);
+    ActorSystem<Void> fill = ActorSystem.create(Behaviors.empty(), "fill", ActorSystemSetups.of(config));
     ActorRef<FollowerActor.Command> replica = spawn(fill, config);
     long started = System.nanoTime();
     for (int from = 1; from <= keys; from += batchSize) {
