@@ -3,6 +3,7 @@ package quorumkv.storage;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -102,14 +103,14 @@ public final class ReplicaState implements CborSerializable {
 
   @JsonCreator
   static ReplicaState fromSnapshot(
-      @JsonProperty("entries") Map<String, VersionedValue> entries,
+      @JsonProperty("entries") @JsonDeserialize(using = SnapshotEntries.Reader.class) SnapshotEntries entries,
       @JsonProperty("appliedIndex") long appliedIndex,
       @JsonProperty("baseIndex") long baseIndex,
       @JsonProperty("baseTerm") long baseTerm,
       @JsonProperty("log") List<LogEntry> log,
       @JsonProperty("promisedTerm") long promisedTerm,
       @JsonProperty("promisedTo") String promisedTo) {
-    TreePMap<String, VersionedValue> map = sortedCopy(entries);
+    TreePMap<String, VersionedValue> map = entries == null ? emptyMap() : entries.toTree();
     long digest = 0;
     List<Due> due = new ArrayList<>();
     for (Map.Entry<String, VersionedValue> e : map.entrySet()) {
@@ -119,11 +120,17 @@ public final class ReplicaState implements CborSerializable {
       }
     }
     Vector<LogEntry> v = emptyLog();
-    for (LogEntry e : log) {
+    for (LogEntry e : log == null ? List.<LogEntry>of() : log) {
       v = appended(v, e);
     }
     return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, promisedTerm,
         promisedTo == null ? "" : promisedTo, digest, noExpiries().plusAll(due));
+  }
+
+  /** A snapshot's fields as they would be read, with the key map in {@code entries}' iteration order. */
+  static ReplicaState fromSnapshot(Map<String, VersionedValue> entries, long appliedIndex, long baseIndex,
+      long baseTerm, List<LogEntry> log, long promisedTerm, String promisedTo) {
+    return fromSnapshot(SnapshotEntries.of(entries), appliedIndex, baseIndex, baseTerm, log, promisedTerm, promisedTo);
   }
 
   private static TreePMap<Long, EntryOutcome> noOutcomes() {
@@ -132,79 +139,6 @@ public final class ReplicaState implements CborSerializable {
 
   private static TreePMap<String, VersionedValue> emptyMap() {
     return TreePMap.empty(KeyOrder.INSTANCE);
-  }
-
-  /**
-   * The snapshot's entries as a tree, built bottom-up in O(n) from sorted entries: a snapshot
-   * written by this class has its keys in order already (checked, not trusted); one written with
-   * the earlier hash map is sorted first.
-   */
-  private static TreePMap<String, VersionedValue> sortedCopy(Map<String, VersionedValue> entries) {
-    if (entries == null || entries.isEmpty()) {
-      return emptyMap();
-    }
-    if (inKeyOrder(entries)) {
-      return TreePMap.fromSortedMap(new SortedEntries(entries));
-    }
-    TreeMap<String, VersionedValue> sorted = new TreeMap<>(KeyOrder.INSTANCE);
-    sorted.putAll(entries);
-    return TreePMap.fromSortedMap(sorted);
-  }
-
-  private static boolean inKeyOrder(Map<String, VersionedValue> entries) {
-    String previous = null;
-    for (String key : entries.keySet()) {
-      if (previous != null && KeyOrder.INSTANCE.compare(previous, key) >= 0) {
-        return false;
-      }
-      previous = key;
-    }
-    return true;
-  }
-
-  /** Entries already in strictly ascending key order, seen as the SortedMap that TreePMap builds from. */
-  private static final class SortedEntries extends java.util.AbstractMap<String, VersionedValue>
-      implements SortedMap<String, VersionedValue> {
-    private final Map<String, VersionedValue> entries;
-
-    SortedEntries(Map<String, VersionedValue> entries) {
-      this.entries = entries;
-    }
-
-    @Override
-    public java.util.Set<Map.Entry<String, VersionedValue>> entrySet() {
-      return entries.entrySet();
-    }
-
-    @Override
-    public java.util.Comparator<? super String> comparator() {
-      return KeyOrder.INSTANCE;
-    }
-
-    @Override
-    public SortedMap<String, VersionedValue> subMap(String from, String to) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public SortedMap<String, VersionedValue> headMap(String to) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public SortedMap<String, VersionedValue> tailMap(String from) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public String firstKey() {
-      return entries.keySet().iterator().next();
-    }
-
-    @Override
-    public String lastKey() {
-      throw new UnsupportedOperationException();
-    }
   }
 
   private static Vector<LogEntry> emptyLog() {
