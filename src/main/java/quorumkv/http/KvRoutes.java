@@ -215,10 +215,8 @@ public final class KvRoutes extends AllDirectives {
   private Route write(String key, String value, WriteCommand command, WriteParams params) {
     long timeoutMillis = params.timeout().toMillis();
     long started = System.nanoTime();
-    CompletionStage<WriteResult> result = AskPattern.ask(
-        writes, replyTo -> new WriteForwarder.Forward(key, value, command, params.writeQuorum(), timeoutMillis,
-            replyTo),
-        params.timeout().plus(settings.askTimeout()), system.scheduler());
+    CompletableFuture<WriteResult> result = new CompletableFuture<>();
+    writes.tell(new WriteForwarder.Forward(key, value, command, params.writeQuorum(), timeoutMillis, result));
     return onComplete(result, tried -> {
       metrics.write(params.writeQuorum(), tried.isFailure() ? "no-answer" : outcome(tried.get()), System.nanoTime() - started);
       if (tried.isSuccess() && tried.get() instanceof WriteResult.Written w) {

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import quorumkv.CborSerializable;
 import quorumkv.metrics.Metrics;
 import quorumkv.storage.WriteCommand;
@@ -26,8 +27,11 @@ import quorumkv.storage.WriteCommand;
  * <p>Grouping adds no waiting: the first write of a group schedules a {@code Flush} behind itself
  * in the mailbox, so the group is exactly what arrived before the mailbox reached it.
  *
- * <p>A write whose answer never comes (the leader died with it) is forgotten once its HTTP request
- * has timed out; the client got a 503 saying the write is in doubt.
+ * <p>The HTTP layer hands each write a future to complete, not an actor to reply to: the forwarder
+ * is the long-lived actor with correlation ids, so a request costs no temporary actor and no
+ * timer of its own. A write whose answer never comes (the leader died with it) is completed with
+ * a {@link NoAnswer} once its timeout and the grace have passed (checked every
+ * {@link #SWEEP_EVERY}); the client gets a 503 saying the write is in doubt.
  */
 public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Command> {
 
@@ -36,12 +40,20 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
   /**
    * A client write from this node's HTTP layer: a plain put or delete of {@code key}, or a
    * {@code command} (compare-and-set, prefix delete, transaction; {@code key} then only labels
-   * the answers that carry a key). {@code writeQuorum < 0} means the default W.
+   * the answers that carry a key). {@code writeQuorum < 0} means the default W. {@code answer} is
+   * completed with the leader's answer, or with {@link NoAnswer} when none came in time.
    */
   public record Forward(String key, String value, WriteCommand command, int writeQuorum, long timeoutMillis,
-      ActorRef<WriteResult> replyTo) implements Command {
-    public Forward(String key, String value, int writeQuorum, long timeoutMillis, ActorRef<WriteResult> replyTo) {
-      this(key, value, null, writeQuorum, timeoutMillis, replyTo);
+      CompletableFuture<WriteResult> answer) implements Command {
+    public Forward(String key, String value, int writeQuorum, long timeoutMillis, CompletableFuture<WriteResult> answer) {
+      this(key, value, null, writeQuorum, timeoutMillis, answer);
+    }
+  }
+
+  /** No answer from the leader within a write's timeout and the grace: the write is in doubt. */
+  public static final class NoAnswer extends RuntimeException {
+    NoAnswer(long waitedMillis) {
+      super("no answer from the leader within " + waitedMillis + " ms", null, false, false);
     }
   }
 
@@ -54,9 +66,10 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
 
   private record Sweep() implements Command {}
 
-  private record Waiting(ActorRef<WriteResult> replyTo, long deadlineNanos) {}
+  private record Waiting(CompletableFuture<WriteResult> answer, long deadlineNanos, long waitedMillis) {}
 
-  private static final Duration SWEEP_EVERY = Duration.ofSeconds(1);
+  /** How often writes past their deadline are answered {@link NoAnswer}: how late such an answer can be. */
+  static final Duration SWEEP_EVERY = Duration.ofMillis(100);
 
   private final ActorRef<LeaderActor.Command> leader;
   private final Duration answerGrace;
@@ -104,8 +117,8 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
 
   private Behavior<Command> onForward(Forward f) {
     long id = ++nextId;
-    long deadline = System.nanoTime() + Duration.ofMillis(f.timeoutMillis()).plus(answerGrace).toNanos();
-    waiting.put(id, new Waiting(f.replyTo(), deadline));
+    Duration wait = Duration.ofMillis(f.timeoutMillis()).plus(answerGrace);
+    waiting.put(id, new Waiting(f.answer(), System.nanoTime() + wait.toNanos(), wait.toMillis()));
     buffer.add(new LeaderActor.ForwardedWrite(id, f.key(), f.value(), f.command(), f.writeQuorum(), f.timeoutMillis()));
     if (buffer.size() >= maxBatch) {
       flush();
@@ -129,7 +142,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
     for (Result r : results.results()) {
       Waiting w = waiting.remove(r.id());
       if (w != null) {
-        w.replyTo().tell(r.result());
+        w.answer().complete(r.result());
       }
     }
     metrics.forwardedWaiting(waiting.size());
@@ -139,8 +152,10 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
   private Behavior<Command> onSweep(Sweep sweep) {
     long now = System.nanoTime();
     for (Iterator<Waiting> it = waiting.values().iterator(); it.hasNext(); ) {
-      if (now - it.next().deadlineNanos() > 0) {
+      Waiting w = it.next();
+      if (now - w.deadlineNanos() > 0) {
         it.remove();
+        w.answer().completeExceptionally(new NoAnswer(w.waitedMillis()));
       }
     }
     metrics.forwardedWaiting(waiting.size());

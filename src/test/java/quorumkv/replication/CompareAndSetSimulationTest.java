@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -152,16 +154,16 @@ public class CompareAndSetSimulationTest {
   }
 
   @Test
-  public void conditionalWritesGoThroughTheForwarderLikePlainOnes() {
+  public void conditionalWritesGoThroughTheForwarderLikePlainOnes() throws Exception {
     ActorRef<WriteForwarder.Command> forwarder = testKit.spawn(WriteForwarder.create(leader, Duration.ofSeconds(5), 64));
-    TestProbe<WriteResult> a = testKit.createTestProbe();
-    TestProbe<WriteResult> b = testKit.createTestProbe();
+    CompletableFuture<WriteResult> a = new CompletableFuture<>();
+    CompletableFuture<WriteResult> b = new CompletableFuture<>();
     forwarder.tell(new WriteForwarder.Forward("fw", null, new WriteCommand.IfVersion("fw", "a", 0), -1,
-        TIMEOUT.toMillis(), a.ref()));
+        TIMEOUT.toMillis(), a));
     forwarder.tell(new WriteForwarder.Forward("fw", null, new WriteCommand.IfVersion("fw", "b", 0), -1,
-        TIMEOUT.toMillis(), b.ref()));
-    WriteResult ra = a.receiveMessage(TIMEOUT.plusSeconds(5));
-    WriteResult rb = b.receiveMessage(TIMEOUT.plusSeconds(5));
+        TIMEOUT.toMillis(), b));
+    WriteResult ra = a.get(TIMEOUT.plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS);
+    WriteResult rb = b.get(TIMEOUT.plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS);
     assertTrue(ra + " " + rb, ra instanceof WriteResult.Written);
     assertTrue(ra + " " + rb, rb instanceof WriteResult.ConditionFailed);
   }

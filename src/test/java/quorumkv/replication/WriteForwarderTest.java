@@ -2,6 +2,7 @@ package quorumkv.replication;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
 
 import akka.actor.testkit.typed.javadsl.SerializationTestKit;
 import akka.actor.testkit.typed.javadsl.TestKitJunitResource;
@@ -10,6 +11,9 @@ import akka.actor.typed.ActorRef;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.ClassRule;
 import org.junit.Test;
 
@@ -24,16 +28,16 @@ public class WriteForwarderTest {
           + "akka.actor.serialization-bindings { \"quorumkv.CborSerializable\" = jackson-cbor }");
 
   @Test
-  public void writesThatArriveTogetherGoToTheLeaderAsOneBatch() {
+  public void writesThatArriveTogetherGoToTheLeaderAsOneBatch() throws Exception {
     TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
     // The forwarder is busy (suspended in a burst): everything sent before its Flush is one group.
     ActorRef<WriteForwarder.Command> forwarder =
         testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 1000));
-    List<TestProbe<WriteResult>> clients = new ArrayList<>();
+    List<CompletableFuture<WriteResult>> clients = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
-      TestProbe<WriteResult> client = testKit.createTestProbe();
+      CompletableFuture<WriteResult> client = new CompletableFuture<>();
       clients.add(client);
-      forwarder.tell(new WriteForwarder.Forward("k" + i, "v" + i, 3, 2000, client.ref()));
+      forwarder.tell(new WriteForwarder.Forward("k" + i, "v" + i, 3, 2000, client));
     }
     List<LeaderActor.ForwardedWrite> forwarded = new ArrayList<>();
     ActorRef<WriteForwarder.Results> replyTo = null;
@@ -57,11 +61,34 @@ public class WriteForwarderTest {
     }
     replyTo.tell(new WriteForwarder.Results(answers));
     for (int i = 0; i < 20; i++) {
-      assertEquals(new WriteResult.Written("k" + i, 100 + i, 3, 3, "node0"), clients.get(i).receiveMessage());
+      assertEquals(new WriteResult.Written("k" + i, 100 + i, 3, 3, "node0"), clients.get(i).get(3, TimeUnit.SECONDS));
     }
-    // An answer for an id that is no longer awaited (already answered) goes nowhere.
-    replyTo.tell(new WriteForwarder.Results(List.of(answers.get(0))));
-    clients.get(19).expectNoMessage(Duration.ofMillis(200));
+    // An answer for an id that is no longer awaited (already answered) changes nothing.
+    replyTo.tell(new WriteForwarder.Results(List.of(new WriteForwarder.Result(forwarded.get(19).id(),
+        new WriteResult.NoLeader("k19", "late", "node0")))));
+    forwarder.tell(new WriteForwarder.Forward("k", "v", 3, 2000, new CompletableFuture<>()));
+    leader.expectMessageClass(LeaderActor.WriteBatch.class); // the forwarder handled the answer and goes on
+    assertEquals(new WriteResult.Written("k19", 119, 3, 3, "node0"), clients.get(19).getNow(null));
+  }
+
+  @Test
+  public void aWriteWhoseAnswerNeverComesIsAnsweredNoAnswerOnceItsTimeAndTheGraceHavePassed() throws Exception {
+    TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
+    ActorRef<WriteForwarder.Command> forwarder =
+        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofMillis(300), 1000));
+    CompletableFuture<WriteResult> client = new CompletableFuture<>();
+    long sent = System.nanoTime();
+    forwarder.tell(new WriteForwarder.Forward("k", "v", 3, 200, client));
+    leader.expectMessageClass(LeaderActor.WriteBatch.class); // and the leader never answers
+    try {
+      client.get(5, TimeUnit.SECONDS);
+      fail("expected no answer, got one");
+    } catch (ExecutionException e) {
+      assertTrue(e.getCause().toString(), e.getCause() instanceof WriteForwarder.NoAnswer);
+      assertTrue(e.getCause().getMessage(), e.getCause().getMessage().contains("500 ms"));
+    }
+    assertTrue("not before the write's 200 ms and the 300 ms grace",
+        System.nanoTime() - sent >= Duration.ofMillis(500).toNanos());
   }
 
   @Test
@@ -69,9 +96,8 @@ public class WriteForwarderTest {
     TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
     ActorRef<WriteForwarder.Command> forwarder =
         testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 4));
-    TestProbe<WriteResult> client = testKit.createTestProbe();
     for (int i = 0; i < 10; i++) {
-      forwarder.tell(new WriteForwarder.Forward("k", "v" + i, -1, 2000, client.ref()));
+      forwarder.tell(new WriteForwarder.Forward("k", "v" + i, -1, 2000, new CompletableFuture<>()));
     }
     int seen = 0;
     while (seen < 10) {
