@@ -8,7 +8,6 @@ import akka.actor.typed.javadsl.AskPattern;
 import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
-import akka.http.javadsl.marshallers.jackson.Jackson;
 import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpCharsets;
@@ -652,8 +651,21 @@ public final class KvRoutes extends AllDirectives {
     return v.asText();
   }
 
+  /**
+   * A JSON answer, rendered here into a strict entity: the response needs no marshaller per
+   * request (and no content negotiation: every answer of this API is JSON, whatever the client's
+   * {@code Accept}).
+   */
   private Route json(StatusCode status, Object body) {
-    return complete(status, body, Jackson.marshaller(mapper));
+    byte[] rendered;
+    try {
+      rendered = mapper.writeValueAsBytes(body);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("answer not renderable as JSON: " + e.getOriginalMessage(), e);
+    }
+    return complete(akka.http.javadsl.model.HttpResponse.create()
+        .withStatus(status)
+        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, rendered)));
   }
 
   private static Map<String, Object> error(String message, Object... fields) {
