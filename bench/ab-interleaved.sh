@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# ab-interleaved.sh: two builds compared on a shared, noisy machine. Both 6-node clusters run at
+# once (A: JAR_A, HTTP 8100..8105; B: JAR_B, HTTP 8200..8205), and the load alternates between them
+# in short rows, so both see the same background load and the same stage of their JIT warm-up:
+#   warm-up  2 x 30 s of writes and 10 s of reads on each;
+#   ROUNDS   rounds of: W=3 writes, 60 connections spread over the six nodes, 15 s on each; then
+#            local reads, 60 connections spread, 10 s on each (the order swaps every round).
+# One line per row: requests/s, non-2xx, p50 / p99 (µs), server CPU per request (ms, the six JVMs'
+# utime + stime from /proc/<pid>/stat) and the load average. Compare B/A round by round, and run it
+# again with the two jars swapped: the cluster started first was seen to keep a head start.
+# Not a test: it exits 0 whatever the figures; both clusters are stopped and wiped on exit.
+#
+# Usage: JAR_A=old.jar JAR_B=new.jar [ROUNDS=6] [OUT=dir] bash bench/ab-interleaved.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+: "${JAR_A:?JAR_A: the first build's node jar}" "${JAR_B:?JAR_B: the second build's node jar}"
+ROUNDS=${ROUNDS:-6}
+OUT=${OUT:-$(mktemp -d /tmp/quorumkv-ab.XXXXXX)}
+mkdir -p "$OUT"
+
+up() { # name jar http-base cluster-base
+  KV_DATA=$OUT/$1 KV_JAR=$2 KV_HTTP_BASE_PORT=$3 KV_CLUSTER_BASE_PORT=$4 ./kv up --no-build >"$OUT/$1-up.log" 2>&1
+}
+down() { # name http-base cluster-base
+  KV_DATA=$OUT/$1 KV_HTTP_BASE_PORT=$2 KV_CLUSTER_BASE_PORT=$3 ./kv down --wipe >/dev/null 2>&1 || true
+}
+ticks() { for p in $(cat "$OUT/$1"/node*/pid); do awk '{print $14 + $15}' "/proc/$p/stat"; done | paste -sd+ | bc; }
+row() { # cluster http-base write|read seconds label
+  local targets= script=quorumkv-put.lua t0 t1 requests
+  for i in 0 1 2 3 4 5; do targets+=${targets:+,}127.0.0.1:$(($2 + i)); done
+  [[ $3 == read ]] && script=quorumkv-get.lua
+  t0=$(ticks "$1")
+  BENCH_TARGETS=$targets BENCH_KEYS=1000 BENCH_VALUE_SIZE=100 BENCH_THREADS=6 BENCH_W=3 BENCH_SEED=42 \
+    timeout -k 5 $(($4 + 60)) wrk --latency -t 6 -c 60 -d "$4s" --timeout 10s -s "bench/wrk/$script" \
+    "http://127.0.0.1:$2/" >"$OUT/$5.txt" 2>&1
+  t1=$(ticks "$1")
+  requests=$(grep -o 'requests=[0-9]*' "$OUT/$5.txt" | cut -d= -f2)
+  printf '%-8s %s %s %s %s cpu_ms=%s load=%s\n' "$5" "$(grep -o ' rps=[0-9.]*' "$OUT/$5.txt" | head -1)" \
+    "$(grep -o 'non2xx=[0-9]*' "$OUT/$5.txt")" "$(grep -o 'p50_us=[0-9]*' "$OUT/$5.txt")" \
+    "$(grep -o 'p99_us=[0-9]*' "$OUT/$5.txt")" "$(echo "scale=3; ($t1 - $t0) * 10 / $requests" | bc)" \
+    "$(cut -d' ' -f1 /proc/loadavg)"
+}
+base() { [[ $1 == A ]] && echo 8100 || echo 8200; }
+
+trap 'down A 8100 2650; down B 8200 2750' EXIT INT TERM
+up A "$JAR_A" 8100 2650
+up B "$JAR_B" 8200 2750
+echo "A ($JAR_A): $(tail -1 "$OUT/A-up.log"); B ($JAR_B): $(tail -1 "$OUT/B-up.log")"
+for i in 1 2; do
+  row A 8100 write 30 "warm-A$i" >/dev/null
+  row B 8200 write 30 "warm-B$i" >/dev/null
+done
+row A 8100 read 10 warm-rA >/dev/null
+row B 8200 read 10 warm-rB >/dev/null
+for r in $(seq 1 "$ROUNDS"); do
+  order="A B"; (( r % 2 )) || order="B A"
+  for c in $order; do row "$c" "$(base "$c")" write 15 "w-$c-$r"; done
+  for c in $order; do row "$c" "$(base "$c")" read 10 "r-$c-$r"; done
+done
+echo "rows in $OUT"
