@@ -94,6 +94,11 @@ public class CasTxnIT {
       assertTrue(open.toString(), open.body().get("succeeded").asBoolean()
           || String.valueOf(OPENING_BALANCE).equals(valueOf("acct/a")) && String.valueOf(OPENING_BALANCE).equals(valueOf("acct/b")));
 
+      // The clients start by reading both keys at local consistency on their own node, which may
+      // lag the acknowledged writes by a few milliseconds (W=3 of 5 followers): every replica
+      // holds the opening state before the race begins.
+      cluster.awaitSameState(0, IntStream.range(1, Cluster.NODES).toArray(), ALL_READY);
+
       long deadline = System.nanoTime() + RACE_LIMIT.toNanos();
       List<Future<?>> done = new ArrayList<>();
       for (int c = 0; c < COUNTER_CLIENTS; c++) {
