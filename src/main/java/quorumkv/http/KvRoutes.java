@@ -651,21 +651,8 @@ public final class KvRoutes extends AllDirectives {
     return v.asText();
   }
 
-  /**
-   * A JSON answer, rendered here into a strict entity: the response needs no marshaller per
-   * request (and no content negotiation: every answer of this API is JSON, whatever the client's
-   * {@code Accept}).
-   */
   private Route json(StatusCode status, Object body) {
-    byte[] rendered;
-    try {
-      rendered = mapper.writeValueAsBytes(body);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("answer not renderable as JSON: " + e.getOriginalMessage(), e);
-    }
-    return complete(akka.http.javadsl.model.HttpResponse.create()
-        .withStatus(status)
-        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, rendered)));
+    return complete(JsonAnswer.of(mapper, status, body));
   }
 
   private static Map<String, Object> error(String message, Object... fields) {

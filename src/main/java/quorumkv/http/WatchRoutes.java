@@ -2,7 +2,6 @@ package quorumkv.http;
 
 import akka.NotUsed;
 import akka.actor.typed.ActorSystem;
-import akka.http.javadsl.marshallers.jackson.Jackson;
 import akka.http.javadsl.marshalling.sse.EventStreamMarshalling;
 import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.model.headers.RawHeader;
@@ -221,6 +220,6 @@ final class WatchRoutes extends AllDirectives {
   }
 
   private Route json(akka.http.javadsl.model.StatusCode status, Object body) {
-    return complete(status, body, Jackson.marshaller(mapper));
+    return complete(JsonAnswer.of(mapper, status, body));
   }
 }

@@ -69,7 +69,7 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
   private record Waiting(CompletableFuture<WriteResult> answer, long deadlineNanos, long waitedMillis) {}
 
   /** How often writes past their deadline are answered {@link NoAnswer}: how late such an answer can be. */
-  static final Duration SWEEP_EVERY = Duration.ofMillis(100);
+  private static final Duration SWEEP_EVERY = Duration.ofMillis(100);
 
   private final ActorRef<LeaderActor.Command> leader;
   private final Duration answerGrace;
