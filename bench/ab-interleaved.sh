@@ -4,13 +4,17 @@
 # in short rows, so both see the same background load and the same stage of their JIT warm-up:
 #   warm-up  2 x 30 s of writes and 10 s of reads on each;
 #   ROUNDS   rounds of: W=3 writes, 60 connections spread over the six nodes, 15 s on each; then
-#            local reads, 60 connections spread, 10 s on each (the order swaps every round).
+#            local reads, 60 connections spread, 10 s on each; with ONE_CONNECTION=1 also W=3
+#            writes over one connection to the leader, 10 s on each (the order swaps every round).
 # One line per row: requests/s, non-2xx, p50 / p99 (µs), server CPU per request (ms, the six JVMs'
 # utime + stime from /proc/<pid>/stat) and the load average. Compare B/A round by round, and run it
 # again with the two jars swapped: the cluster started first was seen to keep a head start.
 # Not a test: it exits 0 whatever the figures; both clusters are stopped and wiped on exit.
 #
-# Usage: JAR_A=old.jar JAR_B=new.jar [ROUNDS=6] [OUT=dir] bash bench/ab-interleaved.sh
+# Usage: JAR_A=old.jar JAR_B=new.jar [OPTS_A=..] [OPTS_B=..] [ROUNDS=6] [ONE_CONNECTION=1] [OUT=dir]
+#        bash bench/ab-interleaved.sh
+# OPTS_A / OPTS_B: the nodes' JAVA_OPTS on each side (default: ./kv's); one jar with two sets of
+# options compares settings (-Dakka...=...) the same way.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -19,20 +23,24 @@ ROUNDS=${ROUNDS:-6}
 OUT=${OUT:-$(mktemp -d /tmp/quorumkv-ab.XXXXXX)}
 mkdir -p "$OUT"
 
-up() { # name jar http-base cluster-base
-  KV_DATA=$OUT/$1 KV_JAR=$2 KV_HTTP_BASE_PORT=$3 KV_CLUSTER_BASE_PORT=$4 ./kv up --no-build >"$OUT/$1-up.log" 2>&1
+up() { # name jar http-base cluster-base [java-opts]
+  ${5:+env JAVA_OPTS="$5"} KV_DATA=$OUT/$1 KV_JAR=$2 KV_HTTP_BASE_PORT=$3 KV_CLUSTER_BASE_PORT=$4 ./kv up --no-build >"$OUT/$1-up.log" 2>&1
 }
 down() { # name http-base cluster-base
   KV_DATA=$OUT/$1 KV_HTTP_BASE_PORT=$2 KV_CLUSTER_BASE_PORT=$3 ./kv down --wipe >/dev/null 2>&1 || true
 }
 ticks() { for p in $(cat "$OUT/$1"/node*/pid); do awk '{print $14 + $15}' "/proc/$p/stat"; done | paste -sd+ | bc; }
-row() { # cluster http-base write|read seconds label
-  local targets= script=quorumkv-put.lua t0 t1 requests
+row() { # cluster http-base write|read|one seconds label
+  local targets= script=quorumkv-put.lua t0 t1 requests threads=6 connections=60 leader
   for i in 0 1 2 3 4 5; do targets+=${targets:+,}127.0.0.1:$(($2 + i)); done
   [[ $3 == read ]] && script=quorumkv-get.lua
+  if [[ $3 == one ]]; then
+    leader=$(curl -s "http://127.0.0.1:$2/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["leader"])')
+    targets=127.0.0.1:$(($2 + ${leader#node})) threads=1 connections=1
+  fi
   t0=$(ticks "$1")
-  BENCH_TARGETS=$targets BENCH_KEYS=1000 BENCH_VALUE_SIZE=100 BENCH_THREADS=6 BENCH_W=3 BENCH_SEED=42 \
-    timeout -k 5 $(($4 + 60)) wrk --latency -t 6 -c 60 -d "$4s" --timeout 10s -s "bench/wrk/$script" \
+  BENCH_TARGETS=$targets BENCH_KEYS=1000 BENCH_VALUE_SIZE=100 BENCH_THREADS=$threads BENCH_W=3 BENCH_SEED=42 \
+    timeout -k 5 $(($4 + 60)) wrk --latency -t $threads -c $connections -d "$4s" --timeout 10s -s "bench/wrk/$script" \
     "http://127.0.0.1:$2/" >"$OUT/$5.txt" 2>&1
   t1=$(ticks "$1")
   requests=$(grep -o 'requests=[0-9]*' "$OUT/$5.txt" | cut -d= -f2)
@@ -44,9 +52,9 @@ row() { # cluster http-base write|read seconds label
 base() { [[ $1 == A ]] && echo 8100 || echo 8200; }
 
 trap 'down A 8100 2650; down B 8200 2750' EXIT INT TERM
-up A "$JAR_A" 8100 2650
-up B "$JAR_B" 8200 2750
-echo "A ($JAR_A): $(tail -1 "$OUT/A-up.log"); B ($JAR_B): $(tail -1 "$OUT/B-up.log")"
+up A "$JAR_A" 8100 2650 "${OPTS_A:-}"
+up B "$JAR_B" 8200 2750 "${OPTS_B:-}"
+echo "A ($JAR_A ${OPTS_A:-}): $(tail -1 "$OUT/A-up.log"); B ($JAR_B ${OPTS_B:-}): $(tail -1 "$OUT/B-up.log")"
 for i in 1 2; do
   row A 8100 write 30 "warm-A$i" >/dev/null
   row B 8200 write 30 "warm-B$i" >/dev/null
@@ -57,5 +65,8 @@ for r in $(seq 1 "$ROUNDS"); do
   order="A B"; (( r % 2 )) || order="B A"
   for c in $order; do row "$c" "$(base "$c")" write 15 "w-$c-$r"; done
   for c in $order; do row "$c" "$(base "$c")" read 10 "r-$c-$r"; done
+  if [[ ${ONE_CONNECTION:-0} == 1 ]]; then
+    for c in $order; do row "$c" "$(base "$c")" one 10 "one-$c-$r"; done
+  fi
 done
 echo "rows in $OUT"

@@ -20,6 +20,8 @@
 #   write-W1-c64   writes, ?w=1  (etcd has no W: the same etcd run again, as a reference)
 #   write-W5-c64   writes, ?w=5  (idem)
 #   read-c64       reads: quorumkv GET /kv/{key} (consistency=local), etcd serializable range
+#   write-W3-c1    writes, ?w=W, one connection to the leader (1 wrk thread): one client's latency,
+#                  with the system as warm as the rows above left it; ONE_CONN_DURATION [DURATION]
 #
 # Every row also gives the CPU time the servers used per request (utime + stime from
 # /proc/<pid>/stat, summed over the 5 etcd processes or the 6 quorumkv JVMs, before and after the
@@ -43,6 +45,7 @@
 #   WRK_TIMEOUT [10s]         wrk's per-request timeout (quorumkv answers 503 after 2 s itself)
 #   COLD_DURATION [60s]       the cold row's duration; 0 skips it
 #   COLD_CONNECTIONS [20]     the cold row's connections (to the leader)
+#   ONE_CONN_DURATION [DURATION]  the one-connection row's duration; 0 skips it
 #   PREFILL_DURATION [60s]    bound of the pass that writes every key once before the runs
 #                             (it ends as soon as the system holds every key)
 #   WARMUP [60s]              unrecorded W=W writes at CONNECTIONS after the prefill (JIT
@@ -77,6 +80,7 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 PREFILL_DURATION=${PREFILL_DURATION:-60s}
 COLD_DURATION=${COLD_DURATION:-60s}
 COLD_CONNECTIONS=${COLD_CONNECTIONS:-20}
+ONE_CONN_DURATION=${ONE_CONN_DURATION:-$DURATION}
 WARMUP=${WARMUP:-60s}
 READ_WARMUP=${READ_WARMUP:-20s}
 QKV_READY_TIMEOUT=${QKV_READY_TIMEOUT:-300}
@@ -123,6 +127,8 @@ READ_WARMUP_S=0
 WRK_TIMEOUT_S=$(seconds_of "$WRK_TIMEOUT")
 COLD_S=0
 [[ $COLD_DURATION == 0 || $COLD_DURATION == 0s ]] || COLD_S=$(seconds_of "$COLD_DURATION")
+ONE_CONN_S=0
+[[ $ONE_CONN_DURATION == 0 || $ONE_CONN_DURATION == 0s ]] || ONE_CONN_S=$(seconds_of "$ONE_CONN_DURATION")
 for v in CONNECTIONS COLD_CONNECTIONS VALUE_SIZE KEYS SETTLE PORT_WAIT QKV_READY_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
@@ -400,12 +406,12 @@ run_cold() {
 COUNT_KEYS=
 all_keys_present() { [[ $("$COUNT_KEYS") == "$KEYS" ]]; }
 
-# The five scenarios against one system. $1 system, $2 put script, $3 read script, $4 targets,
+# The scenarios against one system. $1 system, $2 put script, $3 read script, $4 targets,
 # $5 threads, $6 1 if the system has W (quorumkv), $7 a command printing how many bench-* keys
-# the system holds.
+# the system holds, $8 the leader's host:port (empty: no one-connection row).
 COVERAGE=
 run_scenarios() {
-  local system=$1 put=$2 get=$3 targets=$4 threads=$5 has_w=$6 count_keys=$7
+  local system=$1 put=$2 get=$3 targets=$4 threads=$5 has_w=$6 count_keys=$7 leader=${8:-}
   local c64 c256 line
   c64=$(effective_connections "$CONNECTIONS" "$threads")
   c256=$(effective_connections $((CONNECTIONS * 4)) "$threads")
@@ -465,6 +471,30 @@ run_scenarios() {
     [[ $system != quorumkv ]] || silence_check "$scenario"
     sleep "$SETTLE"
   done
+  run_one_connection "$system" "$put" "$has_w" "$leader"
+}
+
+# One client: W=W writes over one connection to the leader, one at a time. $1 system, $2 put
+# script, $3 1 if the system has W, $4 the leader's host:port (empty: skipped with a warning).
+run_one_connection() {
+  local system=$1 put=$2 has_w=$3 leader=$4 wargs=() scenario="write-W$W-c1"
+  ((ONE_CONN_S > 0)) || return 0
+  if [[ -z $leader ]]; then
+    warn "$system: no leader known: no one-connection row"
+    return 0
+  fi
+  ((has_w)) && wargs=("BENCH_W=$W")
+  say "$scenario: one connection to the leader ($leader), $ONE_CONN_DURATION"
+  [[ $system != quorumkv ]] || silence_check "the runs before $scenario"
+  measure_begin
+  run_wrk "$system-$scenario" "$put" 1 1 "$ONE_CONN_S" "$leader" ${wargs[@]+"${wargs[@]}"} || {
+    printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\n' "$scenario" "$system" 1 "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
+    return 0
+  }
+  measure_end
+  record "$scenario" "$system" 1 "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES"
+  [[ $system != quorumkv ]] || silence_check "$scenario"
+  sleep "$SETTLE"
 }
 
 # ---------------------------------------------------------------------------- etcd
@@ -585,7 +615,7 @@ run_etcd() {
     threads=$ETCD_MEMBERS
     say "load: spread over all $ETCD_MEMBERS members (followers forward writes to the leader), one wrk thread each"
   fi
-  run_scenarios etcd etcd-put.lua etcd-range.lua "$targets" "$threads" 0 etcd_key_count
+  run_scenarios etcd etcd-put.lua etcd-range.lua "$targets" "$threads" 0 etcd_key_count "$(etcd_leader)"
   say "etcd keys bench-*: $(etcd_key_count) of $KEYS"
   local fs_count fs_sum
   read -r fs_count fs_sum <<<"$(etcd_fsync_stats)"
@@ -682,7 +712,7 @@ run_quorumkv() {
   fi
   for ((i = 0; i < QKV_NODES; i++)); do targets+="${targets:+,}$HOST:$((QKV_HTTP_BASE + i))"; done
   say "load: spread over all $QKV_NODES nodes (they forward writes to the leader), one wrk thread each"
-  run_scenarios quorumkv quorumkv-put.lua quorumkv-get.lua "$targets" "$QKV_NODES" 1 qkv_key_count
+  run_scenarios quorumkv quorumkv-put.lua quorumkv-get.lua "$targets" "$QKV_NODES" 1 qkv_key_count "$(qkv_leader)"
   silence_check "the runs after the last recorded one"
   QKV_LEADER_CHANGES=$(leader_changes_between "$elections_before" "$(qkv_election_counts)")
   say "quorumkv leader changes from ./kv up returning to the end: $QKV_LEADER_CHANGES; longest a follower went without a message from its leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms (reached during $QKV_SILENCE_WHEN)"
