@@ -84,7 +84,7 @@ public final class NodeWiring {
     ReplicaView view = new ReplicaView(nodeId, watchHistory(nodeId));
     ActorRef<FollowerActor.Command> ref = spawner.spawn(
         FollowerActor.create(nodeId, settings.snapshotEvery(), settings.replication().retainedEntries(), view,
-            settings.replication().election().timeoutMin()),
+            settings.replication().election().timeoutMin(), settings.commitFlushDelay()),
         FollowerActor.actorName(nodeId));
     system.receptionist().tell(Receptionist.register(FollowerActor.SERVICE_KEY, ref));
     return new Replica(ref, view);

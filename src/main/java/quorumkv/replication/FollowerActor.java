@@ -5,6 +5,7 @@ import akka.actor.typed.Behavior;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.receptionist.ServiceKey;
 import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.RecoveryCompleted;
@@ -36,6 +37,9 @@ import quorumkv.watch.WatchHistory;
  * persists them (one journal event per Replicate) before it acknowledges; applies entries to its
  * key map once the leader says they are committed; refuses any leader whose term is older than one
  * it promised; and serves reads. One per node, the leader's own node included.
+ *
+ * <p>A commit index that comes without new entries is applied at once but written to the journal
+ * only with the next journal write, or after the commit-flush delay: see {@link #onReplicate}.
  */
 public final class FollowerActor
     extends EventSourcedBehavior<FollowerActor.Command, FollowerActor.Event, ReplicaState> {
@@ -83,6 +87,9 @@ public final class FollowerActor
   /** Streams this replica's committed state to {@code target}, for a new leader whose own replica is too far behind. */
   public record SendStateTo(long term, ActorRef<Command> target, int chunkSize, ActorRef<ReplicateReply> replyTo)
       implements Command {}
+
+  /** Writes a commit index held back from the journal (see {@link #onReplicate}); sent by its own timer. */
+  private enum FlushCommit implements Command { INSTANCE }
 
   /** The whole state, for a state transfer by the leader on this node; never sent remotely. */
   public record GetState(ActorRef<ReplicaState> replyTo) implements Command {}
@@ -183,20 +190,37 @@ public final class FollowerActor
   /** The last leader heard from: makes a live leader sticky (pre-votes) and tells this node who leads. */
   private final LeaderContact leaderContact;
   private boolean recovered;
+  private final TimerScheduler<Command> timers;
+  private final Duration commitFlushDelay;
+  /**
+   * A commit index applied but not yet written (see {@link #onReplicate}): the event that writes
+   * it, and the state it gave, which reads are served from until the journal catches up. Both
+   * null when the journal's state is the newest.
+   */
+  private Appended unwrittenCommit;
+  private ReplicaState aheadOfJournal;
 
   /** A replica on its own, outside a cluster: it grants every pre-vote for a newer term. */
   public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries) {
     return create(node, snapshotEvery, retainedEntries, null, Duration.ZERO);
   }
 
-  /**
-   * Also publishes its state and its last contact with a leader to {@code view}; refuses
-   * pre-votes while it has heard from a leader within {@code minElectionTimeout}.
-   */
+  /** {@link #create(String, int, int, ReplicaView, Duration, Duration)} writing every commit index at once. */
   public static Behavior<Command> create(
       String node, int snapshotEvery, int retainedEntries, ReplicaView view, Duration minElectionTimeout) {
-    return Behaviors.setup(ctx -> new FollowerActor(ctx, node, snapshotEvery, retainedEntries, view,
-        new LeaderContact(minElectionTimeout.toNanos())));
+    return create(node, snapshotEvery, retainedEntries, view, minElectionTimeout, Duration.ZERO);
+  }
+
+  /**
+   * Also publishes its state and its last contact with a leader to {@code view}; refuses
+   * pre-votes while it has heard from a leader within {@code minElectionTimeout}; holds a commit
+   * index that comes without new entries back from the journal for up to {@code commitFlushDelay}
+   * (zero: writes it at once).
+   */
+  public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries, ReplicaView view,
+      Duration minElectionTimeout, Duration commitFlushDelay) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new FollowerActor(ctx, timers, node, snapshotEvery,
+        retainedEntries, view, new LeaderContact(minElectionTimeout.toNanos()), commitFlushDelay)));
   }
 
   public static String actorName(String node) {
@@ -209,8 +233,9 @@ public final class FollowerActor
     return name.startsWith(NAME_PREFIX) ? name.substring(NAME_PREFIX.length()) : name;
   }
 
-  private FollowerActor(ActorContext<Command> context, String node, int snapshotEvery, int retainedEntries,
-      ReplicaView view, LeaderContact leaderContact) {
+  private FollowerActor(ActorContext<Command> context, TimerScheduler<Command> timers, String node,
+      int snapshotEvery, int retainedEntries, ReplicaView view, LeaderContact leaderContact,
+      Duration commitFlushDelay) {
     // A journal write that fails (the circuit breaker's 10 s call-timeout: a node paused, or an
     // fsync stalled that long) restarts the replica, which recovers from its journal: it must not
     // stop for good and leave the node without a replica.
@@ -224,6 +249,8 @@ public final class FollowerActor
     this.snapshotEvery = snapshotEvery;
     this.retainedEntries = retainedEntries;
     this.metrics = Metrics.get(context.getSystem());
+    this.timers = timers;
+    this.commitFlushDelay = commitFlushDelay;
   }
 
   @Override
@@ -259,13 +286,14 @@ public final class FollowerActor
         .onCommand(ConfirmTerm.class, (s, c) -> Effect().reply(c.replyTo(),
             new TermConfirmed(node, c.term(), c.round(), c.term() >= s.promisedTerm())))
         .onCommand(ReadAt.class, this::onReadAt)
-        .onCommand(GetPosition.class, (s, c) -> Effect().reply(c.replyTo(), position(s)))
+        .onCommand(GetPosition.class, (s, c) -> Effect().reply(c.replyTo(), position(newest(s))))
         .onCommand(GetLog.class, (s, c) -> Effect().reply(c.replyTo(),
             new LogSlice(node, c.from(), s.entriesFrom(c.from(), c.max()), s.lastIndex())))
-        .onCommand(GetState.class, (s, c) -> Effect().reply(c.replyTo(), s))
+        .onCommand(GetState.class, (s, c) -> Effect().reply(c.replyTo(), newest(s)))
         .onCommand(StateAt.class, this::onStateAt)
         .onCommand(AwaitOutcome.class, this::onAwaitOutcome)
-        .onCommand(SendStateTo.class, this::onSendStateTo)
+        .onCommand(SendStateTo.class, (s, c) -> onSendStateTo(newest(s), c))
+        .onCommand(FlushCommit.class, (s, c) -> onFlushCommit(s))
         .build();
   }
 
@@ -291,34 +319,88 @@ public final class FollowerActor
     }
     long matched = cmd.entries().isEmpty()
         ? cmd.prevIndex() : cmd.entries().get(cmd.entries().size() - 1).index();
-    boolean changesSomething = cmd.term() > state.promisedTerm()
-        || Math.min(cmd.leaderCommit(), matched) > state.appliedIndex()
-        || cmd.entries().stream().anyMatch(e -> !state.matches(e.index(), e.term()));
+    boolean newTerm = cmd.term() > state.promisedTerm();
+    boolean newEntries = cmd.entries().stream().anyMatch(e -> !state.matches(e.index(), e.term()));
+    boolean newCommit = Math.min(cmd.leaderCommit(), matched) > newest(state).appliedIndex();
     Acked ack = new Acked(node, cmd.term(), matched);
-    if (!changesSomething) {
+    if (!newTerm && !newEntries && !newCommit) {
       return Effect().reply(cmd.replyTo(), ack);
     }
-    if (Math.min(cmd.leaderCommit(), matched) > state.appliedIndex()) {
+    if (newCommit) {
       // Entries up to the leader's commit index are committed: on the leader's replica and W
-      // followers' disks whatever happens to this one. Local reads and waiting reads see them now,
-      // not after this replica's journal write of the commit index (a second journal write per
-      // entry when the commit comes alone, as it does on an idle cluster and to the leader's own
-      // replica). The event handler applies the same entries again once that write is done, and
-      // records them for watch streams then.
+      // followers' disks whatever happens to this one. Local reads, waiting reads and outcomes see
+      // them now, not after this replica's journal write of the commit index. The event handler
+      // applies the same entries again once that write is done, and records them for watch
+      // streams then.
       ReplicaState committed = state.append(
           cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit(), retainedEntries);
       published(committed);
       answerParkedReads(committed);
+      if (!newTerm && !newEntries && !commitFlushDelay.isZero() && !commitFlushDelay.isNegative()) {
+        // Only the commit index is new (it comes alone right after each commit, to every replica
+        // the leader's own included). Its journal write waits for the leader's next entries, which
+        // carry it anyway, or for the flush timer: written at once, it held up those next entries
+        // for a whole journal write. The entries acknowledged are already durable here.
+        unwrittenCommit = new Appended(cmd.term(), matched, List.of(), cmd.leaderCommit());
+        aheadOfJournal = committed;
+        if (!timers.isTimerActive(FlushCommit.INSTANCE)) {
+          timers.startSingleTimer(FlushCommit.INSTANCE, commitFlushDelay);
+        }
+        return Effect().reply(cmd.replyTo(), ack);
+      }
     }
     long started = System.nanoTime();
     return Effect()
-        .persist(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit()))
+        .persist(withUnwrittenCommit(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit())))
         .thenRun(s -> {
           metrics.persisted(System.nanoTime() - started);
           metrics.applied(s.appliedIndex());
           answerParkedReads(s);
         })
         .thenReply(cmd.replyTo(), s -> ack);
+  }
+
+  /**
+   * The newest applied state: the journal's, or the one whose commit index is not written yet
+   * (which has the journal's log: only a message with nothing else new is held back, and every
+   * journal write takes the held commit index with it).
+   */
+  private ReplicaState newest(ReplicaState journalState) {
+    return aheadOfJournal != null && aheadOfJournal.appliedIndex() > journalState.appliedIndex()
+        ? aheadOfJournal : journalState;
+  }
+
+  /**
+   * {@code event}, preceded in the same journal write by the commit index not written yet unless
+   * the event carries it too: the journal's state never falls behind what was published.
+   */
+  private List<Event> withUnwrittenCommit(Event event) {
+    Appended held = unwrittenCommit;
+    unwrittenCommit = null;
+    aheadOfJournal = null; // commands wait while the write is in flight; it brings the journal's state up to it
+    if (held == null || event instanceof Appended a && a.term() == held.term()
+        && a.leaderCommit() >= held.leaderCommit() && verifiedIndex(a) >= held.prevIndex()) {
+      return List.of(event);
+    }
+    return List.of(held, event);
+  }
+
+  private static long verifiedIndex(Appended a) {
+    return a.entries().isEmpty() ? a.prevIndex() : Math.max(a.prevIndex(), a.entries().get(a.entries().size() - 1).index());
+  }
+
+  private Effect<Event, ReplicaState> onFlushCommit(ReplicaState state) {
+    if (unwrittenCommit == null) {
+      return Effect().none();
+    }
+    long started = System.nanoTime();
+    return Effect()
+        .persist(withUnwrittenCommit(unwrittenCommit))
+        .thenRun(s -> {
+          metrics.persisted(System.nanoTime() - started);
+          metrics.applied(s.appliedIndex());
+          answerParkedReads(s);
+        });
   }
 
   private Effect<Event, ReplicaState> onInstallState(ReplicaState state, InstallState cmd) {
@@ -343,10 +425,10 @@ public final class FollowerActor
     var event = new StateChunkInstalled(
         cmd.term(), cmd.snapshotIndex(), cmd.snapshotTerm(), first, cmd.last(), cmd.pairs());
     if (!cmd.last()) {
-      return Effect().persist(event);
+      return Effect().persist(withUnwrittenCommit(event));
     }
     return Effect()
-        .persist(event)
+        .persist(withUnwrittenCommit(event))
         .thenRun(s -> context.getLog().info("Full state transfer done: {} keys at index {}", s.keyCount(), s.appliedIndex()))
         .thenRun(this::answerParkedReads)
         .thenReply(cmd.replyTo(), s -> new Acked(node, cmd.term(), s.appliedIndex()));
@@ -370,13 +452,14 @@ public final class FollowerActor
     }
     if (cmd.term() == state.promisedTerm()) { // the same candidate asking again
       return Effect().reply(cmd.replyTo(),
-          new Prepared(node, cmd.term(), state.lastIndex(), state.lastTerm(), state.appliedIndex()));
+          new Prepared(node, cmd.term(), state.lastIndex(), state.lastTerm(), newest(state).appliedIndex()));
     }
-    return Effect().persist(new TermPromised(cmd.term(), cmd.candidate())).thenReply(cmd.replyTo(), s ->
+    return Effect().persist(withUnwrittenCommit(new TermPromised(cmd.term(), cmd.candidate()))).thenReply(cmd.replyTo(), s ->
         new Prepared(node, cmd.term(), s.lastIndex(), s.lastTerm(), s.appliedIndex()));
   }
 
-  private Effect<Event, ReplicaState> onReadAt(ReplicaState state, ReadAt cmd) {
+  private Effect<Event, ReplicaState> onReadAt(ReplicaState journalState, ReadAt cmd) {
+    ReplicaState state = newest(journalState);
     if (state.appliedIndex() >= cmd.minIndex()) {
       return Effect().reply(cmd.replyTo(), read(state, cmd.key()));
     }
@@ -384,7 +467,8 @@ public final class FollowerActor
     return Effect().none();
   }
 
-  private Effect<Event, ReplicaState> onStateAt(ReplicaState state, StateAt cmd) {
+  private Effect<Event, ReplicaState> onStateAt(ReplicaState journalState, StateAt cmd) {
+    ReplicaState state = newest(journalState);
     if (state.appliedIndex() >= cmd.minIndex()) {
       return Effect().reply(cmd.replyTo(), state);
     }
@@ -392,7 +476,8 @@ public final class FollowerActor
     return Effect().none();
   }
 
-  private Effect<Event, ReplicaState> onAwaitOutcome(ReplicaState state, AwaitOutcome cmd) {
+  private Effect<Event, ReplicaState> onAwaitOutcome(ReplicaState journalState, AwaitOutcome cmd) {
+    ReplicaState state = newest(journalState);
     if (state.appliedIndex() >= cmd.index()) {
       return Effect().reply(cmd.replyTo(), new OutcomeKnown(cmd.index(), state.outcome(cmd.index(), cmd.term())));
     }

@@ -232,6 +232,88 @@ public class FollowerActorTest {
     assertEquals(3, afterRestart.read("k1").orElseThrow().appliedIndex());
   }
 
+  /** A replica that holds a commit index without new entries back from its journal for {@code delay}. */
+  private ActorRef<FollowerActor.Command> spawnHoldingCommits(ReplicaView view, Duration delay) {
+    return testKit.spawn(FollowerActor.create(node, 1000, 100, view, Duration.ZERO, delay));
+  }
+
+  @Test
+  public void aCommitThatComesAloneIsAppliedAndAnsweredAtOnceAndWrittenWithTheNextEntries() {
+    ReplicaView view = new ReplicaView(node);
+    var f = spawnHoldingCommits(view, Duration.ofSeconds(30)); // no flush by timer during the test
+    replicate(f, 1, 0, 0, entries(1, 1, 3), 0);
+    TestProbe<FollowerActor.OutcomeKnown> outcome = testKit.createTestProbe();
+    f.tell(new FollowerActor.AwaitOutcome(2, 1, outcome.ref()));
+    outcome.expectNoMessage(Duration.ofMillis(100));
+
+    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 3, 1, List.of(), 2)); // the commit alone
+    assertEquals("applied for local reads", "v1", view.read("k1").orElseThrow().value());
+    assertEquals("and for reads through the actor", "v1", get(f, "k1").value());
+    assertEquals(2, outcome.receiveMessage().index());
+    TestProbe<ReplicaState> stateRead = testKit.createTestProbe();
+    f.tell(new FollowerActor.StateAt(2, stateRead.ref()));
+    assertEquals(2, stateRead.receiveMessage().appliedIndex());
+    assertEquals(2, position(f).appliedIndex());
+
+    assertEquals(new FollowerActor.Acked(node, 1, 4), replicate(f, 1, 3, 1, entries(1, 4, 4), 2));
+    testKit.stop(f);
+    var again = spawnHoldingCommits(new ReplicaView(node), Duration.ofSeconds(30));
+    assertEquals("written with the next entries", 2, position(again).appliedIndex());
+    assertEquals(4, position(again).lastIndex());
+    assertEquals("v1", get(again, "k1").value());
+  }
+
+  @Test
+  public void aCommitHeldBackIsNotInTheJournalUntilWrittenAndIsLearntAgainAfterACrash() {
+    var f = spawnHoldingCommits(new ReplicaView(node), Duration.ofSeconds(30));
+    replicate(f, 1, 0, 0, entries(1, 1, 3), 0);
+    replicate(f, 1, 3, 1, List.of(), 3);
+    assertEquals("v3", get(f, "k0").value());
+    testKit.stop(f); // before its timer: the commit index was never written
+
+    ReplicaView view = new ReplicaView(node);
+    var again = spawnHoldingCommits(view, Duration.ofSeconds(30));
+    assertEquals(0, position(again).appliedIndex());
+    assertEquals("the entries themselves were durable", 3, position(again).lastIndex());
+    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(again, 1, 3, 1, List.of(), 3)); // the next heartbeat
+    assertEquals("v3", view.read("k0").orElseThrow().value());
+  }
+
+  @Test
+  public void aCommitThatComesAloneIsWrittenByItsTimerWhenNoEntriesFollow() throws InterruptedException {
+    ReplicaView view = new ReplicaView(node);
+    var f = spawnHoldingCommits(view, Duration.ofMillis(50));
+    replicate(f, 1, 0, 0, entries(1, 1, 3), 0);
+    replicate(f, 1, 3, 1, List.of(), 3);
+    assertEquals("v3", view.read("k0").orElseThrow().value());
+    Thread.sleep(1_000); // the timer (50 ms) writes it
+    position(f); // and the write is done
+    testKit.stop(f);
+    var again = spawnHoldingCommits(new ReplicaView(node), Duration.ofMillis(50));
+    assertEquals(3, position(again).appliedIndex());
+  }
+
+  @Test
+  public void aCommitHeldBackIsWrittenWithAPromiseToANewTermAndNothingAppliedGoesBack() {
+    ReplicaView view = new ReplicaView(node);
+    var f = spawnHoldingCommits(view, Duration.ofSeconds(30));
+    replicate(f, 1, 0, 0, entries(1, 1, 3), 0);
+    replicate(f, 1, 3, 1, List.of(), 3);
+    assertEquals(3, view.state().orElseThrow().appliedIndex());
+
+    TestProbe<FollowerActor.PrepareReply> candidate = testKit.createTestProbe();
+    f.tell(new FollowerActor.Prepare(2, "other", candidate.ref()));
+    assertEquals(3, ((FollowerActor.Prepared) candidate.receiveMessage()).appliedIndex());
+    assertEquals(3, view.state().orElseThrow().appliedIndex());
+    // The new leader knows an older commit index: nothing applied goes back.
+    assertEquals(new FollowerActor.Acked(node, 2, 3), replicate(f, 2, 3, 1, List.of(), 1));
+    assertEquals(3, view.state().orElseThrow().appliedIndex());
+    assertEquals("v3", get(f, "k0").value());
+    testKit.stop(f);
+    var again = spawnHoldingCommits(new ReplicaView(node), Duration.ofSeconds(30));
+    assertEquals("the promise's journal write carried the commit index", 3, position(again).appliedIndex());
+  }
+
   @Test
   public void recoversFromASnapshotPlusTheEventsAfterIt() {
     var f = spawn(3); // a snapshot every 3 journal events
