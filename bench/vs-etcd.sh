@@ -408,10 +408,10 @@ all_keys_present() { [[ $("$COUNT_KEYS") == "$KEYS" ]]; }
 
 # The scenarios against one system. $1 system, $2 put script, $3 read script, $4 targets,
 # $5 threads, $6 1 if the system has W (quorumkv), $7 a command printing how many bench-* keys
-# the system holds, $8 the leader's host:port (empty: no one-connection row).
+# the system holds, $8 a command printing the leader's host:port (for the one-connection row).
 COVERAGE=
 run_scenarios() {
-  local system=$1 put=$2 get=$3 targets=$4 threads=$5 has_w=$6 count_keys=$7 leader=${8:-}
+  local system=$1 put=$2 get=$3 targets=$4 threads=$5 has_w=$6 count_keys=$7 find_leader=$8
   local c64 c256 line
   c64=$(effective_connections "$CONNECTIONS" "$threads")
   c256=$(effective_connections $((CONNECTIONS * 4)) "$threads")
@@ -471,11 +471,12 @@ run_scenarios() {
     [[ $system != quorumkv ]] || silence_check "$scenario"
     sleep "$SETTLE"
   done
-  run_one_connection "$system" "$put" "$has_w" "$leader"
+  run_one_connection "$system" "$put" "$has_w" "$("$find_leader")"
 }
 
 # One client: W=W writes over one connection to the leader, one at a time. $1 system, $2 put
-# script, $3 1 if the system has W, $4 the leader's host:port (empty: skipped with a warning).
+# script, $3 1 if the system has W, $4 the leader's host:port, found just before this row
+# (empty: skipped with a warning).
 run_one_connection() {
   local system=$1 put=$2 has_w=$3 leader=$4 wargs=() scenario="write-W$W-c1"
   ((ONE_CONN_S > 0)) || return 0
@@ -615,7 +616,7 @@ run_etcd() {
     threads=$ETCD_MEMBERS
     say "load: spread over all $ETCD_MEMBERS members (followers forward writes to the leader), one wrk thread each"
   fi
-  run_scenarios etcd etcd-put.lua etcd-range.lua "$targets" "$threads" 0 etcd_key_count "$(etcd_leader)"
+  run_scenarios etcd etcd-put.lua etcd-range.lua "$targets" "$threads" 0 etcd_key_count etcd_leader
   say "etcd keys bench-*: $(etcd_key_count) of $KEYS"
   local fs_count fs_sum
   read -r fs_count fs_sum <<<"$(etcd_fsync_stats)"
@@ -712,7 +713,7 @@ run_quorumkv() {
   fi
   for ((i = 0; i < QKV_NODES; i++)); do targets+="${targets:+,}$HOST:$((QKV_HTTP_BASE + i))"; done
   say "load: spread over all $QKV_NODES nodes (they forward writes to the leader), one wrk thread each"
-  run_scenarios quorumkv quorumkv-put.lua quorumkv-get.lua "$targets" "$QKV_NODES" 1 qkv_key_count "$(qkv_leader)"
+  run_scenarios quorumkv quorumkv-put.lua quorumkv-get.lua "$targets" "$QKV_NODES" 1 qkv_key_count qkv_leader
   silence_check "the runs after the last recorded one"
   QKV_LEADER_CHANGES=$(leader_changes_between "$elections_before" "$(qkv_election_counts)")
   say "quorumkv leader changes from ./kv up returning to the end: $QKV_LEADER_CHANGES; longest a follower went without a message from its leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms (reached during $QKV_SILENCE_WHEN)"
