@@ -352,11 +352,7 @@ public final class FollowerActor
     long started = System.nanoTime();
     return Effect()
         .persist(withUnwrittenCommit(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit())))
-        .thenRun(s -> {
-          metrics.persisted(System.nanoTime() - started);
-          metrics.applied(s.appliedIndex());
-          answerParkedReads(s);
-        })
+        .thenRun(s -> written(s, started))
         .thenReply(cmd.replyTo(), s -> ack);
   }
 
@@ -389,6 +385,13 @@ public final class FollowerActor
     return a.entries().isEmpty() ? a.prevIndex() : Math.max(a.prevIndex(), a.entries().get(a.entries().size() - 1).index());
   }
 
+  /** After a journal write of entries or a commit index begun at {@code started}: the reads it lets through. */
+  private void written(ReplicaState s, long started) {
+    metrics.persisted(System.nanoTime() - started);
+    metrics.applied(s.appliedIndex());
+    answerParkedReads(s);
+  }
+
   private Effect<Event, ReplicaState> onFlushCommit(ReplicaState state) {
     if (unwrittenCommit == null) {
       return Effect().none();
@@ -396,11 +399,7 @@ public final class FollowerActor
     long started = System.nanoTime();
     return Effect()
         .persist(withUnwrittenCommit(unwrittenCommit))
-        .thenRun(s -> {
-          metrics.persisted(System.nanoTime() - started);
-          metrics.applied(s.appliedIndex());
-          answerParkedReads(s);
-        });
+        .thenRun(s -> written(s, started));
   }
 
   private Effect<Event, ReplicaState> onInstallState(ReplicaState state, InstallState cmd) {
