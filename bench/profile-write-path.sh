@@ -36,7 +36,9 @@ jar=$HOME/.m2/repository/tools/profiler/async-profiler/$AP_VERSION/async-profile
 [[ -f $jar ]] || mvn -B -q dependency:get -Dartifact=tools.profiler:async-profiler:$AP_VERSION:jar:linux-x64
 (cd "$TMP" && unzip -q -o "$jar")
 LIB=$TMP/linux-x64/libasyncProfiler.so
-attach() { java "$ROOT/bench/profiler/Attach.java" "$1" "$LIB" "$2"; }
+# Compiled once: `java Attach.java` compiles on every call, which took ~26 s on a loaded machine.
+javac -d "$TMP/cls" "$ROOT/bench/profiler/Attach.java"
+attach() { java -cp "$TMP/cls" Attach "$1" "$LIB" "$2"; }
 
 [[ -f target/quorumkv.jar && -f tools/target/quorumkv-tools.jar ]] || mvn -B -q package -DskipTests -pl tools -am
 ./kv up --quorum "$W" --no-build

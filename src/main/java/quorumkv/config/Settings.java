@@ -32,9 +32,11 @@ public record Settings(
   /**
    * Watch streams: the history of changes kept for {@code since} / {@code Last-Event-ID} (at most
    * {@code historyChanges} key changes and about {@code historyBytes}), the events one stream may
-   * have queued before it counts as too slow, and how often an idle stream gets a progress event.
+   * have queued before it counts as too slow, how often an idle stream gets a progress event, and
+   * how long applied changes may wait before they are written to the history's file together.
    */
-  public record Watch(int historyChanges, long historyBytes, int streamBuffer, Duration progressInterval) {
+  public record Watch(int historyChanges, long historyBytes, int streamBuffer, Duration progressInterval,
+      Duration historyWriteDelay) {
     public Watch {
       if (historyChanges < 1 || historyBytes < 1) {
         throw new IllegalArgumentException("WATCH_HISTORY and WATCH_HISTORY_BYTES must be positive, got "
@@ -42,6 +44,9 @@ public record Settings(
       }
       if (streamBuffer < 1) {
         throw new IllegalArgumentException("WATCH_STREAM_BUFFER must be positive, got " + streamBuffer);
+      }
+      if (historyWriteDelay.isNegative()) {
+        throw new IllegalArgumentException("WATCH_HISTORY_WRITE_DELAY must not be negative, got " + historyWriteDelay);
       }
     }
   }
@@ -166,6 +171,7 @@ public record Settings(
             q.getInt("watch.history"),
             q.getBytes("watch.history-bytes"),
             q.getInt("watch.stream-buffer"),
-            q.getDuration("watch.progress-interval")));
+            q.getDuration("watch.progress-interval"),
+            q.getDuration("watch.history-write-delay")));
   }
 }

@@ -273,6 +273,19 @@ public final class FollowerActor
     return event instanceof StateChunkInstalled chunk && chunk.last();
   }
 
+  /**
+   * Called by the event handlers: when the event being applied is one that {@link
+   * #retentionCriteria} snapshots after (every {@code snapshotEvery}), the watch history is written
+   * now, so that no snapshot covers a change the history's file does not have (see {@link
+   * WatchHistory}). A full state transfer's last chunk, snapshotted too, resets the history, which
+   * writes it at once. At recovery this writes at the same events, which costs only time.
+   */
+  private void writeWatchHistoryIfSnapshotFollows() {
+    if (watchHistory != null && lastSequenceNumber(context) % snapshotEvery == 0) {
+      watchHistory.write();
+    }
+  }
+
   @Override
   public CommandHandler<Command, Event, ReplicaState> commandHandler() {
     return newCommandHandlerBuilder()
@@ -540,9 +553,10 @@ public final class FollowerActor
 
   /**
    * Applies an Appended event; the entries it applied are recorded in the watch history before the
-   * state is published or any snapshot of it taken (the history's durability rests on that order:
-   * see {@link WatchHistory}). Runs for replayed events at recovery too, which is how the history
-   * catches up on entries it lost in a crash.
+   * state is published, and written to its file before any snapshot of it is taken (the history's
+   * durability rests on that order: see {@link WatchHistory} and {@link
+   * #writeWatchHistoryIfSnapshotFollows}). Runs for replayed events at recovery too, which is how
+   * the history catches up on entries it lost in a crash.
    */
   private ReplicaState onAppended(ReplicaState s, Appended e) {
     if (watchHistory == null) {
@@ -553,6 +567,7 @@ public final class FollowerActor
     if (next.appliedIndex() > s.appliedIndex()) {
       watchHistory.applied(s.appliedIndex(), changes, next.appliedIndex());
     }
+    writeWatchHistoryIfSnapshotFollows();
     return published(next);
   }
 
@@ -566,9 +581,13 @@ public final class FollowerActor
           if (e.last() && watchHistory != null) {
             watchHistory.reset(next.appliedIndex(), "this node's replica was replaced by a full state transfer");
           }
+          writeWatchHistoryIfSnapshotFollows();
           return published(next);
         })
-        .onEvent(TermPromised.class, (s, e) -> published(s.promise(e.term(), e.candidate())))
+        .onEvent(TermPromised.class, (s, e) -> {
+          writeWatchHistoryIfSnapshotFollows();
+          return published(s.promise(e.term(), e.candidate()));
+        })
         .build();
   }
 

@@ -10,6 +10,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import quorumkv.config.Settings;
@@ -20,17 +23,18 @@ import quorumkv.storage.EntryChanges;
  * {@code WATCH_HISTORY} key changes (at most about {@code WATCH_HISTORY_BYTES}), in memory and in
  * a SQLite file of their own, and the streams watching them.
  *
- * <p>Fed by the replica's event handler ({@link #applied}), which runs once an event is in the
- * journal, on the live path and for every event replayed at recovery alike, and writes the history
- * before it returns. Why a crash leaves no gap: the replica saves a snapshot only after the
- * handler of its last event has run, so every entry a snapshot covers was recorded here first,
- * and deleting the events behind a snapshot deletes nothing the history still needs; an entry
- * whose event is in the journal but whose record was lost in a crash is after the last snapshot,
- * so recovery replays its event and the handler records it again (rows at or below
- * {@code through} are not written twice). If {@code through} is ever behind the state the replica
- * recovers from (power loss with {@code synchronous=NORMAL}, a replica file replaced, a full state
- * transfer), the changes in between are unknown: the floor is raised to that state's index, so a
- * watcher resuming from before it gets 410 instead of a stream with a hole.
+ * <p>Fed by the replica's event handler ({@link #applied}), on the live path and for every event
+ * replayed at recovery alike. The file is written off the replica's path: changes applied within
+ * {@code historyWriteDelay} go to it together, in one transaction on a thread of the history's
+ * own ({@link #write}), and the replica has the history written before each snapshot it takes.
+ * Why a crash leaves no gap: every entry a snapshot covers was written here first, and deleting
+ * the events behind a snapshot deletes nothing the history still needs; an entry whose record was
+ * not written yet when the process died is after the last snapshot, so recovery replays its event
+ * and the handler records it again (rows at or below {@code through} are not written twice). If
+ * {@code through} is ever behind the state the replica recovers from (power loss with
+ * {@code synchronous=NORMAL}, a replica file replaced, a full state transfer), the changes in
+ * between are unknown: the floor is raised to that state's index, so a watcher resuming from
+ * before it gets 410 instead of a stream with a hole.
  *
  * <p>Hand-over from replay to live: {@link #subscribe} copies the retained changes after
  * {@code since} and registers the watcher under the same lock that {@link #applied} holds while
@@ -73,6 +77,19 @@ public final class WatchHistory implements AutoCloseable {
   private final Settings.Watch settings;
   /** Null: kept in memory only (tests). */
   private final HistoryStore store;
+  /** Runs the delayed writes; null when changes are written at once (or not at all). */
+  private final ScheduledExecutorService writer;
+  /** Held while the store is written or closed, before this object's own lock, never after it. */
+  private final Object storeLock = new Object();
+  /** Retained changes the store does not have yet, oldest first. */
+  private final ArrayDeque<EntryChanges> unwritten = new ArrayDeque<>();
+  /** The floor and through the store holds. */
+  private long writtenFloor;
+  private long writtenThrough;
+  private boolean writeScheduled;
+  /** No more delayed writes are scheduled once closing; the store is not written once closed. */
+  private boolean closing;
+  private boolean closed;
   private final ArrayDeque<EntryChanges> retained = new ArrayDeque<>();
   private long retainedChanges;
   private long retainedBytes;
@@ -86,6 +103,12 @@ public final class WatchHistory implements AutoCloseable {
   private WatchHistory(Settings.Watch settings, HistoryStore store) {
     this.settings = settings;
     this.store = store;
+    this.writer = store == null || settings.historyWriteDelay().isZero() ? null
+        : Executors.newSingleThreadScheduledExecutor(task -> {
+          Thread thread = new Thread(task, "watch-history-writer");
+          thread.setDaemon(true);
+          return thread;
+        });
   }
 
   /** The history in {@code file}, created if missing, with what it held loaded (and trimmed to the bounds). */
@@ -94,15 +117,16 @@ public final class WatchHistory implements AutoCloseable {
     WatchHistory history = new WatchHistory(settings, store);
     HistoryStore.Loaded loaded = store.load();
     history.floor = loaded.floor();
+    history.writtenFloor = loaded.floor();
     history.through = loaded.through();
+    history.writtenThrough = loaded.through();
     for (EntryChanges e : loaded.entries()) {
       if (e.version() > history.floor && e.version() <= history.through) {
         history.retain(e);
       }
     }
-    if (history.evict()) {
-      history.persist(List.of(), true);
-    }
+    history.evict();
+    history.write();
     return history;
   }
 
@@ -114,48 +138,109 @@ public final class WatchHistory implements AutoCloseable {
    * The replica went from applied index {@code fromIndex} to {@code toIndex}, and the entries in
    * between changed {@code changes} (in log order; entries that changed nothing are absent).
    */
-  public synchronized void applied(long fromIndex, List<EntryChanges> changes, long toIndex) {
-    if (toIndex <= through) {
-      return; // recovery replaying entries recorded before the crash
-    }
-    boolean floorMoved = false;
-    if (fromIndex > through) {
-      log.warn("Watch history ends at {} but the replica applies from {}: changes in between are unknown, "
-          + "watchers may resume from {} on", through, fromIndex, fromIndex);
-      dropAll(fromIndex, "this node's watch history has a gap before " + fromIndex);
-      floorMoved = true;
-    }
-    List<EntryChanges> added = new ArrayList<>(changes.size());
-    long now = System.nanoTime();
-    for (EntryChanges e : changes) {
-      if (e.version() > through) {
-        retain(e);
-        added.add(e);
-        deliver(e, now);
+  public void applied(long fromIndex, List<EntryChanges> changes, long toIndex) {
+    boolean writeNow;
+    synchronized (this) {
+      if (toIndex <= through) {
+        return; // recovery replaying entries recorded before the crash
       }
+      if (fromIndex > through) {
+        log.warn("Watch history ends at {} but the replica applies from {}: changes in between are unknown, "
+            + "watchers may resume from {} on", through, fromIndex, fromIndex);
+        dropAll(fromIndex, "this node's watch history has a gap before " + fromIndex);
+      }
+      long now = System.nanoTime();
+      for (EntryChanges e : changes) {
+        if (e.version() > through) {
+          retain(e);
+          unwritten.addLast(e);
+          deliver(e, now);
+        }
+      }
+      through = toIndex;
+      evict();
+      writeNow = scheduleWrite();
     }
-    through = toIndex;
-    floorMoved |= evict();
-    persist(added, floorMoved);
+    if (writeNow) {
+      write();
+    }
   }
 
   /**
    * Recovery of the replica is complete at {@code appliedIndex}: normally where the replayed
    * events left the history; otherwise the history does not match this replica and starts over there.
    */
-  public synchronized void recovered(long appliedIndex) {
-    if (through != appliedIndex) {
+  public void recovered(long appliedIndex) {
+    synchronized (this) {
+      if (through == appliedIndex) {
+        return;
+      }
       log.warn("Watch history is complete up to {} but the replica recovered at {}: it starts over at {}",
           through, appliedIndex, appliedIndex);
-      reset(appliedIndex, "this node's replica was replaced");
     }
+    reset(appliedIndex, "this node's replica was replaced");
   }
 
   /** The replica's state was replaced by one at {@code index} (a full state transfer): changes before it are unknown. */
-  public synchronized void reset(long index, String reason) {
-    dropAll(index, reason);
-    through = index;
-    persist(List.of(), true);
+  public void reset(long index, String reason) {
+    synchronized (this) {
+      dropAll(index, reason);
+      through = index;
+    }
+    write();
+  }
+
+  /**
+   * Writes to the file every change it does not have yet, in one transaction, and returns once
+   * written. The replica calls it before each snapshot it takes; otherwise it runs on the
+   * history's own thread, {@code historyWriteDelay} after a change. A failed write is logged and
+   * its changes stay unwritten: the next write takes them again.
+   */
+  public void write() {
+    synchronized (storeLock) {
+      List<EntryChanges> rows;
+      long cutFloor;
+      long cutThrough;
+      boolean floorMoved;
+      synchronized (this) {
+        writeScheduled = false;
+        if (store == null || closed
+            || (unwritten.isEmpty() && floor == writtenFloor && through == writtenThrough)) {
+          return;
+        }
+        rows = new ArrayList<>(unwritten);
+        cutFloor = floor;
+        cutThrough = through;
+        floorMoved = floor != writtenFloor;
+      }
+      try {
+        store.write(rows, cutFloor, floorMoved, cutThrough);
+      } catch (SQLException e) {
+        // Served from memory meanwhile; a restart finds the history behind the replica and raises the floor.
+        log.error("Writing the watch history failed (through {}): {}", cutThrough, e.toString());
+        return;
+      }
+      synchronized (this) {
+        writtenFloor = cutFloor;
+        writtenThrough = cutThrough;
+        long last = rows.isEmpty() ? Long.MIN_VALUE : rows.get(rows.size() - 1).version();
+        while (!unwritten.isEmpty() && unwritten.peekFirst().version() <= last) {
+          unwritten.removeFirst();
+        }
+      }
+    }
+  }
+
+  /** Called with this object's lock held after a change: whether the caller must write now (no delay). */
+  private boolean scheduleWrite() {
+    if (writer == null) {
+      return store != null;
+    }
+    if (!writeScheduled && !closing) {
+      writeScheduled = true;
+      writer.schedule(this::write, settings.historyWriteDelay().toNanos(), TimeUnit.NANOSECONDS);
+    }
+    return false;
   }
 
   /**
@@ -257,22 +342,23 @@ public final class WatchHistory implements AutoCloseable {
     retainedBytes += e.approximateBytes();
   }
 
-  /** Drops the oldest entries beyond the bounds; whether any went. */
-  private boolean evict() {
-    boolean moved = false;
+  /** Drops the oldest entries beyond the bounds. */
+  private void evict() {
     while (!retained.isEmpty()
         && (retainedChanges > settings.historyChanges() || retainedBytes > settings.historyBytes())) {
       EntryChanges e = retained.removeFirst();
       retainedChanges -= e.changes().size();
       retainedBytes -= e.approximateBytes();
       floor = e.version();
-      moved = true;
     }
-    return moved;
+    while (!unwritten.isEmpty() && unwritten.peekFirst().version() <= floor) {
+      unwritten.removeFirst();
+    }
   }
 
   private void dropAll(long newFloor, String reason) {
     retained.clear();
+    unwritten.clear();
     retainedChanges = 0;
     retainedBytes = 0;
     floor = newFloor;
@@ -282,21 +368,23 @@ public final class WatchHistory implements AutoCloseable {
     subscribers.clear();
   }
 
-  private void persist(List<EntryChanges> added, boolean floorMoved) {
-    if (store == null) {
-      return;
-    }
-    try {
-      store.write(added, floor, floorMoved, through);
-    } catch (SQLException e) {
-      // Served from memory meanwhile; a restart finds the history behind the replica and raises the floor.
-      log.error("Writing the watch history failed (through {}): {}", through, e.toString());
-    }
-  }
-
+  /** Writes what is not written yet and closes the file; changes applied afterwards stay in memory. */
   @Override
-  public synchronized void close() {
-    if (store != null) {
+  public void close() {
+    synchronized (this) {
+      closing = true;
+    }
+    if (writer != null) {
+      writer.shutdownNow();
+    }
+    write();
+    synchronized (storeLock) {
+      synchronized (this) {
+        if (store == null || closed) {
+          return;
+        }
+        closed = true;
+      }
       try {
         store.close();
       } catch (SQLException e) {

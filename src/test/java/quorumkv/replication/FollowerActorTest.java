@@ -16,9 +16,13 @@ import org.junit.BeforeClass;
 import org.junit.ClassRule;
 import org.junit.Test;
 import quorumkv.TestConfig;
+import quorumkv.config.Settings;
 import quorumkv.storage.KeyValue;
 import quorumkv.storage.LogEntry;
 import quorumkv.storage.ReplicaState;
+import quorumkv.watch.WatchEvent;
+import quorumkv.watch.WatchFilter;
+import quorumkv.watch.WatchHistory;
 
 /** A replica on a real SQLite journal: log matching, commit, terms, recovery, state transfer. */
 public class FollowerActorTest {
@@ -230,6 +234,43 @@ public class FollowerActorTest {
     position(again);
     assertEquals("v1", afterRestart.read("k1").orElseThrow().value());
     assertEquals(3, afterRestart.read("k1").orElseThrow().appliedIndex());
+  }
+
+  @Test
+  public void theWatchHistoryIsWrittenBeforeEachSnapshotSoACrashLeavesItNoGap() throws Exception {
+    java.nio.file.Path file = java.nio.file.Files.createTempDirectory("quorumkv-follower-watch").resolve("watch.db");
+    Settings.Watch writtenLate = new Settings.Watch(100, 1 << 20, 100, Duration.ofSeconds(15), Duration.ofHours(1));
+    WatchHistory history = WatchHistory.open(file, writtenLate); // writes only when the replica asks
+    var f = testKit.spawn(FollowerActor.create(node, 2, 100, new ReplicaView(node, history), Duration.ZERO));
+    replicate(f, 1, 0, 0, entries(1, 1, 3), 0); // event 1
+    replicate(f, 1, 3, 1, entries(1, 4, 5), 3); // event 2: applies 1..3, snapshot (every 2 events)
+    replicate(f, 1, 5, 1, List.of(), 5); // event 3: applies 4..5, answered once the snapshot is saved
+    assertEquals(5, history.through());
+    testKit.stop(f);
+
+    // The process dies here: the first history never writes 4..5. Recovery starts from the
+    // snapshot at 3 and replays event 3, which records 4..5 again.
+    WatchHistory afterCrash = WatchHistory.open(file, writtenLate);
+    assertEquals("written before the snapshot", 3, afterCrash.through());
+    var again = testKit.spawn(FollowerActor.create(node, 2, 100, new ReplicaView(node, afterCrash), Duration.ZERO));
+    assertEquals(5, position(again).appliedIndex());
+    assertEquals(5, afterCrash.through());
+    assertEquals("nothing lost: no floor raised", 0, afterCrash.floor());
+    List<WatchEvent> replay = afterCrash.subscribe(WatchFilter.prefix(""), java.util.OptionalLong.of(0),
+        new WatchHistory.Watcher() {
+          @Override
+          public boolean offer(WatchEvent event) {
+            return true;
+          }
+
+          @Override
+          public void end(String reason) {}
+        }).replay();
+    assertEquals(List.of(1L, 2L, 3L, 4L, 5L),
+        replay.stream().map(e -> ((WatchEvent.Changed) e).changes().version()).toList());
+    testKit.stop(again);
+    afterCrash.close();
+    history.close();
   }
 
   /** A replica that holds a commit index without new entries back from its journal for {@code delay}. */

@@ -23,7 +23,7 @@ import quorumkv.storage.KeyChange;
 public class WatchHistoryTest {
 
   private static Settings.Watch limits(int changes, long bytes) {
-    return new Settings.Watch(changes, bytes, 1000, Duration.ofSeconds(15));
+    return new Settings.Watch(changes, bytes, 1000, Duration.ofSeconds(15), Duration.ZERO);
   }
 
   private static EntryChanges put(long version, String key) {
@@ -210,7 +210,7 @@ public class WatchHistoryTest {
 
   @Test
   public void anIdleWatcherGetsProgressAtTheAppliedIndex() throws Exception {
-    WatchHistory h = WatchHistory.inMemory(new Settings.Watch(100, 1 << 20, 100, Duration.ofSeconds(15)));
+    WatchHistory h = WatchHistory.inMemory(new Settings.Watch(100, 1 << 20, 100, Duration.ofSeconds(15), Duration.ZERO));
     Collecting w = new Collecting(100);
     WatchHistory.Subscription s = h.subscribe(WatchFilter.key("k"), OptionalLong.empty(), w);
     h.applied(0, List.of(put(1, "other")), 1);
@@ -253,6 +253,47 @@ public class WatchHistoryTest {
     assertEquals(10, smaller.through());
     assertEquals(9, smaller.floor());
     smaller.close();
+  }
+
+  private static Settings.Watch writtenAfter(Duration delay) {
+    return new Settings.Watch(100, 1 << 20, 1000, Duration.ofSeconds(15), delay);
+  }
+
+  /** What the file holds now, read through a connection of its own. */
+  private static HistoryStore.Loaded onDisk(Path file) throws Exception {
+    try (HistoryStore store = new HistoryStore(file)) {
+      return store.load();
+    }
+  }
+
+  @Test
+  public void changesAreWrittenTogetherWhenAskedAndAtCloseNotOnTheReplicasPath() throws Exception {
+    Path file = Files.createTempDirectory("quorumkv-watch-later").resolve("watch-node0.db");
+    WatchHistory h = WatchHistory.open(file, writtenAfter(Duration.ofHours(1)));
+    putAll(h, 1, 3, "k");
+    assertEquals("served from memory at once", 3, h.through());
+    assertEquals("not written yet", 0, onDisk(file).through());
+    h.write(); // as the replica does before a snapshot
+    assertEquals(3, onDisk(file).through());
+    assertEquals(List.of(1L, 2L, 3L), onDisk(file).entries().stream().map(EntryChanges::version).toList());
+    putAll(h, 4, 5, "k");
+    h.close();
+    assertEquals(5, onDisk(file).through());
+    assertEquals(5, onDisk(file).entries().size());
+  }
+
+  @Test
+  public void changesAreWrittenByThemselvesAfterTheDelay() throws Exception {
+    Path file = Files.createTempDirectory("quorumkv-watch-delay").resolve("watch-node0.db");
+    WatchHistory h = WatchHistory.open(file, writtenAfter(Duration.ofMillis(20)));
+    putAll(h, 1, 4, "k");
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (onDisk(file).through() < 4) {
+      assertTrue("the history was not written within 30 s", System.nanoTime() < deadline);
+      Thread.sleep(10);
+    }
+    assertEquals(4, onDisk(file).entries().size());
+    h.close();
   }
 
   @Test
