@@ -24,7 +24,7 @@ OUT=${OUT:-$(mktemp -d /tmp/quorumkv-ab.XXXXXX)}
 mkdir -p "$OUT"
 
 up() { # name jar http-base cluster-base [java-opts]
-  ${5:+env JAVA_OPTS="$5"} KV_DATA=$OUT/$1 KV_JAR=$2 KV_HTTP_BASE_PORT=$3 KV_CLUSTER_BASE_PORT=$4 ./kv up --no-build >"$OUT/$1-up.log" 2>&1
+  env ${5:+"JAVA_OPTS=$5"} KV_DATA="$OUT/$1" KV_JAR="$2" KV_HTTP_BASE_PORT="$3" KV_CLUSTER_BASE_PORT="$4" ./kv up --no-build >"$OUT/$1-up.log" 2>&1
 }
 down() { # name http-base cluster-base
   KV_DATA=$OUT/$1 KV_HTTP_BASE_PORT=$2 KV_CLUSTER_BASE_PORT=$3 ./kv down --wipe >/dev/null 2>&1 || true

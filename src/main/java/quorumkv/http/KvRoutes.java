@@ -85,6 +85,9 @@ public final class KvRoutes extends AllDirectives {
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
   private final Metrics metrics;
   private final ObjectMapper mapper = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  /** Built once: the Java DSL evaluates route suppliers per request, and these were built in them. */
+  private final ExceptionHandler exceptionHandler;
+  private final RejectionHandler rejectionHandler;
 
   public KvRoutes(
       Settings settings, ActorSystem<?> system, ActorRef<LeaderActor.Command> leader,
@@ -100,6 +103,8 @@ public final class KvRoutes extends AllDirectives {
         settings.replication().followers(), settings.replication().timeout());
     this.txnRequest = new TxnRequest(limits);
     this.watchRoutes = new WatchRoutes(settings, system, localView, limits);
+    this.exceptionHandler = newExceptionHandler();
+    this.rejectionHandler = newRejectionHandler();
   }
 
   private static final java.util.Set<String> ROUTES =
@@ -119,10 +124,10 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private Route api() {
-    return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
+    return handleExceptions(exceptionHandler, () -> handleRejections(rejectionHandler, () -> concat(
         pathPrefix("kv", this::kv),
-        path("txn", () -> mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler(), () ->
-            handleRejections(rejectionHandler(), () -> post(this::txn))))),
+        path("txn", () -> mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler, () ->
+            handleRejections(rejectionHandler, () -> post(this::txn))))),
         path("backup", () -> get(this::backup)),
         path("watch", () -> get(watchRoutes::watch)),
         path("set", () -> post(() -> jsonWrite())),
@@ -140,8 +145,8 @@ public final class KvRoutes extends AllDirectives {
    * and rejections included, so they are handled here, inside {@link #withLocalIndex}.
    */
   private Route kv() {
-    return mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler(), () ->
-        handleRejections(rejectionHandler(), () -> concat(
+    return mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler, () ->
+        handleRejections(rejectionHandler, () -> concat(
             pathEnd(() -> concat(
                 get(this::range),
                 delete(this::deletePrefix),
@@ -670,7 +675,7 @@ public final class KvRoutes extends AllDirectives {
     return m;
   }
 
-  private ExceptionHandler exceptionHandler() {
+  private ExceptionHandler newExceptionHandler() {
     return ExceptionHandler.newBuilder()
         .match(InvalidRequest.class, e -> json(StatusCodes.BAD_REQUEST, error(e.getMessage())))
         .match(TxnRequest.TooLarge.class, e -> json(StatusCodes.PAYLOAD_TOO_LARGE, error(e.getMessage())))
@@ -682,7 +687,7 @@ public final class KvRoutes extends AllDirectives {
   }
 
   /** Akka's default rejection answers (405, 404, 400, 413...) with the text wrapped in our JSON shape. */
-  private RejectionHandler rejectionHandler() {
+  private RejectionHandler newRejectionHandler() {
     return RejectionHandler.defaultHandler().mapRejectionResponse(response -> {
       if (response.entity() instanceof HttpEntity.Strict strict
           && !strict.getContentType().equals(ContentTypes.APPLICATION_JSON)) {
