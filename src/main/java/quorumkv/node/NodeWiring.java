@@ -5,6 +5,7 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Adapter;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.http.javadsl.Http;
@@ -104,7 +105,10 @@ public final class NodeWiring {
           : tick.compareTo(Duration.ofMillis(20)) < 0 ? Duration.ofMillis(20) : tick;
       system.scheduler().scheduleWithFixedDelay(tick, tick, () -> history.progress(System.nanoTime()),
           system.executionContext());
-      system.getWhenTerminated().thenRun(history::close);
+      // After every actor stopped (nothing applies changes any more) and before the system's
+      // termination completes, so that its last changes are written before the node's next
+      // incarnation (quorumkv.node.Main) opens the file again.
+      Adapter.toClassic(system).registerOnTermination(history::close);
       return history;
     } catch (IOException | SQLException e) {
       throw new IllegalStateException("cannot open the watch history " + file + ": " + e.getMessage(), e);
