@@ -618,6 +618,12 @@ public final class KvRoutes extends AllDirectives {
       if (info.isEmpty()) {
         return notReady("no leader known yet");
       }
+      if (info.get().leaderAddress() == null) {
+        // The election named a leader whose actor this node cannot reach yet (membership or the
+        // receptionist's listing has not arrived): a write sent here would get 503.
+        return notReady("leader " + info.get().leader() + " elected, but this node does not know its address "
+            + "yet, so it cannot pass writes on to it");
+      }
       long lag = info.get().committedIndex() - tried.get().position().appliedIndex();
       if (lag > settings.readyMaxLag()) {
         return notReady("catching up: " + lag + " entries behind the leader's committed index");
