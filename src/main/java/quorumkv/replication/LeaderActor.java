@@ -594,9 +594,14 @@ public final class LeaderActor {
   private void accept(String key, String value, WriteCommand command, int writeQuorum, long timeoutMillis,
       Consumer<WriteResult> reply, Set<String> followers) {
     if (!leading()) {
-      reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet (electing one needs " + promisesNeeded
-          + " of the " + (settings.followers() + 1) + " nodes): " + node
-          + " is " + electionStatus() + "; it keeps trying", node));
+      boolean leaderOutOfReach =
+          election.leader() != null && !election.leader().equals(node) && knownLeader().isEmpty();
+      String why = leaderOutOfReach
+          ? ": " + node + " is " + electionStatus() + " but does not know its address yet (cluster membership "
+              + "or the receptionist's listing has not reached it), so it cannot pass writes on to it"
+          : " (electing one needs " + promisesNeeded + " of the " + (settings.followers() + 1) + " nodes): "
+              + node + " is " + electionStatus() + "; it keeps trying";
+      reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet" + why, node));
       return;
     }
     int quorum = writeQuorum < 0 ? settings.writeQuorum() : writeQuorum;
