@@ -2,6 +2,7 @@ package quorumkv.replication;
 
 import akka.actor.Address;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
@@ -1075,6 +1076,13 @@ public final class LeaderActor {
             if (m.address().equals(ref.path().address())) {
               peerLeaderRef = ref;
             }
+          }
+          if (peerLeaderRef == null) {
+            // The receptionist's listing spreads by gossip and was seen to reach a node more than
+            // 6 s after the membership did, while that node refused every write with 503. Every
+            // node runs its LeaderActor at the same path: address it there.
+            peerLeaderRef = ActorRefResolver.get(context.getSystem())
+                .resolveActorRef(m.address() + context.getSelf().path().toStringWithoutAddress());
           }
         }
       }
