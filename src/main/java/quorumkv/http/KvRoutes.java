@@ -619,8 +619,8 @@ public final class KvRoutes extends AllDirectives {
         return notReady("no leader known yet");
       }
       if (info.get().leaderAddress() == null) {
-        // The election named a leader whose actor this node cannot reach yet (membership or the
-        // receptionist's listing has not arrived): a write sent here would get 503.
+        // The election named a leader on a node this node's membership does not list yet: a write
+        // sent here would get 503.
         return notReady("leader " + info.get().leader() + " elected, but this node does not know its address "
             + "yet, so it cannot pass writes on to it");
       }

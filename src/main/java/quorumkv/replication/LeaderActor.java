@@ -598,8 +598,8 @@ public final class LeaderActor {
       boolean leaderOutOfReach =
           election.leader() != null && !election.leader().equals(node) && knownLeader().isEmpty();
       String why = leaderOutOfReach
-          ? ": " + node + " is " + electionStatus() + " but does not know its address yet (cluster membership "
-              + "or the receptionist's listing has not reached it), so it cannot pass writes on to it"
+          ? ": " + node + " is " + electionStatus() + " but its cluster membership does not list that node "
+              + "yet, so it cannot pass writes on to it"
           : " (electing one needs " + promisesNeeded + " of the " + (settings.followers() + 1) + " nodes): "
               + node + " is " + electionStatus() + "; it keeps trying";
       reply.accept(new WriteResult.NoLeader(key, "no leader serving writes yet" + why, node));
