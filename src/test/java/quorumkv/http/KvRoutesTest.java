@@ -162,7 +162,9 @@ public class KvRoutesTest {
     int acks = r.body.get("acks").asInt();
     assertTrue("acks " + acks, acks >= 0 && acks <= 5);
     assertEquals("node0", r.body.get("node").asText());
-    Reply read = node.get("/kv/leader-only?consistency=leader");
+    // Acknowledged before it is committed (it is applied once WRITE_QUORUM followers hold it), so
+    // the read, on node0 (the leader), waits for its version to be applied rather than racing the commit.
+    Reply read = node.get("/kv/leader-only?minIndex=" + r.body.get("version").asLong());
     assertEquals(200, read.status);
     assertEquals("fast", read.body.get("value").asText());
     assertEquals(r.body.get("version").asLong(), read.body.get("version").asLong());
