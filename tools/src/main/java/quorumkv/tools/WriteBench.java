@@ -1,13 +1,10 @@
 package quorumkv.tools;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Collections;
@@ -17,21 +14,27 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Collectors;
-import java.util.stream.IntStream;
+import org.apache.hc.client5.http.ConnectTimeoutException;
+import org.apache.hc.client5.http.async.methods.SimpleHttpRequest;
+import org.apache.hc.client5.http.async.methods.SimpleHttpResponse;
+import org.apache.hc.client5.http.async.methods.SimpleRequestBuilder;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.client5.http.impl.async.CloseableHttpAsyncClient;
+import org.apache.hc.client5.http.impl.async.HttpAsyncClients;
+import org.apache.hc.client5.http.impl.nio.PoolingAsyncClientConnectionManagerBuilder;
+import org.apache.hc.core5.concurrent.FutureCallback;
+import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.reactor.IOReactorConfig;
+import org.apache.hc.core5.util.Timeout;
 
 /**
  * Load generator for the store's write path ({@code PUT /kv/{key}}), or its read path with
@@ -51,10 +54,6 @@ import java.util.stream.IntStream;
 public final class WriteBench {
 
   private static final long PROGRESS_INTERVAL_MILLIS = 200;
-
-  // The HttpClient's own executor, shared by every run. Its idle threads time out, so the pool is
-  // never shut down: a client may still hand it connection clean-up after its run has returned.
-  private static final ExecutorService HTTP_CLIENT_POOL = httpClientPool();
 
   public enum Mode {
     WRITE("writes", "w/s"),
@@ -247,55 +246,65 @@ public final class WriteBench {
    * {@code latencies} as well, for callers that want the raw samples (e.g. for a histogram).
    */
   public static Result run(Options options, LatencyRecorder latencies) {
-    HttpClient http = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(options.requestTimeout())
-        .executor(HTTP_CLIENT_POOL)
-        .build();
-    ClosedLoop loop = new ClosedLoop(options, http, latencies);
     int clientCount = Math.min(options.clients(), options.requests());
-    ExecutorService clientThreads = Executors.newFixedThreadPool(clientCount,
-        daemonThreads("write-bench-client-"));
-    try {
+    try (CloseableHttpAsyncClient http = asyncClient(options, clientCount)) {
+      http.start();
+      ClosedLoop loop = new ClosedLoop(options, http, latencies);
       long startNanos = System.nanoTime();
-      CompletableFuture<?>[] clients = IntStream.range(0, clientCount)
-          .mapToObj(client -> CompletableFuture.runAsync(loop::runClient, clientThreads))
-          .toArray(CompletableFuture[]::new);
+      for (int client = 0; client < clientCount; client++) {
+        loop.sendNext();
+      }
       ProgressBar progress = options.showProgress()
           ? new ProgressBar(System.err, options.requests(), options.mode().rateUnit, startNanos)
           : null;
-      awaitFinished(CompletableFuture.allOf(clients), loop, progress);
+      try {
+        while (!loop.awaitAll(PROGRESS_INTERVAL_MILLIS)) {
+          if (progress != null) {
+            progress.draw(loop.completed(), System.nanoTime());
+          }
+        }
+      } catch (InterruptedException e) {
+        loop.stop();
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("benchmark interrupted", e);
+      }
       long endNanos = System.nanoTime();
       if (progress != null) {
         progress.finish(loop.completed(), endNanos);
       }
       return loop.result(Duration.ofNanos(endNanos - startNanos));
-    } catch (InterruptedException e) {
-      loop.stop();
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("benchmark interrupted", e);
-    } finally {
-      clientThreads.shutdown();
+    } catch (IOException closeFailed) {
+      throw new UncheckedIOException("closing the benchmark's HTTP client", closeFailed);
     }
   }
 
-  private static void awaitFinished(CompletableFuture<Void> allFinished, ClosedLoop loop, ProgressBar progress)
-      throws InterruptedException {
-    try {
-      while (true) {
-        try {
-          allFinished.get(PROGRESS_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
-          return;
-        } catch (TimeoutException stillRunning) {
-          if (progress != null) {
-            progress.draw(loop.completed(), System.nanoTime());
-          }
-        }
-      }
-    } catch (ExecutionException clientFailed) {
-      loop.stop();
-      throw new IllegalStateException("benchmark client failed", clientFailed.getCause());
-    }
+  /**
+   * An asynchronous HTTP/1.1 client on one I/O thread: like wrk, it keeps every connection's next
+   * request going from the response's callback on that thread, with no thread per client and no
+   * hand-off per response. One connection per client and node at most; no retries, redirects or
+   * cookies; connect and response timeouts of {@code --timeout-ms}.
+   */
+  private static CloseableHttpAsyncClient asyncClient(Options options, int clientCount) {
+    Timeout timeout = Timeout.of(options.requestTimeout());
+    ConnectionConfig connections = ConnectionConfig.custom()
+        .setConnectTimeout(timeout)
+        .setSocketTimeout(timeout)
+        .build();
+    return HttpAsyncClients.custom()
+        .setIOReactorConfig(IOReactorConfig.custom().setIoThreadCount(1).setTcpNoDelay(true).build())
+        .setConnectionManager(PoolingAsyncClientConnectionManagerBuilder.create()
+            .setMaxConnPerRoute(clientCount)
+            .setMaxConnTotal(clientCount * options.nodes().size())
+            .setDefaultConnectionConfig(connections)
+            .build())
+        .setDefaultRequestConfig(RequestConfig.custom().setResponseTimeout(timeout).build())
+        .setThreadFactory(daemonThreads("write-bench-io-"))
+        .disableAutomaticRetries()
+        .disableRedirectHandling()
+        .disableCookieManagement()
+        .disableAuthCaching()
+        .disableConnectionState()
+        .build();
   }
 
   private static ThreadFactory daemonThreads(String namePrefix) {
@@ -307,60 +316,81 @@ public final class WriteBench {
     };
   }
 
-  private static ExecutorService httpClientPool() {
-    ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 5, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), daemonThreads("write-bench-http-"));
-    pool.allowCoreThreadTimeOut(true);
-    return pool;
-  }
-
   /**
-   * The requests of one run, shared out among its clients, and what they have counted so far.
-   *
-   * <p>Each client is a thread of its own that calls the blocking {@link HttpClient#send}: on
-   * JDK 17, {@code sendAsync} completes every response through CompletableFuture's default
-   * executor whatever executor the client was built with, and on a 2-core machine (common pool
-   * parallelism 1) that default starts a new thread per response. {@code send} skips that hop and
-   * runs the exchange on the calling thread until it has to wait for the socket.
+   * The requests of one run and what they have counted so far. A client is not a thread: it is a
+   * request in flight whose completion (on the HTTP client's I/O thread) sends the client's next
+   * request, until none are left; the run is over when the last outcome is counted.
    */
   private static final class ClosedLoop {
     private final Options options;
-    private final HttpClient http;
+    private final CloseableHttpAsyncClient http;
     private final List<String> nodeBaseUrls;
     private final String query;
-    private final HttpRequest.BodyPublisher value;
+    private final byte[] value;
     private final AtomicInteger nextRequest = new AtomicInteger();
     private final AtomicInteger completed = new AtomicInteger();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final CountDownLatch allDone = new CountDownLatch(1);
     private final LatencyRecorder latencies;
     private final ConcurrentMap<String, LongAdder> successesByStatus = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, LongAdder> errorsByStatus = new ConcurrentHashMap<>();
 
-    ClosedLoop(Options options, HttpClient http, LatencyRecorder latencies) {
+    ClosedLoop(Options options, CloseableHttpAsyncClient http, LatencyRecorder latencies) {
       this.options = options;
       this.http = http;
       this.latencies = latencies;
       this.nodeBaseUrls = options.nodes().stream().map(ClosedLoop::withoutTrailingSlash).toList();
       this.query = options.writeQuorum().isPresent() ? "?w=" + options.writeQuorum().getAsInt() : "";
-      byte[] valueBytes = "v".repeat(options.valueSizeBytes()).getBytes(StandardCharsets.US_ASCII);
-      this.value = HttpRequest.BodyPublishers.ofByteArray(valueBytes);
+      this.value = "v".repeat(options.valueSizeBytes()).getBytes(StandardCharsets.US_ASCII);
     }
 
-    /** One client: sends a request, waits for its outcome, and repeats until none are left. */
-    void runClient() {
-      for (int index = nextRequest.getAndIncrement(); index < options.requests();
-          index = nextRequest.getAndIncrement()) {
-        HttpRequest request = requestFor(index);
-        long sentNanos = System.nanoTime();
-        try {
-          HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
-          countResponse(response.statusCode(), System.nanoTime() - sentNanos);
-        } catch (IOException failure) {
-          countError(failureKind(failure));
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          return;
-        }
+    /**
+     * One client's next request, if any are left; its callback counts the outcome and sends the
+     * same client's next one. When no request is left and none is in flight, the run is done.
+     */
+    void sendNext() {
+      inFlight.incrementAndGet();
+      int index = nextRequest.getAndIncrement();
+      if (index >= options.requests()) {
+        finishedOne();
+        return;
       }
+      long sentNanos = System.nanoTime();
+      http.execute(requestFor(index), new FutureCallback<>() {
+        @Override
+        public void completed(SimpleHttpResponse response) {
+          countResponse(response.getCode(), System.nanoTime() - sentNanos);
+          sendNextAfter();
+        }
+
+        @Override
+        public void failed(Exception failure) {
+          countError(failureKind(failure));
+          sendNextAfter();
+        }
+
+        @Override
+        public void cancelled() {
+          countError("cancelled");
+          sendNextAfter();
+        }
+      });
+    }
+
+    private void sendNextAfter() {
+      sendNext();
+      finishedOne();
+    }
+
+    private void finishedOne() {
+      if (inFlight.decrementAndGet() == 0) {
+        allDone.countDown();
+      }
+    }
+
+    /** Waits up to {@code millis} for every request's outcome; true once all are counted. */
+    boolean awaitAll(long millis) throws InterruptedException {
+      return allDone.await(millis, TimeUnit.MILLISECONDS);
     }
 
     int completed() {
@@ -377,13 +407,12 @@ public final class WriteBench {
           latencies.summarize());
     }
 
-    private HttpRequest requestFor(int index) {
+    private SimpleHttpRequest requestFor(int index) {
       URI uri = URI.create(nodeBaseUrls.get(index % nodeBaseUrls.size())
           + "/kv/bench-" + (index % options.keys()) + query);
-      HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(options.requestTimeout());
       return options.mode() == Mode.WRITE
-          ? request.header("Content-Type", "text/plain; charset=UTF-8").PUT(value).build()
-          : request.GET().build();
+          ? SimpleRequestBuilder.put(uri).setBody(value, ContentType.TEXT_PLAIN).build()
+          : SimpleRequestBuilder.get(uri).build();
     }
 
     private void countResponse(int status, long latencyNanos) {
@@ -405,11 +434,11 @@ public final class WriteBench {
       counts.computeIfAbsent(status, newStatus -> new LongAdder()).increment();
     }
 
-    private static String failureKind(IOException failure) {
-      if (failure instanceof HttpConnectTimeoutException) {
+    private static String failureKind(Exception failure) {
+      if (failure instanceof ConnectTimeoutException) {
         return "connect-timeout";
       }
-      if (failure instanceof HttpTimeoutException) {
+      if (failure instanceof SocketTimeoutException) {
         return "timeout";
       }
       if (failure instanceof ConnectException) {
