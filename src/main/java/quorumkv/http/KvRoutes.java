@@ -88,6 +88,11 @@ public final class KvRoutes extends AllDirectives {
   /** Built once: the Java DSL evaluates route suppliers per request, and these were built in them. */
   private final ExceptionHandler exceptionHandler;
   private final RejectionHandler rejectionHandler;
+  /**
+   * The routes, built once: a route supplier of the Java DSL runs for every request it sees, so a
+   * tree built inside one was built anew per request (dozens of objects on every request).
+   */
+  private final Route api;
 
   public KvRoutes(
       Settings settings, ActorSystem<?> system, ActorRef<LeaderActor.Command> leader,
@@ -105,6 +110,7 @@ public final class KvRoutes extends AllDirectives {
     this.watchRoutes = new WatchRoutes(settings, system, localView, limits);
     this.exceptionHandler = newExceptionHandler();
     this.rejectionHandler = newRejectionHandler();
+    this.api = api();
   }
 
   private static final java.util.Set<String> ROUTES =
@@ -119,25 +125,51 @@ public final class KvRoutes extends AllDirectives {
         metrics.request(request.method().value(), ROUTES.contains(first) ? first : "other",
             response.status().intValue(), System.nanoTime() - started);
         return response;
-      }, this::api);
+      }, () -> api);
     });
   }
 
+  /**
+   * The route tree, built once (see {@link #api}): every supplier below returns a route made
+   * beforehand, except where the route depends on the request (a key, a parameter).
+   */
   private Route api() {
-    return handleExceptions(exceptionHandler, () -> handleRejections(rejectionHandler, () -> concat(
-        pathPrefix("kv", this::kv),
-        path("txn", () -> mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler, () ->
-            handleRejections(rejectionHandler, () -> post(this::txn))))),
-        path("backup", () -> get(this::backup)),
-        path("watch", () -> get(watchRoutes::watch)),
-        path("set", () -> post(() -> jsonWrite())),
-        path("write", () -> post(() -> jsonWrite())),
-        path("get", () -> get(() -> keyParam())),
-        path("read", () -> get(() -> keyParam())),
-        path("status", () -> get(this::status)),
-        path("health", () -> get(() -> json(StatusCodes.OK, Map.of("status", "ok", "node", settings.nodeId())))),
-        path("ready", () -> get(this::ready)),
-        path("metrics", () -> get(() -> complete(HttpEntities.create(PROMETHEUS_TEXT, metrics.scrape())))))));
+    Route kv = kv();
+    Route txn = withIndexAndErrors(post(this::txn));
+    Route backup = get(this::backup);
+    Route watch = get(watchRoutes::watch);
+    Route jsonWrite = post(this::jsonWrite);
+    Route keyParam = get(this::keyParam);
+    Route status = get(this::status);
+    Route health = get(() -> json(StatusCodes.OK, Map.of("status", "ok", "node", settings.nodeId())));
+    Route ready = get(this::ready);
+    Route metricsText = get(() -> complete(HttpEntities.create(PROMETHEUS_TEXT, metrics.scrape())));
+    Route all = concat(
+        pathPrefix("kv", () -> kv),
+        path("txn", () -> txn),
+        path("backup", () -> backup),
+        path("watch", () -> watch),
+        path("set", () -> jsonWrite),
+        path("write", () -> jsonWrite),
+        path("get", () -> keyParam),
+        path("read", () -> keyParam),
+        path("status", () -> status),
+        path("health", () -> health),
+        path("ready", () -> ready),
+        path("metrics", () -> metricsText));
+    return errorsAsJson(all);
+  }
+
+  /** {@code inner} with exceptions and rejections answered as JSON. */
+  private Route errorsAsJson(Route inner) {
+    Route rejectionsHandled = handleRejections(rejectionHandler, () -> inner);
+    return handleExceptions(exceptionHandler, () -> rejectionsHandled);
+  }
+
+  /** {@code inner} with JSON errors, every answer carrying {@code X-Quorumkv-Index}. */
+  private Route withIndexAndErrors(Route inner) {
+    Route handled = errorsAsJson(inner);
+    return mapResponse(this::withLocalIndex, () -> handled);
   }
 
   /**
@@ -145,24 +177,22 @@ public final class KvRoutes extends AllDirectives {
    * and rejections included, so they are handled here, inside {@link #withLocalIndex}.
    */
   private Route kv() {
-    return mapResponse(this::withLocalIndex, () -> handleExceptions(exceptionHandler, () ->
-        handleRejections(rejectionHandler, () -> concat(
-            pathEnd(() -> concat(
-                get(this::range),
-                delete(this::deletePrefix),
-                failWith(new InvalidRequest("key must not be empty: use /kv/{key}")))),
-            pathSingleSlash(() -> failWith(new InvalidRequest("key must not be empty: use /kv/{key}"))),
-            path(PathMatchers.segment(), key -> concat(
-                put(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
-                    parameterOptional("ttl", ttl -> entity(Unmarshaller.entityToString(), body ->
-                        keyWrite(limits.key(key), limits.value(body), limits.ifVersion(ifVersion),
-                            limits.ttlMillis(ttl), params)))))),
-                get(() -> parameterOptional("consistency", c -> parameterOptional("minIndex", m ->
-                    parameterOptional("timeout", t -> m.isPresent()
-                        ? readAtLeast(limits.key(key), limits.consistency(c), limits.minIndex(m), limits.timeout(t))
-                        : read(limits.key(key), limits.consistency(c)))))),
-                delete(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
-                    keyWrite(limits.key(key), null, limits.ifVersion(ifVersion), 0, params))))))))));
+    Route emptyKey = failWith(new InvalidRequest("key must not be empty: use /kv/{key}"));
+    Route prefix = concat(get(this::range), delete(this::deletePrefix), emptyKey);
+    return withIndexAndErrors(concat(
+        pathEnd(() -> prefix),
+        pathSingleSlash(() -> emptyKey),
+        path(PathMatchers.segment(), key -> concat(
+            put(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
+                parameterOptional("ttl", ttl -> entity(Unmarshaller.entityToString(), body ->
+                    keyWrite(limits.key(key), limits.value(body), limits.ifVersion(ifVersion),
+                        limits.ttlMillis(ttl), params)))))),
+            get(() -> parameterOptional("consistency", c -> parameterOptional("minIndex", m ->
+                parameterOptional("timeout", t -> m.isPresent()
+                    ? readAtLeast(limits.key(key), limits.consistency(c), limits.minIndex(m), limits.timeout(t))
+                    : read(limits.key(key), limits.consistency(c)))))),
+            delete(() -> writeParams(params -> parameterOptional("ifVersion", ifVersion ->
+                keyWrite(limits.key(key), null, limits.ifVersion(ifVersion), 0, params))))))));
   }
 
   /**
