@@ -6,6 +6,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
 import quorumkv.storage.SqliteStore;
 
 /**
@@ -16,15 +20,48 @@ import quorumkv.storage.SqliteStore;
 public final class TestConfig {
   private TestConfig() {}
 
+  /** Directories to delete when the test JVM exits, unless {@code -Dquorumkv.test.keep-data=true}. */
+  private static final Set<Path> TEMPORARY = ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(TestConfig::deleteTemporary, "quorumkv-test-cleanup"));
+  }
+
+  /** A fresh data directory with the replica's SQLite file prepared; deleted when the test JVM exits. */
   public static Path newDataDir(String prefix) {
+    Path dir = tempDir(prefix);
     try {
-      Path dir = Files.createTempDirectory("quorumkv-" + prefix);
       SqliteStore.prepare(dir);
       return dir;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (java.sql.SQLException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  /** An empty temporary directory {@code quorumkv-<prefix>...}, deleted when the test JVM exits. */
+  public static Path tempDir(String prefix) {
+    try {
+      Path dir = Files.createTempDirectory("quorumkv-" + prefix);
+      TEMPORARY.add(dir);
+      return dir;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Runs at JVM exit: the actor systems are gone or going; open SQLite files may be unlinked on Linux. */
+  private static void deleteTemporary() {
+    if (Boolean.getBoolean("quorumkv.test.keep-data")) {
+      return;
+    }
+    for (Path dir : TEMPORARY) {
+      try (Stream<Path> paths = Files.walk(dir)) {
+        paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      } catch (IOException | UncheckedIOException e) {
+        // best effort: a directory left behind is only disk space
+      }
     }
   }
 

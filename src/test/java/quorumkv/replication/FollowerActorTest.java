@@ -238,7 +238,7 @@ public class FollowerActorTest {
 
   @Test
   public void theWatchHistoryIsWrittenBeforeEachSnapshotSoACrashLeavesItNoGap() throws Exception {
-    java.nio.file.Path file = java.nio.file.Files.createTempDirectory("quorumkv-follower-watch").resolve("watch.db");
+    java.nio.file.Path file = TestConfig.tempDir("follower-watch").resolve("watch.db");
     Settings.Watch writtenLate = new Settings.Watch(100, 1 << 20, 100, Duration.ofSeconds(15), Duration.ofHours(1));
     WatchHistory history = WatchHistory.open(file, writtenLate); // writes only when the replica asks
     var f = testKit.spawn(FollowerActor.create(node, 2, 100, new ReplicaView(node, history), Duration.ZERO));

@@ -4,7 +4,6 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,6 +11,7 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.Test;
+import quorumkv.TestConfig;
 import quorumkv.config.Settings;
 import quorumkv.storage.EntryChanges;
 import quorumkv.storage.KeyChange;
@@ -224,7 +224,7 @@ public class WatchHistoryTest {
 
   @Test
   public void survivesARestartOfTheStore() throws Exception {
-    Path dir = Files.createTempDirectory("quorumkv-watch-history");
+    Path dir = TestConfig.tempDir("watch-history");
     Path file = dir.resolve("watch-node0.db");
     WatchHistory h = WatchHistory.open(file, limits(5, 1 << 20));
     putAll(h, 1, 8, "k");
@@ -268,7 +268,7 @@ public class WatchHistoryTest {
 
   @Test
   public void changesAreWrittenTogetherWhenAskedAndAtCloseNotOnTheReplicasPath() throws Exception {
-    Path file = Files.createTempDirectory("quorumkv-watch-later").resolve("watch-node0.db");
+    Path file = TestConfig.tempDir("watch-later").resolve("watch-node0.db");
     WatchHistory h = WatchHistory.open(file, writtenAfter(Duration.ofHours(1)));
     putAll(h, 1, 3, "k");
     assertEquals("served from memory at once", 3, h.through());
@@ -284,7 +284,7 @@ public class WatchHistoryTest {
 
   @Test
   public void changesAreWrittenByThemselvesAfterTheDelay() throws Exception {
-    Path file = Files.createTempDirectory("quorumkv-watch-delay").resolve("watch-node0.db");
+    Path file = TestConfig.tempDir("watch-delay").resolve("watch-node0.db");
     WatchHistory h = WatchHistory.open(file, writtenAfter(Duration.ofMillis(20)));
     putAll(h, 1, 4, "k");
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -298,7 +298,7 @@ public class WatchHistoryTest {
 
   @Test
   public void aGapBehindTheReplicaRaisesTheFloorInsteadOfServingAHole() throws Exception {
-    Path file = Files.createTempDirectory("quorumkv-watch-gap").resolve("watch-node0.db");
+    Path file = TestConfig.tempDir("watch-gap").resolve("watch-node0.db");
     WatchHistory h = WatchHistory.open(file, limits(100, 1 << 20));
     putAll(h, 1, 5, "k");
     // the replica recovers from a snapshot at 9 that the history never saw (its records were lost)

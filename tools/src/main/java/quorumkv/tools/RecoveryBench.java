@@ -7,7 +7,9 @@ import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -17,6 +19,7 @@ import java.sql.Statement;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
@@ -103,7 +106,16 @@ public final class RecoveryBench implements Callable<Integer> {
     }
 
     Path dir = Files.createTempDirectory("quorumkv-recovery");
-    SqliteStore.prepare(dir);
+    try {
+      SqliteStore.prepare(dir);
+      measure(dir);
+    } finally {
+      deleteRecursively(dir); // a 1,000,000-key replica is ~350 MiB of SQLite files
+    }
+    return 0;
+  }
+
+  private void measure(Path dir) throws Exception {
     List<String> child = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx2g",
         "-cp", System.getProperty("java.class.path"), RecoveryBench.class.getName(),
@@ -151,7 +163,14 @@ public final class RecoveryBench implements Callable<Integer> {
         bytes / 1048576.0, largestSnapshot(dir), heapHeld / 1048576.0);
     restarted.terminate();
     restarted.getWhenTerminated().toCompletableFuture().get();
-    return 0;
+  }
+
+  private static void deleteRecursively(Path root) {
+    try (Stream<Path> paths = Files.walk(root)) {
+      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | UncheckedIOException e) {
+      System.err.println("could not delete " + root + ": " + e);
+    }
   }
 
   private static Config config(Path dir, Integer snapshotOverride) {
