@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.IntStream;
+import java.util.stream.LongStream;
 import org.junit.ClassRule;
 import org.junit.Test;
 import quorumkv.CborSerializable;
@@ -107,45 +108,46 @@ public class DirectJournalDaoTest {
     }
   }
 
+  /** Each list one atomic write, to a new incarnation of {@code id}, stopped afterwards. */
+  private static void write(String id, List<List<String>> writes) {
+    ActorRef<Append> log = testKit.spawn(new Log(id));
+    writes.forEach(texts -> append(log, texts));
+    testKit.stop(log);
+  }
+
+  /** The journal's rows of {@code id} are sequence numbers 1..n, in insertion order. */
+  private static void assertRows(String id, int n) throws SQLException {
+    assertEquals(LongStream.rangeClosed(1, n).boxed().toList(), sequenceNumbers(id));
+  }
+
   @Test
   public void oneEventPerWriteIsReadBackInOrder() throws SQLException {
+    List<String> texts = IntStream.range(0, 50).mapToObj(i -> "e" + i).toList();
     ActorRef<Append> log = testKit.spawn(new Log("single"));
-    List<String> expected = new ArrayList<>();
-    for (int i = 0; i < 50; i++) {
-      expected.add("e" + i);
-      assertEquals(expected, append(log, List.of("e" + i)));
+    for (int i = 0; i < texts.size(); i++) {
+      assertEquals(texts.subList(0, i + 1), append(log, List.of(texts.get(i))));
     }
     testKit.stop(log);
-    assertEquals(expected, recovered("single"));
-    assertEquals(IntStream.rangeClosed(1, 50).mapToObj(i -> (long) i).toList(), sequenceNumbers("single"));
+    assertEquals(texts, recovered("single"));
+    assertRows("single", 50);
   }
 
   @Test
   public void severalEventsInOneWriteAreAllWrittenInOrder() throws SQLException {
-    ActorRef<Append> log = testKit.spawn(new Log("batch"));
-    append(log, List.of("a"));
-    append(log, List.of("b", "c", "d"));
-    append(log, List.of("e"));
-    append(log, List.of("f", "g"));
-    testKit.stop(log);
+    write("batch", List.of(List.of("a"), List.of("b", "c", "d"), List.of("e"), List.of("f", "g")));
     assertEquals(List.of("a", "b", "c", "d", "e", "f", "g"), recovered("batch"));
-    assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L), sequenceNumbers("batch"));
+    assertRows("batch", 7);
     // the single-row path still commits on its own after a transaction of several rows
-    ActorRef<Append> again = testKit.spawn(new Log("batch"));
-    append(again, List.of("h"));
-    testKit.stop(again);
+    write("batch", List.of(List.of("h")));
     assertEquals(List.of("a", "b", "c", "d", "e", "f", "g", "h"), recovered("batch"));
+    assertRows("batch", 8);
   }
 
   @Test
   public void taggedEventsGetTheirTagRows() throws SQLException {
-    ActorRef<Append> log = testKit.spawn(new Log("tags"));
-    append(log, List.of("plain"));
-    append(log, List.of("tag:one", "plain2", "tag:two"));
-    append(log, List.of("last"));
-    testKit.stop(log);
+    write("tags", List.of(List.of("plain"), List.of("tag:one", "plain2", "tag:two"), List.of("last")));
     assertEquals(List.of("plain", "tag:one", "plain2", "tag:two", "last"), recovered("tags"));
-    assertEquals(List.of(1L, 2L, 3L, 4L, 5L), sequenceNumbers("tags"));
+    assertRows("tags", 5);
     assertEquals(2, tagRows());
   }
 }
