@@ -22,10 +22,10 @@ import scala.concurrent.ExecutionContext;
 import scala.concurrent.Future;
 import scala.jdk.javaapi.CollectionConverters;
 import scala.runtime.BoxedUnit;
-import slick.jdbc.JdbcBackend;
-import slick.jdbc.JdbcProfile;
 import slick.dbio.DBIOAction;
 import slick.dbio.NoStream;
+import slick.jdbc.JdbcBackend;
+import slick.jdbc.JdbcProfile;
 import slick.jdbc.SimpleJdbcAction;
 
 /**
@@ -64,7 +64,7 @@ public final class DirectJournalDao extends DefaultJournalDao {
     this.insertSql = insertSql(journalConfig.eventJournalTableConfiguration());
   }
 
-  static String insertSql(EventJournalTableConfiguration table) {
+  private static String insertSql(EventJournalTableConfiguration table) {
     EventJournalTableColumnNames c = table.columnNames();
     String name = table.schemaName().isDefined() ? table.schemaName().get() + "." + table.tableName() : table.tableName();
     return "INSERT INTO " + name + " (" + String.join(", ", c.deleted(), c.persistenceId(), c.sequenceNumber(),
