@@ -6,10 +6,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Stream;
+import quorumkv.harness.FileTrees;
 import quorumkv.storage.SqliteStore;
 
 /**
@@ -56,13 +55,7 @@ public final class TestConfig {
     if (Boolean.getBoolean("quorumkv.test.keep-data")) {
       return;
     }
-    for (Path dir : TEMPORARY) {
-      try (Stream<Path> paths = Files.walk(dir)) {
-        paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      } catch (IOException | UncheckedIOException e) {
-        // best effort: a directory left behind is only disk space
-      }
-    }
+    TEMPORARY.forEach(FileTrees::delete);
   }
 
   /** A local (non-cluster) ActorSystem config over {@code dataDir}. */

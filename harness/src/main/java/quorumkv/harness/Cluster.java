@@ -110,7 +110,7 @@ public final class Cluster<P extends Placement> implements AutoCloseable {
       this.logs = new NodeLogs(tmp);
     } catch (IOException | RuntimeException e) {
       placement.close();
-      OsCommands.deleteRecursively(tmp);
+      FileTrees.delete(tmp);
       removeShutdownHook();
       if (e instanceof IOException io) {
         throw new UncheckedIOException("could not prepare " + placement.name() + " cluster", io);
@@ -505,7 +505,7 @@ public final class Cluster<P extends Placement> implements AutoCloseable {
       }
     }
     placement.close();
-    OsCommands.deleteRecursively(dir);
+    FileTrees.delete(dir);
   }
 
   private void removeShutdownHook() {

@@ -443,7 +443,7 @@ public final class NetworkNamespaces implements Placement {
     System.out.println("NetworkNamespaces: removing what an earlier run left behind: namespaces " + namespaces
         + " (and the JVMs in them), links " + links + ", directories " + dirs);
     removeOurNetwork(ip);
-    dirs.forEach(OsCommands::deleteRecursively);
+    dirs.forEach(FileTrees::delete);
   }
 
   private void refuseIfSubnetTaken() {

@@ -8,12 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /** Short operating-system commands (ip, kill, bash) and files: run, wait with a timeout, collect output. */
 final class OsCommands {
@@ -111,23 +109,5 @@ final class OsCommands {
       // not Linux
     }
     return -1;
-  }
-
-  /** Deletes a directory tree; what cannot be deleted is reported, never thrown. */
-  static void deleteRecursively(Path root) {
-    if (root == null || !Files.exists(root)) {
-      return;
-    }
-    try (Stream<Path> paths = Files.walk(root)) {
-      paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException e) {
-          System.err.println("could not delete " + p + ": " + e);
-        }
-      });
-    } catch (IOException | UncheckedIOException e) {
-      System.err.println("could not delete " + root + ": " + e);
-    }
   }
 }

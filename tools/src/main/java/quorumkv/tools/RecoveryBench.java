@@ -7,9 +7,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -19,7 +17,6 @@ import java.sql.Statement;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
@@ -28,6 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
+import quorumkv.harness.FileTrees;
 import quorumkv.replication.FollowerActor;
 import quorumkv.storage.ActorSystemSetups;
 import quorumkv.storage.LogEntry;
@@ -110,7 +108,7 @@ public final class RecoveryBench implements Callable<Integer> {
       SqliteStore.prepare(dir);
       measure(dir);
     } finally {
-      deleteRecursively(dir); // a 1,000,000-key replica is ~350 MiB of SQLite files
+      FileTrees.delete(dir); // a 1,000,000-key replica is ~350 MiB of SQLite files
     }
     return 0;
   }
@@ -163,14 +161,6 @@ public final class RecoveryBench implements Callable<Integer> {
         bytes / 1048576.0, largestSnapshot(dir), heapHeld / 1048576.0);
     restarted.terminate();
     restarted.getWhenTerminated().toCompletableFuture().get();
-  }
-
-  private static void deleteRecursively(Path root) {
-    try (Stream<Path> paths = Files.walk(root)) {
-      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException | UncheckedIOException e) {
-      System.err.println("could not delete " + root + ": " + e);
-    }
   }
 
   private static Config config(Path dir, Integer snapshotOverride) {
