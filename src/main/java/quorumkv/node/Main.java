@@ -6,11 +6,13 @@ import akka.actor.typed.ActorSystem;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import quorumkv.config.Settings;
 import quorumkv.storage.ActorSystemSetups;
+import quorumkv.storage.SqliteNativeLibrary;
 import quorumkv.storage.SqliteStore;
 
 /**
@@ -41,6 +43,12 @@ public final class Main {
     Config config = ConfigFactory.load();
     Settings settings = Settings.from(config);
     Config nodeConfig = clusterConfig(settings).withFallback(config);
+    try {
+      SqliteNativeLibrary.useCopyIn(settings.dataDir());
+    } catch (IOException e) {
+      System.err.println("quorumkv node " + settings.nodeId() + ": no copy of SQLite's native library in "
+          + settings.dataDir() + " (" + e + "); the driver extracts its own");
+    }
     try {
       // Before the node joins: no leader ever sees a half-restored replica.
       new Restore(settings, Restore.unresolvedNodeConfig()).runIfRequested();

@@ -10,6 +10,8 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,6 +31,7 @@ import java.util.function.IntFunction;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Rule;
@@ -332,6 +335,9 @@ public class ClusterIT {
       cluster.awaitReady(n, deadline.remaining());
     }
     mark(crashedIds + " restarted and ready");
+    for (int n : crashed) {
+      assertSqliteLibraryFromDataDir(n);
+    }
     JsonNode leader = cluster.awaitSameState(roles.leader(), roles.allButLeader(), CONVERGE);
     mark(crashedIds + " caught up to lastIndex " + leader.path("lastIndex").asLong()
         + ", digest " + leader.path("digest").asText());
@@ -425,6 +431,23 @@ public class ClusterIT {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /**
+   * Node n loaded SQLite's native library from the one copy in its data directory, which a kill -9
+   * (the node was restarted after one) leaves as it was: nothing extracted again, nothing left over.
+   */
+  private void assertSqliteLibraryFromDataDir(int n) throws IOException {
+    Path nativeDir = cluster.dir().resolve(Cluster.nodeId(n)).resolve("native").toAbsolutePath();
+    List<Path> files;
+    try (Stream<Path> walk = Files.walk(nativeDir)) {
+      files = walk.filter(Files::isRegularFile).toList();
+    }
+    assertEquals(Cluster.nodeId(n) + ": one library file in " + nativeDir + ", got " + files, 1, files.size());
+    String maps = Files.readString(Path.of("/proc", String.valueOf(cluster.pid(n)), "maps"));
+    Path library = files.get(0).toRealPath();
+    assertTrue(Cluster.nodeId(n) + " maps " + library + ", not a copy elsewhere",
+        maps.contains(library.toString()) && !maps.contains("-libsqlitejdbc.so"));
   }
 
   private static void assertOnly200Or503(List<WriteOutcome> outcomes) {
