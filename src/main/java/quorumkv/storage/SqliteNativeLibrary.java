@@ -47,9 +47,10 @@ public final class SqliteNativeLibrary {
     }
     Optional<Path> library = install(dataDir);
     library.ifPresent(file -> {
-      System.setProperty(LIB_PATH, file.getParent().toAbsolutePath().toString());
+      String dir = file.getParent().toAbsolutePath().toString();
+      System.setProperty(LIB_PATH, dir);
       System.setProperty(LIB_NAME, file.getFileName().toString());
-      System.setProperty(TMP_DIR, file.getParent().toAbsolutePath().toString());
+      System.setProperty(TMP_DIR, dir);
     });
     return library;
   }

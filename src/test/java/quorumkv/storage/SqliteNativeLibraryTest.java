@@ -27,7 +27,7 @@ public class SqliteNativeLibraryTest {
 
   @Test
   public void theBundledLibraryIsCopiedOnceIntoTheDataDirectory() throws Exception {
-    Path dataDir = TestConfig.newDataDir("sqlite-native");
+    Path dataDir = TestConfig.tempDir("sqlite-native");
     Path file = SqliteNativeLibrary.install(dataDir).orElseThrow();
     assertTrue(file + " is under " + dataDir, file.startsWith(dataDir.resolve("native")));
     assertTrue(file.getParent().getFileName().toString().startsWith("sqlite-" + SQLiteJDBCLoader.getVersion() + "-"));
@@ -41,7 +41,7 @@ public class SqliteNativeLibraryTest {
 
   @Test
   public void aCopyCutShortIsWrittenAgainAndLeftoversGo() throws Exception {
-    Path dataDir = TestConfig.newDataDir("sqlite-native-cut");
+    Path dataDir = TestConfig.tempDir("sqlite-native-cut");
     Path file = SqliteNativeLibrary.install(dataDir).orElseThrow();
     Files.write(file, new byte[] {1, 2, 3});
     Path leftover = file.resolveSibling(file.getFileName() + "123.partial");
