@@ -325,6 +325,32 @@ public class KvRoutesTest {
   }
 
   @Test
+  public void requestsTooMalformedForTheRoutesAreAnsweredAsJsonAndWriteNothing() throws IOException {
+    assertWritten(node.put("/kv/malformed", "original"), "malformed", 3);
+    JsonNode before = node.status();
+    String[][] cases = {
+        // request line, status, part of the error
+        {"PUT /kv/malformed?w=%zz HTTP/1.1", "400", "Illegal request-target"},
+        {"PUT /kv/malformed?w=3&ttl=% HTTP/1.1", "400", "Illegal request-target"},
+        {"PUT /kv/mal[formed] HTTP/1.1", "400", "Illegal request-target"},
+        {"FOO /kv/malformed HTTP/1.1", "501", "Unsupported HTTP method"},
+        {"PUT /kv/" + "k".repeat(3000) + " HTTP/1.1", "414", "URI length exceeds"},
+    };
+    for (String[] c : cases) {
+      String[] answer = node.raw(c[0] + "\r\nHost: 127.0.0.1\r\nContent-Length: 7\r\nConnection: close\r\n\r\nchanged");
+      String label = c[0].length() > 60 ? c[0].substring(0, 60) + "..." : c[0];
+      assertTrue(label + " -> " + answer[0], answer[0].startsWith("HTTP/1.1 " + c[1] + " "));
+      assertTrue(label + " -> " + answer[0], answer[0].toLowerCase().contains("content-type: application/json"));
+      JsonNode body = new ObjectMapper().readTree(answer[1]);
+      assertTrue(label + " -> " + answer[1], body.path("error").asText().contains(c[2]));
+    }
+    for (String field : List.of("lastIndex", "keyCount", "digest")) {
+      assertEquals(field, before.get(field), node.status().get(field));
+    }
+    assertEquals("original", node.get("/kv/malformed?consistency=leader").body.get("value").asText());
+  }
+
+  @Test
   public void badDeletesAre400AndDeleteNothing() {
     assertWritten(node.put("/kv/kept", "still here"), "kept", 3);
     long version = node.get("/kv/kept?consistency=leader").body.get("version").asLong();
@@ -741,6 +767,23 @@ public class KvRoutesTest {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new AssertionError(label + " interrupted", e);
+      }
+    }
+
+    /**
+     * {@code request} sent as it is over a new connection (a request {@link HttpClient} would
+     * refuse to send), and the answer's head and body, read until the server closes.
+     */
+    String[] raw(String request) throws IOException {
+      URI uri = URI.create(base);
+      try (java.net.Socket socket = new java.net.Socket(uri.getHost(), uri.getPort())) {
+        socket.setSoTimeout(30_000);
+        socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        socket.getOutputStream().flush();
+        String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        int split = answer.indexOf("\r\n\r\n");
+        assertTrue("no HTTP answer: " + answer, split > 0);
+        return new String[] {answer.substring(0, split), answer.substring(split + 4)};
       }
     }
 
