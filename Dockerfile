@@ -25,7 +25,7 @@ RUN sh /app/cds-train.sh /app/quorumkv.jar /app/quorumkv.jsa
 
 # Defaults for one node; docker-compose.yml sets the per-node values (NODE_ID, CLUSTER_HOST, ...).
 # JAVA_OPTS replaces the JVM flags as a whole.
-ENV JAVA_OPTS="-XX:+UseG1GC -Xmx1g -XX:+ExitOnOutOfMemoryError" \
+ENV JAVA_OPTS="-XX:+UseG1GC -Xmx1g -XX:Tier4LoadFeedback=1 -XX:+ExitOnOutOfMemoryError" \
     HTTP_PORT=8000 \
     CLUSTER_BIND_HOST=0.0.0.0 \
     CLUSTER_PORT=2550 \
