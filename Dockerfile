@@ -14,6 +14,8 @@ RUN groupadd --system --gid 10001 quorumkv \
  && chown quorumkv:quorumkv /data
 
 COPY target/quorumkv.jar /app/quorumkv.jar
+# The node JVM's flags (the same file ./kv reads), passed to java as an argument file.
+COPY jvm.options /app/jvm.options
 
 # The AppCDS class-data archive of the jar, made here once by a training run (one node alone, a few
 # requests, stopped; see docker/cds-train.sh): each node JVM then maps the classes it needs at
@@ -21,12 +23,11 @@ COPY target/quorumkv.jar /app/quorumkv.jar
 # ./kv, which makes the same archive). If it does not fit (another JVM), the JVM says so and runs
 # without it.
 COPY docker/cds-train.sh /app/cds-train.sh
-RUN sh /app/cds-train.sh /app/quorumkv.jar /app/quorumkv.jsa
+RUN TRAIN_JAVA_OPTS=@/app/jvm.options sh /app/cds-train.sh /app/quorumkv.jar /app/quorumkv.jsa
 
 # Defaults for one node; docker-compose.yml sets the per-node values (NODE_ID, CLUSTER_HOST, ...).
-# JAVA_OPTS replaces the JVM flags as a whole.
-ENV JAVA_OPTS="-XX:+UseG1GC -Xmx1g -XX:Tier4LoadFeedback=1 -XX:+ExitOnOutOfMemoryError" \
-    HTTP_PORT=8000 \
+# The JVM flags come from /app/jvm.options; a non-empty JAVA_OPTS replaces them as a whole.
+ENV HTTP_PORT=8000 \
     CLUSTER_BIND_HOST=0.0.0.0 \
     CLUSTER_PORT=2550 \
     DATA_DIR=/data
@@ -42,4 +43,4 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=40 \
 
 # exec: java is PID 1 and gets SIGTERM directly (Akka coordinated shutdown, clean SQLite close).
 # Extra arguments to `docker run IMAGE ...` are passed to the program.
-ENTRYPOINT ["/bin/sh", "-c", "exec java $JAVA_OPTS -XX:SharedArchiveFile=/app/quorumkv.jsa -jar /app/quorumkv.jar \"$@\"", "quorumkv"]
+ENTRYPOINT ["/bin/sh", "-c", "exec java ${JAVA_OPTS:-@/app/jvm.options} -XX:SharedArchiveFile=/app/quorumkv.jsa -jar /app/quorumkv.jar \"$@\"", "quorumkv"]

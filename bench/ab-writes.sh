@@ -21,7 +21,7 @@ base=${KV_HTTP_BASE_PORT:-8000}
 data=${KV_DATA:-$ROOT/data}
 trap './kv down --wipe >/dev/null 2>&1 || true' EXIT
 ./kv down --wipe >/dev/null 2>&1 || true
-KV_JAR=$jar JAVA_OPTS="-Xmx1g -XX:+UseG1GC -XX:Tier4LoadFeedback=1 $opts" KV_CDS=0 ./kv up --quorum 3 --no-build >/dev/null
+KV_JAR=$jar JAVA_OPTS="@$ROOT/jvm.options $opts" KV_CDS=0 ./kv up --quorum 3 --no-build >/dev/null
 n=$(curl -s "http://127.0.0.1:$base/status" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["leader"][4:]))')
 leader=http://127.0.0.1:$((base + n)); follower=$((base + (n + 1) % 6))
 ./kv bench --clients "$clients" --w 3 --writes 8000 --quiet --nodes "$leader" >/dev/null 2>&1

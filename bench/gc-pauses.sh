@@ -8,7 +8,7 @@
 # local reads; stops the cluster and prints, per JVM and over all six, the young and full pauses
 # logged during the measured writes (their count, median, p90, maximum and sum).
 #
-# Environment (defaults in brackets): JAVA_OPTS [-Xmx1g -XX:+UseG1GC -XX:Tier4LoadFeedback=1]  KV_JAR as for ./kv
+# Environment (defaults in brackets): JAVA_OPTS [the flags in jvm.options]  KV_JAR as for ./kv
 #   WARMUP_SECONDS [90]  MEASURE_SECONDS [30]  READ_SECONDS [15]  KEYS [1000]  W [3]
 #   OUT [a temp dir; the GC logs and wrk's output are kept there]
 #   KV_HTTP_BASE_PORT / KV_CLUSTER_BASE_PORT as for ./kv
@@ -16,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-JOPTS=${JAVA_OPTS:--Xmx1g -XX:+UseG1GC -XX:Tier4LoadFeedback=1}
+JOPTS=${JAVA_OPTS:-@$ROOT/jvm.options}
 WARMUP_SECONDS=${WARMUP_SECONDS:-90}; MEASURE_SECONDS=${MEASURE_SECONDS:-30}; READ_SECONDS=${READ_SECONDS:-15}
 KEYS=${KEYS:-1000}; W=${W:-3}
 OUT=${OUT:-$(mktemp -d /tmp/quorumkv-gc.XXXXXX)}

@@ -67,7 +67,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
       cds\ *) opts=${variant#cds } ;;
       *) opts=$variant ;;
     esac
-    [[ -z $opts ]] || env_args+=("JAVA_OPTS=-Xmx1g -XX:+UseG1GC -XX:Tier4LoadFeedback=1 $opts")
+    [[ -z $opts ]] || env_args+=("JAVA_OPTS=@$PWD/jvm.options $opts")
     load=$(cut -d' ' -f1 /proc/loadavg)
     t0=$(date +%s%N)
     ok=1

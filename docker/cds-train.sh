@@ -11,7 +11,8 @@
 # JAR is passed to java as given: ./kv gives a path relative to the working directory, as its
 # nodes do, so that the archive fits every copy of the jar at that relative place.
 #
-# Environment: TRAIN_HTTP_PORT [8000], TRAIN_CLUSTER_PORT [2550], TRAIN_JAVA_OPTS [-Xmx1g -XX:+UseG1GC]
+# Environment: TRAIN_HTTP_PORT [8000], TRAIN_CLUSTER_PORT [2550], TRAIN_JAVA_OPTS [the flags in
+# jvm.options beside the script's directory; ./kv and the Dockerfile pass the nodes' flags]
 set -eu
 
 jar=$1
@@ -25,7 +26,7 @@ dir=$(mktemp -d)
 env NODE_ID=node0 HTTP_HOST=127.0.0.1 HTTP_PORT="$http_port" CLUSTER_HOST=127.0.0.1 CLUSTER_BIND_HOST= \
   CLUSTER_PORT="$cluster_port" SEED_NODES="127.0.0.1:$cluster_port" DATA_DIR="$dir/node0" \
   FOLLOWERS=0 WRITE_QUORUM=0 \
-  java ${TRAIN_JAVA_OPTS:--Xmx1g -XX:+UseG1GC} -XX:ArchiveClassesAtExit="$archive" -jar "$jar" \
+  java ${TRAIN_JAVA_OPTS:-@$(dirname "$0")/../jvm.options} -XX:ArchiveClassesAtExit="$archive" -jar "$jar" \
   >"$dir/node.log" 2>&1 &
 pid=$!
 trap 'kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"; exit 130' INT TERM HUP

@@ -12,7 +12,7 @@
 #   QKV_PORT_PREFIX  host ports are ${QKV_PORT_PREFIX}0 .. ${QKV_PORT_PREFIX}5 (default 1800)
 #   HEALTH_TIMEOUT   seconds to wait for all six containers to become healthy (default 300; six JVMs
 #                    starting on a busy 2-core machine can need 4 minutes)
-#   QKV_JAVA_OPTS    JVM flags for the nodes (default: the ones in docker-compose.yml)
+#   QKV_JAVA_OPTS    JVM flags for the nodes (default: jvm.options, which the image runs with)
 #   KEEP_DOCKERD=1   leave a dockerd started by this script running
 set -euo pipefail
 
