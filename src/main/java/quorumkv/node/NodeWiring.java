@@ -68,9 +68,13 @@ public final class NodeWiring {
    */
   public Node start(ReplicationDelay delay) {
     Replica replica = replica(settings.nodeId());
-    // A deposed leader restarts as a follower.
-    Behavior<LeaderActor.Command> supervised = Behaviors.supervise(leader(settings.nodeId(), replica, delay))
-        .onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofMillis(100), Duration.ofSeconds(2), 0.2));
+    // A deposed leader restarts as a follower (it has logged why); any other failure restarts it too,
+    // logged with its stack trace by the outer supervisor.
+    SupervisorStrategy restart = SupervisorStrategy.restartWithBackoff(Duration.ofMillis(100), Duration.ofSeconds(2), 0.2);
+    Behavior<LeaderActor.Command> supervised = Behaviors.supervise(
+            Behaviors.supervise(leader(settings.nodeId(), replica, delay))
+                .onFailure(LeaderActor.Deposed.class, restart.withLoggingEnabled(false)))
+        .onFailure(restart);
     ActorRef<LeaderActor.Command> leader = spawner.spawn(supervised, "leader");
     ActorRef<WriteForwarder.Command> writes = spawner.spawn(
         WriteForwarder.create(leader, settings.askTimeout(), settings.replication().maxBatchEntries()), "writes");

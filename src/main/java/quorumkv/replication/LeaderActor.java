@@ -176,6 +176,19 @@ public final class LeaderActor {
   /** The LeaderActors of all nodes, for pre-vote-free routing of writes to the one that leads. */
   public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "quorumkv-leader");
 
+  /**
+   * How a leader steps down: thrown from a handler, so that supervision restarts the actor as a
+   * follower (its writes in flight stay in doubt). A normal event of elections, logged by the actor
+   * at INFO with its reason, so it carries no stack trace and its supervisor does not log it again.
+   */
+  public static final class Deposed extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Deposed(String message) {
+      super(message, null, false, false);
+    }
+  }
+
   /** A linearizable read waiting for its round: answered from the local replica once confirmed. */
   private record LinearizableRead(String key, ActorRef<ReadResult> replyTo) {}
 
@@ -366,10 +379,14 @@ public final class LeaderActor {
     } else if (action instanceof Election.StartCampaign start) {
       startCampaign(start.term());
     } else if (action instanceof Election.StepDown down) {
-      // Supervision restarts this actor as a follower; its writes in flight stay in doubt.
-      throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: term "
-          + down.newerTerm() + " exists");
+      throw deposed("term " + down.newerTerm() + " exists");
     }
+  }
+
+  private Deposed deposed(String why) {
+    String message = "leader of term " + term + " on " + node + " deposed: " + why;
+    context.getLog().info("{}; restarting as a follower", message);
+    return new Deposed(message);
   }
 
   private boolean leading() {
@@ -904,8 +921,7 @@ public final class LeaderActor {
   private Behavior<Command> onTermAnswered(TermAnswered msg) {
     FollowerActor.TermConfirmed reply = msg.reply();
     if (!reply.confirmed() && reply.term() == term) {
-      throw new IllegalStateException("leader of term " + term + " on " + node + " deposed: " + reply.node()
-          + " has promised a newer term");
+      throw deposed(reply.node() + " has promised a newer term");
     }
     if (leading() && reply.term() == term) {
       readRounds.confirmed(reply.node(), reply.round());
