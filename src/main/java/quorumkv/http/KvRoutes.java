@@ -10,6 +10,7 @@ import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
 import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpCharset;
 import akka.http.javadsl.model.HttpCharsets;
 import akka.http.javadsl.model.HttpEntities;
 import akka.http.javadsl.model.MediaTypes;
@@ -35,6 +36,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -87,7 +91,10 @@ public final class KvRoutes extends AllDirectives {
   private static final ContentType.WithCharset PROMETHEUS_TEXT =
       MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8);
   private final Metrics metrics;
-  private final ObjectMapper mapper = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  /** Strict: trailing tokens after the object and a field given twice ({"key":"a","key":"b"}) are 400s. */
+  private final ObjectMapper mapper = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
   /** Built once: the Java DSL evaluates route suppliers per request, and these were built in them. */
   private final ExceptionHandler exceptionHandler;
   private final RejectionHandler rejectionHandler;
@@ -186,24 +193,70 @@ public final class KvRoutes extends AllDirectives {
         pathEnd(() -> prefix),
         pathSingleSlash(() -> emptyKey),
         path(PathMatchers.segment(), key -> concat(
-            put(() -> withQuery(q -> {
+            put(() -> withQuery(PUT_PARAMS, q -> {
               WriteParams params = writeParams(q);
               long ifVersion = limits.ifVersion(q.get("ifVersion"));
               long ttlMs = limits.ttlMillis(q.get("ttl"));
-              return entity(Unmarshaller.entityToString(), body ->
-                  keyWrite(limits.key(key), limits.value(body), ifVersion, ttlMs, params));
+              String checkedKey = limits.pathKey(key);
+              return withBodyText(body -> keyWrite(checkedKey, limits.value(body), ifVersion, ttlMs, params));
             })),
-            get(() -> withQuery(q -> {
-              Optional<String> minIndex = q.get("minIndex");
-              return minIndex.isPresent()
-                  ? readAtLeast(limits.key(key), limits.consistency(q.get("consistency")), limits.minIndex(minIndex),
-                      limits.timeout(q.get("timeout")))
-                  : read(limits.key(key), limits.consistency(q.get("consistency")));
-            })),
-            delete(() -> withQuery(q -> {
+            get(() -> withQuery(READ_PARAMS, q -> keyRead(limits.pathKey(key), q))),
+            delete(() -> withQuery(DELETE_PARAMS, q -> {
               WriteParams params = writeParams(q);
-              return keyWrite(limits.key(key), null, limits.ifVersion(q.get("ifVersion")), 0, params);
+              return keyWrite(limits.pathKey(key), null, limits.ifVersion(q.get("ifVersion")), 0, params);
             }))))));
+  }
+
+  // The query parameters each endpoint takes; any other is a 400, so that a misspelt one (ifversion=)
+  // cannot turn a compare-and-set or a TTL into a plain write.
+  private static final Set<String> PUT_PARAMS = Set.of("w", "timeout", "ifVersion", "ttl");
+  private static final Set<String> DELETE_PARAMS = Set.of("w", "timeout", "ifVersion");
+  private static final Set<String> READ_PARAMS = Set.of("consistency", "minIndex", "timeout");
+  private static final Set<String> KEY_READ_PARAMS = Set.of("key", "consistency", "minIndex", "timeout");
+  private static final Set<String> RANGE_PARAMS = Set.of("prefix", "after", "limit", "keysOnly", "consistency");
+  private static final Set<String> PREFIX_DELETE_PARAMS = Set.of("prefix", "w", "timeout");
+  private static final Set<String> TXN_PARAMS = Set.of("w", "timeout");
+  private static final Set<String> BACKUP_PARAMS = Set.of("consistency");
+
+  /** A read of one key at the consistency the query asks for; with {@code minIndex}, once this node has applied it. */
+  private Route keyRead(String key, Query q) {
+    Optional<String> minIndex = q.get("minIndex");
+    return minIndex.isPresent()
+        ? readAtLeast(key, limits.consistency(q.get("consistency")), limits.minIndex(minIndex),
+            limits.timeout(q.get("timeout")))
+        : read(key, limits.consistency(q.get("consistency")));
+  }
+
+  /**
+   * {@code inner} given the request body as text, decoded strictly in the charset its Content-Type
+   * names (UTF-8 when it names none): bytes that are not text in that charset are a 400, where
+   * akka-http's string unmarshaller would store U+FFFD in their place. A compressed body
+   * (Content-Encoding other than identity) is a 415: it would be stored as it came.
+   */
+  private Route withBodyText(Function<String, Route> inner) {
+    return extractRequest(request -> {
+      Optional<akka.http.javadsl.model.HttpHeader> encoding = request.getHeader("Content-Encoding");
+      if (encoding.isPresent() && !encoding.get().value().trim().equalsIgnoreCase("identity")) {
+        return json(StatusCodes.UNSUPPORTED_MEDIA_TYPE, error("Content-Encoding '" + encoding.get().value()
+            + "' is not supported: send the body uncompressed; nothing was written"));
+      }
+      java.nio.charset.Charset charset = request.entity().getContentType().getCharsetOption()
+          .map(HttpCharset::nioCharset).orElse(StandardCharsets.UTF_8);
+      return entity(Unmarshaller.entityToByteString(), bytes -> {
+        String text;
+        try {
+          text = charset.newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(bytes.asByteBuffer())
+              .toString();
+        } catch (CharacterCodingException e) {
+          throw new InvalidRequest("body is not valid " + charset.name() + " text (values are text: send "
+              + "binary data encoded, e.g. as base64); nothing was written");
+        }
+        return inner.apply(text);
+      });
+    });
   }
 
   /**
@@ -214,7 +267,7 @@ public final class KvRoutes extends AllDirectives {
    * noise, README "The write path"). A query string that cannot be parsed is rejected as
    * {@code parameterOptional} rejects it (400, "The request's query string is invalid.").
    */
-  private Route withQuery(Function<Query, Route> inner) {
+  private Route withQuery(Set<String> accepted, Function<Query, Route> inner) {
     return extractUri(uri -> {
       Query query;
       try {
@@ -222,8 +275,27 @@ public final class KvRoutes extends AllDirectives {
       } catch (RuntimeException e) {
         return reject(Rejections.malformedRequestContent("The request's query string is invalid.", e));
       }
+      checkParameters(query, accepted);
       return inner.apply(query);
     });
+  }
+
+  /** Every parameter of {@code query} is one the endpoint takes, and none comes twice; else a 400. */
+  private static void checkParameters(Query query, Set<String> accepted) {
+    List<akka.japi.Pair<String, String>> given = query.toList();
+    if (given.isEmpty()) {
+      return;
+    }
+    Set<String> seen = new java.util.HashSet<>();
+    for (akka.japi.Pair<String, String> p : given) {
+      if (!accepted.contains(p.first())) {
+        throw new InvalidRequest("unknown parameter '" + p.first() + "': this endpoint takes "
+            + String.join(", ", new java.util.TreeSet<>(accepted)) + "; nothing was done");
+      }
+      if (!seen.add(p.first())) {
+        throw new InvalidRequest("parameter '" + p.first() + "' is given more than once; nothing was done");
+      }
+    }
   }
 
   /**
@@ -238,16 +310,16 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private Route deletePrefix() {
-    return withQuery(q -> {
+    return withQuery(PREFIX_DELETE_PARAMS, q -> {
       WriteParams params = writeParams(q);
       return write(null, null, new WriteCommand.DeletePrefix(limits.deletePrefix(q.get("prefix"))), params);
     });
   }
 
   private Route txn() {
-    return withQuery(q -> {
+    return withQuery(TXN_PARAMS, q -> {
       WriteParams params = writeParams(q);
-      return entity(Unmarshaller.entityToString(), body -> {
+      return withBodyText(body -> {
         txnRequest.checkSize(body);
         WriteCommand.Txn txn = txnRequest.parse(parseObject(body));
         return write(null, null, txn, params);
@@ -263,14 +335,23 @@ public final class KvRoutes extends AllDirectives {
     return new WriteParams(limits.writeQuorum(query.get("w")), limits.timeout(query.get("timeout")));
   }
 
+  /** {@code POST /set} and {@code /write}: a put as {@code PUT /kv/{key}}, the key and value in a JSON body. */
   private Route jsonWrite() {
-    return withQuery(q -> {
+    return withQuery(PUT_PARAMS, q -> {
       WriteParams params = writeParams(q);
-      return entity(Unmarshaller.entityToString(), body -> {
+      long ifVersion = limits.ifVersion(q.get("ifVersion"));
+      long ttlMs = limits.ttlMillis(q.get("ttl"));
+      return withBodyText(body -> {
         JsonNode json = parseObject(body);
+        json.fieldNames().forEachRemaining(field -> {
+          if (!field.equals("key") && !field.equals("value")) {
+            throw new InvalidRequest("unknown field '" + field + "': the body takes key and value (w, timeout, "
+                + "ifVersion and ttl are query parameters); nothing was written");
+          }
+        });
         String key = limits.key(stringField(json, "key"));
         String value = limits.value(stringField(json, "value"));
-        return write(key, value, params);
+        return keyWrite(key, value, ifVersion, ttlMs, params);
       });
     });
   }
@@ -361,7 +442,7 @@ public final class KvRoutes extends AllDirectives {
   // --- reads ---
 
   private Route keyParam() {
-    return withQuery(q -> read(limits.key(q.get("key").orElse(null)), limits.consistency(q.get("consistency"))));
+    return withQuery(KEY_READ_PARAMS, q -> keyRead(limits.key(q.get("key").orElse(null)), q));
   }
 
   private Route read(String key, ReadConsistency consistency) {
@@ -546,7 +627,7 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private Route range() {
-    return withQuery(q -> {
+    return withQuery(RANGE_PARAMS, q -> {
       String prefix = limits.prefix(q.get("prefix"));
       String after = limits.after(q.get("after"));
       int limit = limits.rangeLimit(q.get("limit"));
@@ -576,7 +657,7 @@ public final class KvRoutes extends AllDirectives {
    * immutable state, streamed in chunks as the client reads (never built as one string).
    */
   private Route backup() {
-    return withQuery(q -> onState(limits.consistency(q.get("consistency")), state -> {
+    return withQuery(BACKUP_PARAMS, q -> onState(limits.consistency(q.get("consistency")), state -> {
       ByteString header = ndjsonLine(ordered("index", state.appliedIndex(), "keys", state.keyCount(),
           "digest", state.digestHex()));
       Source<ByteString, NotUsed> lines = Source.single(header).concat(

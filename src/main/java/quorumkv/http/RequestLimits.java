@@ -14,6 +14,8 @@ final class RequestLimits {
   static final Duration MAX_TTL = Duration.ofDays(30);
   /** A TTL: whole seconds, minutes, hours or days ({@code 30s}, {@code 5m}, {@code 2h}, {@code 7d}), or plain seconds. */
   private static final Pattern TTL = Pattern.compile("(\\d{1,10})([smhd]?)");
+  /** A whole number as clients write one: ASCII digits only ({@code parseLong} also takes "+3" and other scripts' digits). */
+  private static final Pattern DIGITS = Pattern.compile("\\d{1,18}");
 
   private final int maxKeyBytes;
   private final int maxValueBytes;
@@ -31,16 +33,28 @@ final class RequestLimits {
     if (key == null || key.isEmpty()) {
       throw new InvalidRequest("key must not be empty");
     }
+    if (key.equals(".") || key.equals("..")) {
+      // A URL path normalises them away: /kv/.. could never read, write or delete such a key.
+      throw new InvalidRequest("key must not be '.' or '..' (a URL path cannot name them)");
+    }
     int bytes = key.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > maxKeyBytes) {
       throw new InvalidRequest("key is " + bytes + " bytes; the limit is " + maxKeyBytes + " (MAX_KEY_BYTES)");
     }
-    for (int i = 0; i < key.length(); i++) {
-      if (Character.isISOControl(key.charAt(i))) {
-        throw new InvalidRequest("key must not contain control characters");
-      }
+    return keyLike("key", key);
+  }
+
+  /**
+   * A key taken from the URL path (/kv/{key}). The path is percent-decoded as UTF-8, and bytes that
+   * are not UTF-8 (%FF, a lone %ED%A0%80) become U+FFFD: /kv/a%FF and /kv/a%FE would be one key.
+   * So a path key must not contain U+FFFD at all.
+   */
+  String pathKey(String key) {
+    if (key != null && key.indexOf('\uFFFD') >= 0) {
+      throw new InvalidRequest("the key in the path is not valid UTF-8 once percent-decoded (or holds U+FFFD, the "
+          + "replacement character): percent-encode the key's UTF-8 bytes");
     }
-    return key;
+    return key(key);
   }
 
   String value(String value) {
@@ -51,7 +65,24 @@ final class RequestLimits {
     if (bytes > maxValueBytes) {
       throw new InvalidRequest("value is " + bytes + " bytes; the limit is " + maxValueBytes + " (MAX_VALUE_BYTES)");
     }
+    int unpaired = unpairedSurrogate(value);
+    if (unpaired >= 0) {
+      throw new InvalidRequest("value is not valid Unicode (an unpaired surrogate at character " + unpaired + ")");
+    }
     return value;
+  }
+
+  /** The index of the first UTF-16 surrogate in {@code s} that is not half of a pair, or -1: no UTF-8 encodes one. */
+  static int unpairedSurrogate(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /** The write quorum asked for, or -1 for the cluster default. */
@@ -59,13 +90,9 @@ final class RequestLimits {
     if (w.isEmpty()) {
       return -1;
     }
-    try {
-      int n = Integer.parseInt(w.get().trim());
-      if (n >= 0 && n <= followers) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
+    long n = wholeNumber(w.get());
+    if (n >= 0 && n <= followers) {
+      return (int) n;
     }
     throw new InvalidRequest("w must be an integer from 0 to " + followers + " (the number of followers), got '" + w.get() + "'");
   }
@@ -129,13 +156,9 @@ final class RequestLimits {
     if (value.isEmpty()) {
       return absent;
     }
-    try {
-      long n = Long.parseLong(value.get().trim());
-      if (n >= 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
+    long n = wholeNumber(value.get());
+    if (n >= 0) {
+      return n;
     }
     throw new InvalidRequest(error + ", got '" + value.get() + "'");
   }
@@ -175,15 +198,17 @@ final class RequestLimits {
     if (limit.isEmpty()) {
       return DEFAULT_RANGE_LIMIT;
     }
-    try {
-      int n = Integer.parseInt(limit.get().trim());
-      if (n >= 1 && n <= MAX_RANGE_LIMIT) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
+    long n = wholeNumber(limit.get());
+    if (n >= 1 && n <= MAX_RANGE_LIMIT) {
+      return (int) n;
     }
     throw new InvalidRequest("limit must be an integer from 1 to " + MAX_RANGE_LIMIT + ", got '" + limit.get() + "'");
+  }
+
+  /** {@code s} as a whole number of ASCII digits (surrounding blanks ignored), or -1 if it is not one. */
+  private static long wholeNumber(String s) {
+    String t = s.trim();
+    return DIGITS.matcher(t).matches() ? Long.parseLong(t) : -1;
   }
 
   boolean flag(String name, Optional<String> flag) {
@@ -203,15 +228,13 @@ final class RequestLimits {
       throw new InvalidRequest(name + " is " + bytes + " bytes; no key is longer than " + maxKeyBytes + " (MAX_KEY_BYTES)");
     }
     for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (Character.isISOControl(c)) {
+      if (Character.isISOControl(s.charAt(i))) {
         throw new InvalidRequest(name + " must not contain control characters");
       }
-      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-        i++;
-      } else if (Character.isSurrogate(c)) {
-        throw new InvalidRequest(name + " is not valid Unicode (an unpaired surrogate at character " + i + ")");
-      }
+    }
+    int unpaired = unpairedSurrogate(s);
+    if (unpaired >= 0) {
+      throw new InvalidRequest(name + " is not valid Unicode (an unpaired surrogate at character " + unpaired + ")");
     }
     return s;
   }

@@ -407,6 +407,112 @@ public class KvRoutesTest {
   }
 
   @Test
+  public void stringsNoUtf8CanEncodeAre400OnEveryWritePathAndTheClusterKeepsWriting() {
+    // A key or value with an unpaired UTF-16 surrogate (JSON's "\ud800") cannot be serialized for
+    // the journal or the followers: admitted once, it stopped the leader's replica and every write.
+    for (String path : List.of("/set", "/write")) {
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"surr\\ud800x\", \"value\": \"v\"}", "unpaired surrogate");
+      node.assertRejectedWritesNothing("POST", path, "{\"key\": \"surr\", \"value\": \"x\\udfff\"}", "unpaired surrogate");
+    }
+    node.assertRejectedWritesNothing("POST", "/txn",
+        "{\"success\": [{\"op\": \"put\", \"key\": \"a\\udc00\", \"value\": \"v\"}]}", "unpaired surrogate");
+    node.assertRejectedWritesNothing("POST", "/txn",
+        "{\"success\": [{\"op\": \"put\", \"key\": \"a\", \"value\": \"\\ud83d\"}]}", "unpaired surrogate");
+    node.assertRejectedWritesNothing("POST", "/txn", "{\"compare\": [{\"key\": \"a\", \"value\": \"\\ud83d\"}], "
+        + "\"success\": [{\"op\": \"put\", \"key\": \"a\", \"value\": \"v\"}]}", "unpaired surrogate");
+
+    assertWritten(node.put("/kv/after-a-bad-string", "still writing"), "after-a-bad-string", 3);
+    assertEquals("still writing", node.get("/kv/after-a-bad-string").body.get("value").asText());
+  }
+
+  @Test
+  public void bodiesAndPathKeysThatAreNotTheirTextAre4xxNotStoredAsReplacementCharacters() {
+    byte[] notUtf8 = {(byte) 0xff, 0x00, (byte) 0xc3};
+    node.assertRejectedWritesNothing(() -> node.send("PUT", "/kv/binary", notUtf8, "Content-Type", "application/octet-stream"),
+        400, "not valid UTF-8");
+    node.assertRejectedWritesNothing(() -> node.send("POST", "/set",
+        "{\"key\": \"k\", \"value\": \"\u00ff\"}".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
+        "Content-Type", "application/json"), 400, "not valid UTF-8");
+    node.assertRejectedWritesNothing(() -> node.send("PUT", "/kv/zipped", "hello".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+        "Content-Encoding", "gzip"), 415, "Content-Encoding 'gzip' is not supported");
+    // /kv/u%FFx and /kv/u%FEx would both be "u\uFFFDx": one key for two.
+    node.assertRejectedWritesNothing("PUT", "/kv/u%FFx", "one", "not valid UTF-8");
+    node.assertRejectedWritesNothing("PUT", "/kv/a%ED%A0%80b", "two", "not valid UTF-8");
+    node.assertRejectedWritesNothing("DELETE", "/kv/u%FEx", null, "not valid UTF-8");
+    assertBadRequest(node.get("/kv/u%FFx"), "not valid UTF-8");
+
+    // A charset the client names is honoured, strictly; a value that is valid text keeps every character.
+    Reply latin1 = node.send("PUT", "/kv/latin1", "caf\u00e9".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
+        "Content-Type", "text/plain; charset=ISO-8859-1");
+    assertWritten(latin1, "latin1", 3);
+    assertEquals("caf\u00e9", node.get("/kv/latin1").body.get("value").asText());
+    assertWritten(node.put("/kv/replacement", "a\uFFFDb"), "replacement", 3);
+    assertEquals("a\uFFFDb", node.get("/kv/replacement").body.get("value").asText());
+  }
+
+  @Test
+  public void keysAUrlPathCannotNameAre400Everywhere() {
+    for (String key : List.of(".", "..")) {
+      node.assertRejectedWritesNothing("POST", "/set", "{\"key\": \"" + key + "\", \"value\": \"v\"}", "must not be '.' or '..'");
+      node.assertRejectedWritesNothing("POST", "/txn",
+          "{\"success\": [{\"op\": \"put\", \"key\": \"" + key + "\", \"value\": \"v\"}]}", "must not be '.' or '..'");
+    }
+    assertWritten(node.post("/set", "{\"key\": \"...\", \"value\": \"three dots are a name\"}"), "...", 3);
+  }
+
+  @Test
+  public void theJsonEndpointsTakeTheSameParametersAsKv() {
+    assertWritten(node.post("/set", "{\"key\": \"json-cas\", \"value\": \"first\"}"), "json-cas", 3);
+    long version = node.get("/get?key=json-cas").body.get("version").asLong();
+
+    for (String path : List.of("/set", "/write")) {
+      Reply stale = node.post(path + "?ifVersion=0", "{\"key\": \"json-cas\", \"value\": \"second\"}");
+      assertEquals(stale.toString(), 412, stale.status);
+      assertEquals(version, stale.body.get("currentVersion").asLong());
+      node.assertRejectedWritesNothing("POST", path + "?ttl=abc", "{\"key\": \"json-cas\", \"value\": \"x\"}", "ttl must be");
+      node.assertRejectedWritesNothing("POST", path + "?ifVersion=abc", "{\"key\": \"json-cas\", \"value\": \"x\"}", "ifVersion must be");
+    }
+    assertEquals("first", node.get("/read?key=json-cas").body.get("value").asText());
+    Reply cas = node.post("/write?ifVersion=" + version, "{\"key\": \"json-cas\", \"value\": \"third\"}");
+    assertWritten(cas, "json-cas", 3);
+    assertEquals("third", node.get("/get?key=json-cas").body.get("value").asText());
+
+    Reply withTtl = node.post("/set?ttl=1h", "{\"key\": \"json-ttl\", \"value\": \"expires\"}");
+    assertWritten(withTtl, "json-ttl", 3);
+    long ttlMs = node.get("/get?key=json-ttl").body.path("ttlMs").asLong(-1);
+    assertTrue("a TTL given to /set is kept: ttlMs " + ttlMs, ttlMs > 0 && ttlMs <= 3_600_000);
+
+    // minIndex on /get and /read: never an older state, and a 400 with another consistency.
+    long next = withTtl.body.get("version").asLong() + 1_000_000;
+    for (String path : List.of("/get", "/read")) {
+      Reply waited = node.get(path + "?key=json-cas&minIndex=" + next + "&timeout=200ms");
+      assertEquals(waited.toString(), 503, waited.status);
+      assertBadRequest(node.get(path + "?key=json-cas&minIndex=1&consistency=leader"), "minIndex is for consistency=local");
+    }
+  }
+
+  @Test
+  public void unknownRepeatedAndNonAsciiNumberParametersAre400AndChangeNothing() {
+    assertWritten(node.put("/kv/strict", "original"), "strict", 3);
+    node.assertRejectedWritesNothing("PUT", "/kv/strict?ifversion=0", "changed", "unknown parameter 'ifversion'");
+    node.assertRejectedWritesNothing("DELETE", "/kv/strict?ttl=5s", null, "unknown parameter 'ttl'");
+    node.assertRejectedWritesNothing("DELETE", "/kv?prefix=strict&ifVersion=1", null, "unknown parameter 'ifVersion'");
+    node.assertRejectedWritesNothing("POST", "/set?consistency=leader", "{\"key\": \"strict\", \"value\": \"changed\"}",
+        "unknown parameter 'consistency'");
+    node.assertRejectedWritesNothing("PUT", "/kv/strict?w=3&w=9", "changed", "'w' is given more than once");
+    node.assertRejectedWritesNothing("PUT", "/kv/strict?w=%2B3", "changed", "w must be an integer");
+    node.assertRejectedWritesNothing("PUT", "/kv/strict?w=%D9%A3", "changed", "w must be an integer");
+    node.assertRejectedWritesNothing("PUT", "/kv/strict?ifVersion=%D9%A3", "changed", "ifVersion must be");
+    node.assertRejectedWritesNothing("POST", "/set", "{\"key\": \"strict\", \"value\": \"changed\", \"ttl\": \"5s\"}",
+        "unknown field 'ttl'");
+    node.assertRejectedWritesNothing("POST", "/write", "{\"key\": \"strict\", \"value\": \"v\", \"key\": \"other\"}",
+        "Duplicate field 'key'");
+    assertBadRequest(node.get("/kv/strict?consistancy=leader"), "unknown parameter 'consistancy'");
+    assertBadRequest(node.get("/kv?prefix=s&limit=%D9%A3"), "limit must be");
+    assertEquals("original", node.get("/kv/strict").body.get("value").asText());
+  }
+
+  @Test
   public void aBodyOverTheServersContentLimitIs413JsonAndWritesNothing() {
     long before = node.leaderLastIndex();
 
@@ -751,10 +857,18 @@ public class KvRoutesTest {
     }
 
     Reply send(String method, String path, String body) {
-      HttpRequest request = HttpRequest.newBuilder(URI.create(base + path))
+      return send(method, path, body == null ? null : body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** {@code body} sent as these bytes, with {@code headers} (name, value, name, value, ...). */
+    Reply send(String method, String path, byte[] body, String... headers) {
+      HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base + path))
           .timeout(Duration.ofSeconds(30))
-          .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-          .build();
+          .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+      for (int i = 0; i < headers.length; i += 2) {
+        builder.header(headers[i], headers[i + 1]);
+      }
+      HttpRequest request = builder.build();
       String label = method + " " + (path.length() > 80 ? path.substring(0, 80) + "..." : path);
       try {
         HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
@@ -843,9 +957,16 @@ public class KvRoutesTest {
      * leader's log nor this node's replica (index, keys, digest) moved.
      */
     void assertRejectedWritesNothing(String method, String path, String body, String errorPart) {
+      assertRejectedWritesNothing(() -> send(method, path, body), 400, errorPart);
+    }
+
+    /** {@code request} is answered {@code status} with a JSON error mentioning {@code errorPart}, and writes nothing. */
+    void assertRejectedWritesNothing(java.util.function.Supplier<Reply> request, int status, String errorPart) {
       Map<String, JsonNode> before = position();
-      Reply r = send(method, path, body);
-      assertBadRequest(r, errorPart);
+      Reply r = request.get();
+      assertEquals(r.toString(), status, r.status);
+      assertEquals(r.toString(), "application/json", r.contentType);
+      assertTrue(r + " should mention: " + errorPart, r.body.path("error").asText().contains(errorPart));
       assertEquals(r + " must not write", before, position());
     }
 
