@@ -106,8 +106,9 @@ public final class QuorumAggregator extends AbstractBehavior<QuorumAggregator.Co
           return replyIfDone();
         })
         .onMessage(OutOfReach.class, o -> fail(o.acks(), String.format(
-            "quorum not reached: %d of %d follower acks, and only %d awaited followers are left",
-            o.acks(), quorum, o.awaitedLeft())))
+            "quorum not reached: %d of %d follower acks, and only %d awaited followers are left; the write is in "
+                + "doubt (logged at index %d, not rolled back)",
+            o.acks(), quorum, o.awaitedLeft(), index)))
         .onMessage(Timeout.class, t -> onTimeout())
         .onMessage(TimedOut.class, t -> fail(t.acks(), String.format(
             "quorum not reached: %d of %d follower acks%s within %d ms; the write is in doubt (logged at index %d, "
