@@ -537,17 +537,41 @@ public final class ReplicaState implements CborSerializable {
     return expiries.size();
   }
 
-  /** Calls {@code sink} with consecutive chunks of at most {@code chunkSize} pairs, in key order (at least one chunk). */
+  /**
+   * Most characters of keys and values in one chunk (a character counts once, 32 more per pair): a
+   * state transfer sends each chunk as one message, and Artery discards a message over its maximum
+   * frame (4 MiB, application.conf), and with it the transfer. At most 3 bytes of UTF-8 per
+   * character, 1 Mi characters stay below it; a single pair (a key and a value within their limits)
+   * always fits. Without it 300 keys of 30 KB values made one 9 MB chunk that never arrived.
+   */
+  public static final long MAX_CHUNK_CHARS = 1L << 20;
+
+  /**
+   * Calls {@code sink} with consecutive chunks of at most {@code chunkSize} pairs and
+   * {@link #MAX_CHUNK_CHARS}, in key order (at least one chunk).
+   */
   public void forEachChunk(int chunkSize, Consumer<List<KeyValue>> sink) {
-    List<KeyValue> chunk = new ArrayList<>(Math.min(chunkSize, Math.max(1, entries.size())));
+    int capacity = Math.min(chunkSize, Math.max(1, entries.size()));
+    List<KeyValue> chunk = new ArrayList<>(capacity);
+    long chars = 0;
     Iterator<KeyValue> it = pairs();
     boolean sentAny = false;
     while (it.hasNext()) {
-      chunk.add(it.next());
+      KeyValue pair = it.next();
+      long pairChars = 32L + pair.key().length() + pair.value().length();
+      if (!chunk.isEmpty() && chars + pairChars > MAX_CHUNK_CHARS) {
+        sink.accept(chunk);
+        sentAny = true;
+        chunk = new ArrayList<>(capacity);
+        chars = 0;
+      }
+      chunk.add(pair);
+      chars += pairChars;
       if (chunk.size() == chunkSize) {
         sink.accept(chunk);
         sentAny = true;
-        chunk = new ArrayList<>(chunkSize);
+        chunk = new ArrayList<>(capacity);
+        chars = 0;
       }
     }
     if (!chunk.isEmpty() || !sentAny) {

@@ -270,9 +270,13 @@ public class ClusterIT {
     mark(roles.crashedFirstIds() + " killed");
 
     int writes = 160; // more than RETAINED_ENTRIES: the two crashed followers will need a full state transfer
+    // ~40 KB values for the keys written once: ~4.8 MB of state, more than one Artery message
+    // carries (4 MiB), so the transfer must come in chunks of bounded size to arrive at all.
+    String padding = "x".repeat(40_000);
     List<WriteOutcome> outcomes = concurrently(writes, 8, i -> {
-      String key = i % 4 == 0 ? HOT_KEYS.get(i % HOT_KEYS.size()) : "p2-key-" + i;
-      return write(roles.writer(i), key, "p2-value-" + i, W);
+      boolean hot = i % 4 == 0;
+      String key = hot ? HOT_KEYS.get(i % HOT_KEYS.size()) : "p2-key-" + i;
+      return write(roles.writer(i), key, "p2-value-" + i + (hot ? "" : "-" + padding), W);
     });
     List<WriteOutcome> failed = outcomes.stream().filter(o -> !o.response().ok()).toList();
     assertTrue("with " + roles.crashedFirstIds() + " down, three followers remain and every W=3 write must "

@@ -201,6 +201,28 @@ public class ReplicaStateTest {
   }
 
   @Test
+  public void forEachChunkKeepsEachChunkWithinWhatOneArteryMessageCarries() {
+    List<LogEntry> entries = new ArrayList<>();
+    String value = "v".repeat(30_000);
+    for (int i = 1; i <= 300; i++) {
+      entries.add(new LogEntry(i, 2, String.format("big-%03d", i), value));
+    }
+    ReplicaState source = commit(ReplicaState.empty(), 2, entries);
+    List<List<KeyValue>> chunks = new ArrayList<>();
+
+    source.forEachChunk(2000, chunks::add);
+
+    List<String> keys = new ArrayList<>();
+    for (List<KeyValue> chunk : chunks) {
+      long chars = chunk.stream().mapToLong(p -> 32L + p.key().length() + p.value().length()).sum();
+      assertTrue("a chunk of " + chars + " characters", chars <= ReplicaState.MAX_CHUNK_CHARS);
+      chunk.forEach(p -> keys.add(p.key()));
+    }
+    assertTrue("9 MB of values in chunks of at most 1 Mi characters: " + chunks.size(), chunks.size() >= 9);
+    assertEquals(entries.stream().map(LogEntry::key).toList(), keys);
+  }
+
+  @Test
   public void forEachChunkOfAnEmptyStateSendsOneEmptyChunk() {
     List<List<KeyValue>> chunks = new ArrayList<>();
 
