@@ -77,7 +77,8 @@ public final class NodeWiring {
         .onFailure(restart);
     ActorRef<LeaderActor.Command> leader = spawner.spawn(supervised, "leader");
     ActorRef<WriteForwarder.Command> writes = spawner.spawn(
-        WriteForwarder.create(leader, settings.askTimeout(), settings.replication().maxBatchEntries()), "writes");
+        WriteForwarder.create(leader, settings.askTimeout(), settings.replication().maxBatchEntries(),
+            settings.replication().maxBatchBytes()), "writes");
     KvRoutes routes = new KvRoutes(settings, system, leader, writes, replica.ref(), replica.view());
     CompletionStage<ServerBinding> http =
         Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(routes.routes());

@@ -74,7 +74,10 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
   private final ActorRef<LeaderActor.Command> leader;
   private final Duration answerGrace;
   private final int maxBatch;
+  private final long maxBatchBytes;
   private final List<LeaderActor.ForwardedWrite> buffer = new ArrayList<>();
+  /** {@link #approximateBytes} of the writes in {@link #buffer}. */
+  private long bufferBytes;
   private final Map<Long, Waiting> waiting = new HashMap<>();
   private final Metrics metrics;
   private long nextId;
@@ -84,20 +87,25 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
    * @param answerGrace how long past a write's own timeout its answer is still awaited (the HTTP
    *     request waits that long too)
    * @param maxBatch writes per batch at most; a larger group goes out in several
+   * @param maxBatchBytes approximate size of a batch at most (as for the leader's Replicate
+   *     batches): a batch is one Artery message, and Artery discards one over its frame (4 MiB),
+   *     with every write in it. A single write always goes, whatever its size.
    */
-  public static Behavior<Command> create(ActorRef<LeaderActor.Command> leader, Duration answerGrace, int maxBatch) {
+  public static Behavior<Command> create(ActorRef<LeaderActor.Command> leader, Duration answerGrace, int maxBatch,
+      long maxBatchBytes) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(new Sweep(), SWEEP_EVERY);
-      return new WriteForwarder(ctx, leader, answerGrace, maxBatch);
+      return new WriteForwarder(ctx, leader, answerGrace, maxBatch, maxBatchBytes);
     }));
   }
 
   private WriteForwarder(ActorContext<Command> context, ActorRef<LeaderActor.Command> leader, Duration answerGrace,
-      int maxBatch) {
+      int maxBatch, long maxBatchBytes) {
     super(context);
     this.leader = leader;
     this.answerGrace = answerGrace;
     this.maxBatch = maxBatch;
+    this.maxBatchBytes = maxBatchBytes;
     this.metrics = Metrics.get(context.getSystem());
   }
 
@@ -119,8 +127,13 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
     long id = ++nextId;
     Duration wait = Duration.ofMillis(f.timeoutMillis()).plus(answerGrace);
     waiting.put(id, new Waiting(f.answer(), System.nanoTime() + wait.toNanos(), wait.toMillis()));
+    long bytes = approximateBytes(f);
+    if (!buffer.isEmpty() && bufferBytes + bytes > maxBatchBytes) {
+      flush();
+    }
     buffer.add(new LeaderActor.ForwardedWrite(id, f.key(), f.value(), f.command(), f.writeQuorum(), f.timeoutMillis()));
-    if (buffer.size() >= maxBatch) {
+    bufferBytes += bytes;
+    if (buffer.size() >= maxBatch || bufferBytes >= maxBatchBytes) {
       flush();
     } else if (!flushScheduled) {
       flushScheduled = true;
@@ -136,6 +149,13 @@ public final class WriteForwarder extends AbstractBehavior<WriteForwarder.Comman
     leader.tell(new LeaderActor.WriteBatch(List.copyOf(buffer), getContext().getSelf().narrow(), false));
     metrics.forwarded(buffer.size(), waiting.size());
     buffer.clear();
+    bufferBytes = 0;
+  }
+
+  /** Rough size of a write on the wire, counted as {@link quorumkv.storage.LogEntry#approximateBytes()} counts. */
+  static long approximateBytes(Forward f) {
+    return 48L + (f.key() == null ? 0 : f.key().length()) + (f.value() == null ? 0 : f.value().length())
+        + (f.command() == null ? 0 : f.command().approximateBytes());
   }
 
   private Behavior<Command> onResults(Results results) {

@@ -155,7 +155,7 @@ public class CompareAndSetSimulationTest {
 
   @Test
   public void conditionalWritesGoThroughTheForwarderLikePlainOnes() throws Exception {
-    ActorRef<WriteForwarder.Command> forwarder = testKit.spawn(WriteForwarder.create(leader, Duration.ofSeconds(5), 64));
+    ActorRef<WriteForwarder.Command> forwarder = testKit.spawn(WriteForwarder.create(leader, Duration.ofSeconds(5), 64, 1L << 20));
     CompletableFuture<WriteResult> a = new CompletableFuture<>();
     CompletableFuture<WriteResult> b = new CompletableFuture<>();
     forwarder.tell(new WriteForwarder.Forward("fw", null, new WriteCommand.IfVersion("fw", "a", 0), -1,

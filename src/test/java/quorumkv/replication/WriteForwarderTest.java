@@ -32,7 +32,7 @@ public class WriteForwarderTest {
     TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
     // The forwarder is busy (suspended in a burst): everything sent before its Flush is one group.
     ActorRef<WriteForwarder.Command> forwarder =
-        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 1000));
+        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 1000, 1L << 20));
     List<CompletableFuture<WriteResult>> clients = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
       CompletableFuture<WriteResult> client = new CompletableFuture<>();
@@ -75,7 +75,7 @@ public class WriteForwarderTest {
   public void aWriteWhoseAnswerNeverComesIsAnsweredNoAnswerOnceItsTimeAndTheGraceHavePassed() throws Exception {
     TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
     ActorRef<WriteForwarder.Command> forwarder =
-        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofMillis(300), 1000));
+        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofMillis(300), 1000, 1L << 20));
     CompletableFuture<WriteResult> client = new CompletableFuture<>();
     long sent = System.nanoTime();
     forwarder.tell(new WriteForwarder.Forward("k", "v", 3, 200, client));
@@ -95,7 +95,7 @@ public class WriteForwarderTest {
   public void aBurstLargerThanTheBatchLimitGoesOutInSeveralBatches() {
     TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
     ActorRef<WriteForwarder.Command> forwarder =
-        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 4));
+        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 4, 1L << 20));
     for (int i = 0; i < 10; i++) {
       forwarder.tell(new WriteForwarder.Forward("k", "v" + i, -1, 2000, new CompletableFuture<>()));
     }
@@ -107,6 +107,31 @@ public class WriteForwarderTest {
         assertEquals("v" + seen++, w.value()); // order kept across batches
       }
     }
+  }
+
+  @Test
+  public void aBurstOfLargeValuesGoesOutInBatchesNoLargerThanTheByteLimit() {
+    // A batch is one Artery message: over its 4 MiB frame Artery drops it with every write in it.
+    TestProbe<LeaderActor.Command> leader = testKit.createTestProbe();
+    long maxBytes = 1L << 20;
+    ActorRef<WriteForwarder.Command> forwarder =
+        testKit.spawn(WriteForwarder.create(leader.ref(), Duration.ofSeconds(5), 1000, maxBytes));
+    String big = "x".repeat(60_000);
+    for (int i = 0; i < 100; i++) {
+      forwarder.tell(new WriteForwarder.Forward("k" + i, big, -1, 2000, new CompletableFuture<>()));
+    }
+    int seen = 0;
+    int batches = 0;
+    while (seen < 100) {
+      LeaderActor.WriteBatch batch = leader.expectMessageClass(LeaderActor.WriteBatch.class);
+      batches++;
+      long chars = batch.writes().stream().mapToLong(w -> w.key().length() + w.value().length()).sum();
+      assertTrue("a batch of " + chars + " characters", chars <= maxBytes);
+      for (LeaderActor.ForwardedWrite w : batch.writes()) {
+        assertEquals("k" + seen++, w.key());
+      }
+    }
+    assertTrue("6 MB of values in batches of at most 1 MiB: " + batches, batches >= 6);
   }
 
   @Test
