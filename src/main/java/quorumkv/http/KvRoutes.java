@@ -286,13 +286,13 @@ public final class KvRoutes extends AllDirectives {
     if (given.isEmpty()) {
       return;
     }
-    Set<String> seen = new java.util.HashSet<>();
+    Set<String> seen = given.size() > 1 ? new java.util.HashSet<>() : null;
     for (akka.japi.Pair<String, String> p : given) {
       if (!accepted.contains(p.first())) {
         throw new InvalidRequest("unknown parameter '" + p.first() + "': this endpoint takes "
             + String.join(", ", new java.util.TreeSet<>(accepted)) + "; nothing was done");
       }
-      if (!seen.add(p.first())) {
+      if (seen != null && !seen.add(p.first())) {
         throw new InvalidRequest("parameter '" + p.first() + "' is given more than once; nothing was done");
       }
     }
