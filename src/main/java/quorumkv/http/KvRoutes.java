@@ -76,8 +76,12 @@ public final class KvRoutes extends AllDirectives {
   static final String INDEX_HEADER = "X-Quorumkv-Index";
   private static final ContentType NDJSON =
       MediaTypes.applicationWithFixedCharset("x-ndjson", HttpCharsets.UTF_8).toContentType();
-  /** Keys per chunk of a backup stream. */
-  private static final int BACKUP_CHUNK = 1000;
+  /**
+   * Characters of keys and values per chunk of a backup stream (a chunk ends at the key that
+   * reaches it): the stream holds a chunk or two per client while it waits for the client. It was
+   * 1,000 keys, up to 64 MB (393 MB of escaped JSON) each: a few slow backups took a node's heap.
+   */
+  private static final long BACKUP_CHUNK_CHARS = 1L << 18;
 
   private final Settings settings;
   private final ActorSystem<?> system;
@@ -243,6 +247,9 @@ public final class KvRoutes extends AllDirectives {
       java.nio.charset.Charset charset = request.entity().getContentType().getCharsetOption()
           .map(HttpCharset::nioCharset).orElse(StandardCharsets.UTF_8);
       return entity(Unmarshaller.entityToByteString(), bytes -> {
+        if (charset.equals(StandardCharsets.UTF_8) && isAscii(bytes)) {
+          return inner.apply(bytes.decodeString(StandardCharsets.ISO_8859_1)); // ASCII: each byte its character
+        }
         String text;
         try {
           text = charset.newDecoder()
@@ -257,6 +264,16 @@ public final class KvRoutes extends AllDirectives {
         return inner.apply(text);
       });
     });
+  }
+
+  private static boolean isAscii(ByteString bytes) {
+    java.nio.ByteBuffer buffer = bytes.asByteBuffer();
+    for (int i = buffer.position(); i < buffer.limit(); i++) {
+      if (buffer.get(i) < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -632,7 +649,8 @@ public final class KvRoutes extends AllDirectives {
       String after = limits.after(q.get("after"));
       int limit = limits.rangeLimit(q.get("limit"));
       boolean keysOnly = limits.flag("keysOnly", q.get("keysOnly"));
-      return onState(limits.consistency(q.get("consistency")), state -> rangeResponse(state.range(prefix, after, limit), keysOnly));
+      return onState(limits.consistency(q.get("consistency")),
+          state -> rangeResponse(state.range(prefix, after, limit, !keysOnly), keysOnly));
     });
   }
 
@@ -661,7 +679,9 @@ public final class KvRoutes extends AllDirectives {
       ByteString header = ndjsonLine(ordered("index", state.appliedIndex(), "keys", state.keyCount(),
           "digest", state.digestHex()));
       Source<ByteString, NotUsed> lines = Source.single(header).concat(
-          Source.fromIterator(state::pairs).grouped(BACKUP_CHUNK).map(this::ndjsonLines));
+          Source.fromIterator(state::pairs)
+              .groupedWeighted(BACKUP_CHUNK_CHARS, kv -> 32L + kv.key().length() + kv.value().length())
+              .map(this::ndjsonLines));
       return complete(akka.http.javadsl.model.HttpResponse.create()
           .withStatus(StatusCodes.OK)
           .withEntity(HttpEntities.createChunked(NDJSON, lines)));

@@ -770,6 +770,7 @@ public final class LeaderActor {
     @Override
     public void committed(long commitIndex) {
       metrics.committed(commitIndex);
+      log.trimCommitted(commitIndex, ReplicaState.MAX_RETAINED_BYTES);
     }
 
     private void send(String replica, FollowerActor.Command msg) {

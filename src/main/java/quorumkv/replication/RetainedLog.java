@@ -16,6 +16,8 @@ final class RetainedLog implements Replication.Log {
   private long lastIndex;
   /** The term of the entry just before {@code firstIndex}. */
   private long baseTerm;
+  /** {@link LogEntry#approximateBytes()} of the entries held. */
+  private long bytes;
 
   /** An empty log whose next entry will be {@code lastIndex + 1}; {@code lastTerm} is that entry's term. */
   RetainedLog(int capacity, long lastIndex, long lastTerm) {
@@ -42,12 +44,34 @@ final class RetainedLog implements Replication.Log {
     LogEntry evicted = ring[slot(entry.index())];
     long evictedTerm = evicted == null ? baseTerm : evicted.term();
     ring[slot(entry.index())] = entry;
+    bytes += entry.approximateBytes();
     lastIndex = entry.index();
     if (lastIndex - firstIndex + 1 > ring.length) {
       // the oldest entry was just overwritten: it becomes the base
       firstIndex++;
       baseTerm = evictedTerm;
+      bytes -= evicted.approximateBytes();
     }
+  }
+
+  /**
+   * Lets go of the oldest entries up to {@code commitIndex} while more than {@code maxBytes} are
+   * held: a follower that needs one gets a full state transfer, which holds every committed entry.
+   * The count alone allowed 20,000 entries of 64 KiB values, 1.25 GiB, on a 1 GiB heap.
+   */
+  void trimCommitted(long commitIndex, long maxBytes) {
+    while (bytes > maxBytes && firstIndex <= Math.min(commitIndex, lastIndex)) {
+      LogEntry oldest = ring[slot(firstIndex)];
+      ring[slot(firstIndex)] = null;
+      bytes -= oldest.approximateBytes();
+      baseTerm = oldest.term();
+      firstIndex++;
+    }
+  }
+
+  /** {@link LogEntry#approximateBytes()} of the entries held. */
+  long bytes() {
+    return bytes;
   }
 
   /** The oldest index still held; {@code lastIndex() + 1} when empty. */

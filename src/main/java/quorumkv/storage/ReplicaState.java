@@ -64,6 +64,16 @@ public final class ReplicaState implements CborSerializable {
   private final TreePMap<Long, EntryOutcome> outcomes;
   /** Outcomes are kept for at least this many applied entries, however short the retained log. */
   private static final int MIN_OUTCOMES_KEPT = 1024;
+  /**
+   * Applied entries are kept for resends only while the log holds at most this much
+   * ({@link LogEntry#approximateBytes()}), whatever {@code retained} allows: 20,000 retained
+   * entries of 64 KiB values are 1.25 GiB, more than a node's heap, and every replica keeps them.
+   * Entries not applied yet always stay.
+   */
+  public static final long MAX_RETAINED_BYTES = 64L << 20;
+  /** {@link LogEntry#approximateBytes()} of every entry in {@code log}; derived, not persisted. */
+  @JsonIgnore
+  private final long logBytes;
 
   /** A key with a TTL, in the expiry order: by time, then by key. */
   private record Due(long expiresAt, String key) {}
@@ -76,13 +86,15 @@ public final class ReplicaState implements CborSerializable {
   }
 
   private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
-      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest, TreePSet<Due> expiries) {
-    this(entries, appliedIndex, baseIndex, baseTerm, log, promisedTerm, promisedTo, digest, expiries, noOutcomes());
+      Vector<LogEntry> log, long logBytes, long promisedTerm, String promisedTo, long digest, TreePSet<Due> expiries) {
+    this(entries, appliedIndex, baseIndex, baseTerm, log, logBytes, promisedTerm, promisedTo, digest, expiries,
+        noOutcomes());
   }
 
   private ReplicaState(TreePMap<String, VersionedValue> entries, long appliedIndex, long baseIndex, long baseTerm,
-      Vector<LogEntry> log, long promisedTerm, String promisedTo, long digest, TreePSet<Due> expiries,
+      Vector<LogEntry> log, long logBytes, long promisedTerm, String promisedTo, long digest, TreePSet<Due> expiries,
       TreePMap<Long, EntryOutcome> outcomes) {
+    this.logBytes = logBytes;
     this.expiries = expiries;
     this.outcomes = outcomes;
     this.entries = entries;
@@ -96,7 +108,7 @@ public final class ReplicaState implements CborSerializable {
   }
 
   public static ReplicaState empty() {
-    return new ReplicaState(emptyMap(), 0, 0, 0, emptyLog(), 0, "", 0, noExpiries());
+    return new ReplicaState(emptyMap(), 0, 0, 0, emptyLog(), 0, 0, "", 0, noExpiries());
   }
 
   @JsonCreator
@@ -118,10 +130,12 @@ public final class ReplicaState implements CborSerializable {
       }
     }
     Vector<LogEntry> v = emptyLog();
+    long bytes = 0;
     for (LogEntry e : log == null ? List.<LogEntry>of() : log) {
       v = appended(v, e);
+      bytes += e.approximateBytes();
     }
-    return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, promisedTerm,
+    return new ReplicaState(map, appliedIndex, baseIndex, baseTerm, v, bytes, promisedTerm,
         promisedTo == null ? "" : promisedTo, digest, noExpiries().plusAll(due));
   }
 
@@ -198,6 +212,7 @@ public final class ReplicaState implements CborSerializable {
   public ReplicaState append(long term, long prevIndex, List<LogEntry> appended, long leaderCommit, int retained,
       List<EntryChanges> changesOut) {
     Vector<LogEntry> l = log;
+    long bytes = logBytes;
     long last = lastIndex();
     for (LogEntry e : appended) {
       if (e.index() <= appliedIndex) {
@@ -208,17 +223,22 @@ public final class ReplicaState implements CborSerializable {
         if (existing == e.term()) {
           continue;
         }
-        l = l.take((int) (e.index() - baseIndex - 1)); // a suffix the leader did not adopt
+        int keep = (int) (e.index() - baseIndex - 1);
+        for (int i = keep; i < l.size(); i++) {
+          bytes -= l.apply(i).approximateBytes();
+        }
+        l = l.take(keep); // a suffix the leader did not adopt
         last = e.index() - 1;
       }
       if (e.index() != last + 1) {
         throw new IllegalArgumentException("entry " + e.index() + " does not follow " + last);
       }
       l = appended(l, e);
+      bytes += e.approximateBytes();
       last = e.index();
     }
     long verified = appended.isEmpty() ? prevIndex : Math.max(prevIndex, appended.get(appended.size() - 1).index());
-    ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l,
+    ReplicaState withLog = new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, l, bytes,
         Math.max(promisedTerm, term), term > promisedTerm ? "" : promisedTo, digest, expiries, outcomes);
     return withLog.applyUpTo(Math.min(leaderCommit, Math.min(verified, last)), retained, changesOut);
   }
@@ -245,9 +265,18 @@ public final class ReplicaState implements CborSerializable {
       applied++;
     }
     Vector<LogEntry> l = log;
+    long bytes = logBytes;
     long base = baseIndex;
     long bTerm = baseTerm;
-    long surplus = applied - base - retained;
+    long surplus = Math.max(0, applied - base - retained);
+    for (int i = 0; i < surplus; i++) {
+      bytes -= l.apply(i).approximateBytes();
+    }
+    // Then the oldest applied entries while the log is over its byte bound.
+    while (bytes > MAX_RETAINED_BYTES && base + surplus < applied) {
+      bytes -= l.apply((int) surplus).approximateBytes();
+      surplus++;
+    }
     if (surplus > 0) {
       bTerm = l.apply((int) surplus - 1).term();
       l = l.drop((int) surplus);
@@ -257,7 +286,7 @@ public final class ReplicaState implements CborSerializable {
     if (!done.isEmpty() && done.firstKey() <= keepAfter) {
       done = done.tailMap(keepAfter, false);
     }
-    return new ReplicaState(a.map, applied, base, bTerm, l, promisedTerm, promisedTo, a.digest, a.expiries, done);
+    return new ReplicaState(a.map, applied, base, bTerm, l, bytes, promisedTerm, promisedTo, a.digest, a.expiries, done);
   }
 
   /**
@@ -423,8 +452,8 @@ public final class ReplicaState implements CborSerializable {
     if (term < promisedTerm) {
       return this;
     }
-    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, term, candidate, digest, expiries,
-        outcomes);
+    return new ReplicaState(entries, appliedIndex, baseIndex, baseTerm, log, logBytes, term, candidate, digest,
+        expiries, outcomes);
   }
 
   /** Whether a Prepare for {@code term} from {@code candidate} may be answered with a promise. */
@@ -459,7 +488,7 @@ public final class ReplicaState implements CborSerializable {
     long index = last ? snapshotIndex : 0;
     long indexTerm = last ? snapshotTerm : 0;
     Vector<LogEntry> l = first || last ? emptyLog() : log;
-    return new ReplicaState(map, index, index, indexTerm, l, Math.max(promisedTerm, term),
+    return new ReplicaState(map, index, index, indexTerm, l, first || last ? 0 : logBytes, Math.max(promisedTerm, term),
         term > promisedTerm ? "" : promisedTo, d, due);
   }
 
@@ -473,6 +502,18 @@ public final class ReplicaState implements CborSerializable {
    * before it are never visited.
    */
   public KeyPage range(String prefix, String after, int limit) {
+    return range(prefix, after, limit, true);
+  }
+
+  /**
+   * Characters of keys (and values, when the page carries them) in one range page, at most; a page
+   * holds at least one key. 1,000 keys of 64 KiB values made a 64 MB answer (393 MB of JSON with
+   * escaped control characters) built whole in memory, and a few at once took a node's heap.
+   */
+  public static final long MAX_PAGE_CHARS = 1L << 20;
+
+  /** A page as {@link #range(String, String, int)}, sized as if without values when {@code withValues} is false. */
+  public KeyPage range(String prefix, String after, int limit, boolean withValues) {
     if (limit < 1) {
       throw new IllegalArgumentException("limit must be at least 1, got " + limit);
     }
@@ -480,14 +521,17 @@ public final class ReplicaState implements CborSerializable {
         ? entries.tailMap(after, false) : entries.tailMap(prefix, true);
     List<KeyValue> items = new ArrayList<>(Math.min(limit, 128));
     boolean more = false;
+    long chars = 0;
     for (Map.Entry<String, VersionedValue> e : from.entrySet()) {
       if (!e.getKey().startsWith(prefix)) {
         break; // keys with one prefix are contiguous in code point order, and start at the prefix
       }
-      if (items.size() == limit) {
+      long itemChars = 32L + e.getKey().length() + (withValues ? e.getValue().value().length() : 0);
+      if (items.size() == limit || (!items.isEmpty() && chars + itemChars > MAX_PAGE_CHARS)) {
         more = true;
         break;
       }
+      chars += itemChars;
       items.add(new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version(), e.getValue().expiresAt()));
     }
     return new KeyPage(items, more, appliedIndex);

@@ -30,6 +30,26 @@ public class RetainedLogTest {
   }
 
   @Test
+  public void committedEntriesGoFirstWhenTheLogHoldsMoreBytesThanAllowed() {
+    RetainedLog log = logWith(100, 1, 9); // 9 entries of 36 approximate bytes
+    assertEquals(9 * 36, log.bytes());
+
+    log.trimCommitted(5, 4 * 36); // only entries up to the commit index may go
+    assertEquals(6, log.firstIndex());
+    assertEquals(1, log.termAt(5)); // the base keeps the last dropped entry's term
+    assertEquals(-1, log.termAt(4));
+    assertEquals(4 * 36, log.bytes());
+
+    log.trimCommitted(9, 10 * 36); // within the bound: nothing goes
+    assertEquals(6, log.firstIndex());
+    log.trimCommitted(9, 0);
+    assertEquals(10, log.firstIndex());
+    assertEquals(0, log.bytes());
+    log.append(entry(10));
+    assertEquals(List.of(10L), indexes(log.slice(10, 10, 1000)));
+  }
+
+  @Test
   public void entriesAppendedInOrderAreAllHeldWhileThereIsRoom() {
     RetainedLog log = logWith(10, 1, 4);
 

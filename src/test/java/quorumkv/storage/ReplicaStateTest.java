@@ -201,6 +201,58 @@ public class ReplicaStateTest {
   }
 
   @Test
+  public void aRangePageOfLargeValuesStopsAtItsCharacterBoundAndSaysThereIsMore() {
+    String value = "v".repeat(64 * 1024);
+    List<LogEntry> entries = new ArrayList<>();
+    for (int i = 1; i <= 100; i++) {
+      entries.add(put(i, String.format("big/%03d", i), value));
+    }
+    ReplicaState state = commit(ReplicaState.empty(), 1, entries);
+
+    KeyPage page = state.range("big/", null, 1000);
+    assertTrue("a page of " + page.items().size(), page.items().size() >= 15 && page.items().size() < 100);
+    assertTrue(page.more());
+    long chars = page.items().stream().mapToLong(p -> 32L + p.key().length() + p.value().length()).sum();
+    assertTrue(chars + " characters", chars <= ReplicaState.MAX_PAGE_CHARS);
+    KeyPage next = state.range("big/", page.items().get(page.items().size() - 1).key(), 1000);
+    assertEquals(String.format("big/%03d", page.items().size() + 1), next.items().get(0).key());
+
+    assertEquals("without values all 100 keys fit", 100, state.range("big/", null, 1000, false).items().size());
+  }
+
+  @Test
+  public void appliedEntriesAreKeptOnlyWithinTheByteBoundButUnappliedOnesAlways() {
+    String value = "v".repeat(64 * 1024);
+    ReplicaState state = ReplicaState.empty();
+    int entries = 3000; // ~192 MiB of values: three times the bound
+    for (int i = 1; i <= entries; i++) {
+      state = state.append(1, i - 1, List.of(put(i, "same", value)), i, 20_000);
+    }
+    long perEntry = put(1, "same", value).approximateBytes();
+    long kept = state.lastIndex() - state.baseIndex();
+    assertEquals(entries, state.appliedIndex());
+    assertTrue("kept " + kept + " entries of " + perEntry + " bytes", kept * perEntry <= ReplicaState.MAX_RETAINED_BYTES);
+    assertTrue("kept " + kept + " entries", kept >= ReplicaState.MAX_RETAINED_BYTES / perEntry - 1);
+    assertEquals(value, state.get("same").orElseThrow().value());
+
+    // Entries not committed yet stay, however large: a replica must be able to apply them later.
+    int unapplied = 1500;
+    for (int i = entries + 1; i <= entries + unapplied; i++) {
+      state = state.append(1, i - 1, List.of(put(i, "later-" + i, value)), entries, 20_000);
+    }
+    assertEquals(entries + unapplied, state.lastIndex());
+    assertTrue(state.baseIndex() <= entries);
+    state = state.append(1, state.lastIndex(), List.of(), state.lastIndex(), 20_000);
+    assertEquals(entries + unapplied, state.appliedIndex());
+    assertTrue((state.lastIndex() - state.baseIndex()) * perEntry <= ReplicaState.MAX_RETAINED_BYTES);
+
+    // A snapshot of it reads back with the same log.
+    ReplicaState read = ReplicaState.fromSnapshot(java.util.Map.of(), state.appliedIndex(), state.baseIndex(),
+        1, state.logView(), 0, "");
+    assertEquals(state.lastIndex(), read.lastIndex());
+  }
+
+  @Test
   public void forEachChunkKeepsEachChunkWithinWhatOneArteryMessageCarries() {
     List<LogEntry> entries = new ArrayList<>();
     String value = "v".repeat(30_000);
