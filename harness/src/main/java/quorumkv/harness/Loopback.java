@@ -54,7 +54,7 @@ public final class Loopback implements Placement {
   /** Six JVMs share the machine's cores with the test: C1 only starts them faster. */
   @Override
   public List<String> jvmOptions() {
-    return List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
+    return List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss4m");
   }
 
   /** A restarted node reuses its ports; the kernel may hold them briefly after a kill. */

@@ -190,7 +190,8 @@ public final class NetworkNamespaces implements Placement {
 
   @Override
   public List<String> jvmOptions() {
-    return List.of("-Xmx256m", "-XX:+UseSerialGC");
+    // -Xss4m as in jvm.options (deep unstashing in Akka 2.8's EventSourcedBehavior, akka#29933).
+    return List.of("-Xmx256m", "-XX:+UseSerialGC", "-Xss4m");
   }
 
   @Override
