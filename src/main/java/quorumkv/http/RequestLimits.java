@@ -37,10 +37,6 @@ final class RequestLimits {
       // A URL path normalises them away: /kv/.. could never read, write or delete such a key.
       throw new InvalidRequest("key must not be '.' or '..' (a URL path cannot name them)");
     }
-    int bytes = key.getBytes(StandardCharsets.UTF_8).length;
-    if (bytes > maxKeyBytes) {
-      throw new InvalidRequest("key is " + bytes + " bytes; the limit is " + maxKeyBytes + " (MAX_KEY_BYTES)");
-    }
     return keyLike("key", key);
   }
 
@@ -225,7 +221,7 @@ final class RequestLimits {
   private String keyLike(String name, String s) {
     int bytes = s.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > maxKeyBytes) {
-      throw new InvalidRequest(name + " is " + bytes + " bytes; no key is longer than " + maxKeyBytes + " (MAX_KEY_BYTES)");
+      throw new InvalidRequest(name + " is " + bytes + " bytes; the limit for keys is " + maxKeyBytes + " (MAX_KEY_BYTES)");
     }
     for (int i = 0; i < s.length(); i++) {
       if (Character.isISOControl(s.charAt(i))) {
