@@ -680,7 +680,7 @@ public final class KvRoutes extends AllDirectives {
           "digest", state.digestHex()));
       Source<ByteString, NotUsed> lines = Source.single(header).concat(
           Source.fromIterator(state::pairs)
-              .groupedWeighted(BACKUP_CHUNK_CHARS, kv -> 32L + kv.key().length() + kv.value().length())
+              .groupedWeighted(BACKUP_CHUNK_CHARS, KeyValue::approximateChars)
               .map(this::ndjsonLines));
       return complete(akka.http.javadsl.model.HttpResponse.create()
           .withStatus(StatusCodes.OK)

@@ -14,6 +14,14 @@ public record KeyValue(String key, String value, long version,
     this(key, value, version, 0);
   }
 
+  /**
+   * Rough size of the pair in a message or a stream chunk: its characters and 32 more, as
+   * {@link LogEntry#approximateBytes()} counts an entry; what state-transfer and backup chunks are bounded by.
+   */
+  public long approximateChars() {
+    return 32L + key.length() + value.length();
+  }
+
   /** Milliseconds left at {@code nowMillis} (never below 0); -1 when the key has no TTL. */
   public long ttlMsAt(long nowMillis) {
     return expiresAt == 0 ? -1 : Math.max(0, expiresAt - nowMillis);

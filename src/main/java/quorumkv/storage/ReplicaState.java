@@ -602,7 +602,7 @@ public final class ReplicaState implements CborSerializable {
     boolean sentAny = false;
     while (it.hasNext()) {
       KeyValue pair = it.next();
-      long pairChars = 32L + pair.key().length() + pair.value().length();
+      long pairChars = pair.approximateChars();
       if (!chunk.isEmpty() && chars + pairChars > MAX_CHUNK_CHARS) {
         sink.accept(chunk);
         sentAny = true;
