@@ -2,6 +2,8 @@ package quorumkv.replication;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.BehaviorInterceptor;
+import akka.actor.typed.TypedActorContext;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
@@ -190,6 +192,15 @@ public final class FollowerActor
   /** The last leader heard from: makes a live leader sticky (pre-votes) and tells this node who leads. */
   private final LeaderContact leaderContact;
   private boolean recovered;
+  /**
+   * The newest state the command handler would answer a read from ({@link #newest}), kept by
+   * {@link #published}; null until the replica has recovered. It never goes back: a replica that
+   * restarts after a journal failure replays older states, and answers from the newer one it had
+   * until it has caught up (every state kept here was committed).
+   */
+  private ReplicaState latest;
+  /** The highest term promised (or being written as promised) since this replica started: never lower than its state's. */
+  private long promisedTerm;
   private final TimerScheduler<Command> timers;
   private final Duration commitFlushDelay;
   /**
@@ -219,8 +230,91 @@ public final class FollowerActor
    */
   public static Behavior<Command> create(String node, int snapshotEvery, int retainedEntries, ReplicaView view,
       Duration minElectionTimeout, Duration commitFlushDelay) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new FollowerActor(ctx, timers, node, snapshotEvery,
-        retainedEntries, view, new LeaderContact(minElectionTimeout.toNanos()), commitFlushDelay)));
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      FollowerActor replica = new FollowerActor(ctx, timers, node, snapshotEvery, retainedEntries, view,
+          new LeaderContact(minElectionTimeout.toNanos()), commitFlushDelay);
+      return Behaviors.intercept(() -> replica.new AnsweredAtOnce(), replica);
+    }));
+  }
+
+  /**
+   * Answers the commands that only read ({@link ConfirmTerm}, {@link PreVote}, and a {@link ReadAt},
+   * {@link StateAt} or {@link AwaitOutcome} of an index this replica has applied) as they arrive,
+   * before the event-sourced behaviour sees them; the others of them are parked until applied.
+   * That behaviour stashes every command while a journal write is in flight and, in Akka 2.8,
+   * unstashes them recursively, one group of stack frames per stashed command that only replies
+   * (akka/akka#29933). One leader read round sends every follower a ConfirmTerm, each leader read a
+   * ReadAt, each range read a StateAt and each write the leader's replica an AwaitOutcome, so a
+   * replica whose write stalled (a paused node, a slow disk, a healed partition delivering its
+   * backlog) gathered thousands, and a node's JVM died of a StackOverflowError in a nemesis run.
+   * Answered here, they are never stashed, and never wait behind a journal write.
+   *
+   * <p>The answers come from what the command handler would have used, or a newer view of it:
+   * {@link #latest}, the last state the event handlers or a commit made (an event is applied when it
+   * is persisted, before its write completes), and {@link #promisedTerm}, the highest term this
+   * replica has promised or is promising. A term confirmed here was not yet given away: a promise
+   * to a newer candidate is answered only once written, after this. ConfirmTerm and PreVote that
+   * come before the replica has first recovered wait in a list of their own, and reads among the
+   * parked reads; both are answered in a loop once it has.
+   */
+  private final class AnsweredAtOnce extends BehaviorInterceptor<Command, Command> {
+    AnsweredAtOnce() {
+      super(Command.class);
+    }
+
+    @Override
+    public Behavior<Command> aroundReceive(TypedActorContext<Command> ctx, Command msg, ReceiveTarget<Command> target) {
+      if (msg instanceof ConfirmTerm || msg instanceof PreVote) {
+        if (latest != null) {
+          answer(msg);
+        } else {
+          if (untilRecovered.size() == MAX_UNTIL_RECOVERED) {
+            untilRecovered.remove(0); // as if the network had lost the oldest: its round or campaign has timed out
+          }
+          untilRecovered.add(msg);
+        }
+        return Behaviors.same();
+      }
+      if (msg instanceof ReadAt c) {
+        if (latest != null && latest.appliedIndex() >= c.minIndex()) {
+          c.replyTo().tell(read(latest, c.key()));
+        } else {
+          parkedReads.add(new ParkedRead(c.key(), c.minIndex(), c.replyTo())); // answered once applied
+        }
+        return Behaviors.same();
+      }
+      if (msg instanceof StateAt c) {
+        if (latest != null && latest.appliedIndex() >= c.minIndex()) {
+          c.replyTo().tell(latest);
+        } else {
+          parkedStateReads.add(c);
+        }
+        return Behaviors.same();
+      }
+      if (msg instanceof AwaitOutcome c) {
+        if (latest != null && latest.appliedIndex() >= c.index()) {
+          c.replyTo().tell(new OutcomeKnown(c.index(), latest.outcome(c.index(), c.term())));
+        } else {
+          parkedOutcomes.add(c);
+        }
+        return Behaviors.same();
+      }
+      return target.apply(ctx, msg);
+    }
+  }
+
+  /** ConfirmTerm and PreVote that came before the replica had recovered, answered once it has. */
+  private final List<Command> untilRecovered = new ArrayList<>();
+  private static final int MAX_UNTIL_RECOVERED = 10_000;
+
+  /** Answers a ConfirmTerm or a PreVote from {@link #promisedTerm} (see {@link AnsweredAtOnce}). */
+  private void answer(Command readOnly) {
+    if (readOnly instanceof ConfirmTerm c) {
+      c.replyTo().tell(new TermConfirmed(node, c.term(), c.round(), c.term() >= promisedTerm));
+    } else if (readOnly instanceof PreVote c) {
+      c.replyTo().tell(new PreVoteReply(node, c.term(), leaderContact.grantsPreVote(c.term(), promisedTerm,
+          System.nanoTime(), ReplicationStatus.get(context.getSystem()).joinedAtNanos()), promisedTerm));
+    }
   }
 
   public static String actorName(String node) {
@@ -293,18 +387,11 @@ public final class FollowerActor
         .onCommand(Replicate.class, this::onReplicate)
         .onCommand(InstallState.class, this::onInstallState)
         .onCommand(Prepare.class, this::onPrepare)
-        .onCommand(PreVote.class, (s, c) -> Effect().reply(c.replyTo(), new PreVoteReply(node, c.term(),
-            leaderContact.grantsPreVote(c.term(), s.promisedTerm(), System.nanoTime(),
-                ReplicationStatus.get(context.getSystem()).joinedAtNanos()), s.promisedTerm())))
-        .onCommand(ConfirmTerm.class, (s, c) -> Effect().reply(c.replyTo(),
-            new TermConfirmed(node, c.term(), c.round(), c.term() >= s.promisedTerm())))
-        .onCommand(ReadAt.class, this::onReadAt)
+        // ConfirmTerm, PreVote, ReadAt, StateAt, AwaitOutcome: answered before they get here (AnsweredAtOnce)
         .onCommand(GetPosition.class, (s, c) -> Effect().reply(c.replyTo(), position(newest(s))))
         .onCommand(GetLog.class, (s, c) -> Effect().reply(c.replyTo(),
             new LogSlice(node, c.from(), s.entriesFrom(c.from(), c.max()), s.lastIndex())))
         .onCommand(GetState.class, (s, c) -> Effect().reply(c.replyTo(), newest(s)))
-        .onCommand(StateAt.class, this::onStateAt)
-        .onCommand(AwaitOutcome.class, this::onAwaitOutcome)
         .onCommand(SendStateTo.class, (s, c) -> onSendStateTo(newest(s), c))
         .onCommand(FlushCommit.class, (s, c) -> onFlushCommit(s))
         .build();
@@ -470,33 +557,6 @@ public final class FollowerActor
         new Prepared(node, cmd.term(), s.lastIndex(), s.lastTerm(), s.appliedIndex()));
   }
 
-  private Effect<Event, ReplicaState> onReadAt(ReplicaState journalState, ReadAt cmd) {
-    ReplicaState state = newest(journalState);
-    if (state.appliedIndex() >= cmd.minIndex()) {
-      return Effect().reply(cmd.replyTo(), read(state, cmd.key()));
-    }
-    parkedReads.add(new ParkedRead(cmd.key(), cmd.minIndex(), cmd.replyTo()));
-    return Effect().none();
-  }
-
-  private Effect<Event, ReplicaState> onStateAt(ReplicaState journalState, StateAt cmd) {
-    ReplicaState state = newest(journalState);
-    if (state.appliedIndex() >= cmd.minIndex()) {
-      return Effect().reply(cmd.replyTo(), state);
-    }
-    parkedStateReads.add(cmd);
-    return Effect().none();
-  }
-
-  private Effect<Event, ReplicaState> onAwaitOutcome(ReplicaState journalState, AwaitOutcome cmd) {
-    ReplicaState state = newest(journalState);
-    if (state.appliedIndex() >= cmd.index()) {
-      return Effect().reply(cmd.replyTo(), new OutcomeKnown(cmd.index(), state.outcome(cmd.index(), cmd.term())));
-    }
-    parkedOutcomes.add(cmd);
-    return Effect().none();
-  }
-
   private void answerParkedReads(ReplicaState state) {
     for (Iterator<AwaitOutcome> it = parkedOutcomes.iterator(); it.hasNext(); ) {
       AwaitOutcome r = it.next();
@@ -545,8 +605,14 @@ public final class FollowerActor
    * and catches up with the leader's next message. During recovery nothing is published.
    */
   private ReplicaState published(ReplicaState state) {
-    if (view != null && recovered) {
-      view.publish(state);
+    if (recovered) {
+      if (view != null) {
+        view.publish(state);
+      }
+      if (latest == null || state.appliedIndex() >= latest.appliedIndex()) {
+        latest = state;
+      }
+      promisedTerm = Math.max(promisedTerm, state.promisedTerm());
     }
     return state;
   }
@@ -600,6 +666,9 @@ public final class FollowerActor
             watchHistory.recovered(s.appliedIndex());
           }
           published(s);
+          untilRecovered.forEach(FollowerActor.this::answer);
+          untilRecovered.clear();
+          answerParkedReads(s);
           context.getLog().info(
               "Replica {} recovered in {} ms: {} keys, applied index {}, log up to {} (term {}), promised term {}",
               node, (System.nanoTime() - startNanos) / 1_000_000, s.keyCount(), s.appliedIndex(), s.lastIndex(),
