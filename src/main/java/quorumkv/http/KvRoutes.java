@@ -246,24 +246,28 @@ public final class KvRoutes extends AllDirectives {
       }
       java.nio.charset.Charset charset = request.entity().getContentType().getCharsetOption()
           .map(HttpCharset::nioCharset).orElse(StandardCharsets.UTF_8);
-      return entity(Unmarshaller.entityToByteString(), bytes -> {
-        if (charset.equals(StandardCharsets.UTF_8) && isAscii(bytes)) {
-          return inner.apply(bytes.decodeString(StandardCharsets.ISO_8859_1)); // ASCII: each byte its character
-        }
-        String text;
-        try {
-          text = charset.newDecoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .onUnmappableCharacter(CodingErrorAction.REPORT)
-              .decode(bytes.asByteBuffer())
-              .toString();
-        } catch (CharacterCodingException e) {
-          throw new InvalidRequest("body is not valid " + charset.name() + " text (values are text: send "
-              + "binary data encoded, e.g. as base64); nothing was written");
-        }
-        return inner.apply(text);
-      });
+      if (request.entity() instanceof HttpEntity.Strict strict) { // the whole body came with the headers
+        return inner.apply(text(strict.getData(), charset));
+      }
+      return entity(Unmarshaller.entityToByteString(), bytes -> inner.apply(text(bytes, charset)));
     });
+  }
+
+  /** {@code bytes} decoded strictly in {@code charset}; a 400 when they are not text in it. */
+  private static String text(ByteString bytes, java.nio.charset.Charset charset) {
+    if (charset.equals(StandardCharsets.UTF_8) && isAscii(bytes)) {
+      return bytes.decodeString(StandardCharsets.ISO_8859_1); // ASCII: each byte its character
+    }
+    try {
+      return charset.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(bytes.asByteBuffer())
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new InvalidRequest("body is not valid " + charset.name() + " text (values are text: send "
+          + "binary data encoded, e.g. as base64); nothing was written");
+    }
   }
 
   private static boolean isAscii(ByteString bytes) {
