@@ -192,12 +192,7 @@ public final class FollowerActor
   /** The last leader heard from: makes a live leader sticky (pre-votes) and tells this node who leads. */
   private final LeaderContact leaderContact;
   private boolean recovered;
-  /**
-   * The newest state the command handler would answer a read from ({@link #newest}), kept by
-   * {@link #published}; null until the replica has recovered. It never goes back: a replica that
-   * restarts after a journal failure replays older states, and answers from the newer one it had
-   * until it has caught up (every state kept here was committed).
-   */
+  /** The last state {@link #published}; null until the replica has recovered. Its applied index never goes back. */
   private ReplicaState latest;
   /** The highest term promised (or being written as promised) since this replica started: never lower than its state's. */
   private long promisedTerm;
@@ -598,21 +593,26 @@ public final class FollowerActor
   }
 
   /**
-   * Publishes a state for local reads: from event handlers, once the event is in the journal, and
-   * (see {@link #onReplicate}) when committed entries are about to be applied, before the journal
-   * write of the commit index. Every published state is committed, and its entries durable on a
-   * quorum; after a crash this replica may recover to an earlier applied index than it published,
-   * and catches up with the leader's next message. During recovery nothing is published.
+   * Publishes a state for local reads and the commands answered at once ({@link AnsweredAtOnce}):
+   * from the event handlers, which Akka runs as an event is persisted (before its journal write
+   * completes: every applied entry is already durable on a quorum), and (see {@link #onReplicate})
+   * when committed entries are about to be applied, before the journal write of the commit index.
+   * Every published state is committed. A state that has applied less than the last one published
+   * is not published: a replica restarted after a journal failure replays older states, and a full
+   * state transfer's chunks before the last hold part of the keys at no index; readers keep the
+   * newer, whole state meanwhile. After a crash this replica may recover to an earlier applied index
+   * than it published, and catches up with the leader's next message. During recovery nothing is
+   * published.
    */
   private ReplicaState published(ReplicaState state) {
     if (recovered) {
-      if (view != null) {
-        view.publish(state);
-      }
+      promisedTerm = Math.max(promisedTerm, state.promisedTerm());
       if (latest == null || state.appliedIndex() >= latest.appliedIndex()) {
         latest = state;
+        if (view != null) {
+          view.publish(state);
+        }
       }
-      promisedTerm = Math.max(promisedTerm, state.promisedTerm());
     }
     return state;
   }
@@ -648,6 +648,10 @@ public final class FollowerActor
             watchHistory.reset(next.appliedIndex(), "this node's replica was replaced by a full state transfer");
           }
           writeWatchHistoryIfSnapshotFollows();
+          if (!e.last()) { // part of the keys, at no index: not a state to read from
+            promisedTerm = Math.max(promisedTerm, next.promisedTerm());
+            return next;
+          }
           return published(next);
         })
         .onEvent(TermPromised.class, (s, e) -> {

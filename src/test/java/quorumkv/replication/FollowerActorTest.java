@@ -419,6 +419,32 @@ public class FollowerActorTest {
   }
 
   @Test
+  public void readsSeeTheOldStateUntilATransfersLastChunkIsInstalled() {
+    var source = ReplicaState.empty().append(3, 0, entries(3, 1, 25).stream()
+        .map(e -> new LogEntry(e.index(), e.term(), "key" + e.index(), e.value())).toList(), ALL, 100);
+    List<List<KeyValue>> chunks = new ArrayList<>();
+    source.forEachChunk(10, chunks::add);
+    ReplicaView view = new ReplicaView(node);
+    var f = testKit.spawn(FollowerActor.create(node, 1000, 100, view, Duration.ZERO));
+    replicate(f, 1, 0, 0, entries(1, 1, 2), 2);
+    f.tell(new FollowerActor.InstallState(3, 25, 3, 0, false, chunks.get(0), leader.ref()));
+    f.tell(new FollowerActor.InstallState(3, 25, 3, 1, false, chunks.get(1), leader.ref()));
+    assertEquals(20, position(f).keyCount()); // both chunks written (the journal's state holds them)
+    // Part of the transferred keys at no index is no state to read from: readers keep the old one.
+    assertEquals(2, view.state().orElseThrow().appliedIndex());
+    assertTrue(view.read("k1").orElseThrow().found());
+    assertFalse(view.read("key1").orElseThrow().found());
+    assertTrue(get(f, "k1").found());
+
+    f.tell(new FollowerActor.InstallState(3, 25, 3, 2, true, chunks.get(2), leader.ref()));
+    assertEquals(new FollowerActor.Acked(node, 3, 25), leader.receiveMessage());
+    assertEquals(25, view.state().orElseThrow().appliedIndex());
+    assertFalse(view.read("k1").orElseThrow().found());
+    assertEquals(25, view.state().orElseThrow().keyCount());
+    assertTrue(get(f, "key1").found());
+  }
+
+  @Test
   public void keepsItsStateWhenATransferIsOlderThanWhatItApplied() {
     var f = spawn(1000);
     replicate(f, 1, 0, 0, entries(1, 1, 30), 30);
