@@ -141,6 +141,26 @@ public class KvRangeRoutesTest {
   }
 
   @Test
+  public void aPageOfKeysAsLongAsAllowedContinues() {
+    // Non-ASCII keys near the 512-byte limit: percent-encoded, the continuation's prefix and after
+    // make a request line of ~2,500 characters, past akka-http's default limit of 2,048 (a 414).
+    String prefix = "long/" + "\u00e9".repeat(150);
+    String a = prefix + "\u00e9".repeat(100) + "a";
+    String b = prefix + "\u00e9".repeat(100) + "b";
+    assertEquals(506, a.getBytes(StandardCharsets.UTF_8).length);
+    put(a, "first");
+    put(b, "second");
+
+    Reply first = range("prefix=" + q(prefix) + "&limit=1&consistency=leader");
+    assertEquals(List.of(a), keys(first));
+    String query = "prefix=" + q(prefix) + "&limit=1&consistency=leader&after=" + q(first.body.get("next").asText());
+    assertTrue(query.length() > 2048);
+    Reply second = range(query);
+    assertEquals(List.of(b), keys(second));
+    assertFalse(second.body.get("more").asBoolean());
+  }
+
+  @Test
   public void keysOnlyLeavesOutTheValues() {
     long v1 = put("ko/one", "1");
     long v2 = put("ko/two", "2");

@@ -334,7 +334,7 @@ public class KvRoutesTest {
         {"PUT /kv/malformed?w=3&ttl=% HTTP/1.1", "400", "Illegal request-target"},
         {"PUT /kv/mal[formed] HTTP/1.1", "400", "Illegal request-target"},
         {"FOO /kv/malformed HTTP/1.1", "501", "Unsupported HTTP method"},
-        {"PUT /kv/" + "k".repeat(3000) + " HTTP/1.1", "414", "URI length exceeds"},
+        {"PUT /kv/" + "k".repeat(17_000) + " HTTP/1.1", "414", "URI length exceeds"}, // over 16k
     };
     for (String[] c : cases) {
       String[] answer = node.raw(c[0] + "\r\nHost: 127.0.0.1\r\nContent-Length: 7\r\nConnection: close\r\n\r\nchanged");
