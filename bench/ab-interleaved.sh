@@ -31,7 +31,7 @@ down() { # name http-base cluster-base
 }
 ticks() { for p in $(cat "$OUT/$1"/node*/pid); do awk '{print $14 + $15}' "/proc/$p/stat"; done | paste -sd+ | bc; }
 row() { # cluster http-base write|read|one seconds label
-  local targets= script=quorumkv-put.lua t0 t1 requests threads=6 connections=60 leader
+  local targets= script=quorumkv-put.lua t0 t1 requests threads=6 connections=60 leader i
   for i in 0 1 2 3 4 5; do targets+=${targets:+,}127.0.0.1:$(($2 + i)); done
   [[ $3 == read ]] && script=quorumkv-get.lua
   if [[ $3 == one ]]; then
