@@ -5,6 +5,7 @@
 --   BENCH_KEYS        K: keys bench-0 .. bench-(K-1)                         (default 1000)
 --   BENCH_VALUE_SIZE  bytes per written value                                (default 100)
 --   BENCH_W           quorumkv only: sent as ?w=W on every PUT               (default: none)
+--   BENCH_CONSISTENCY quorumkv reads only: sent as ?consistency=C           (default: none, local)
 --   BENCH_SEED        base of the per-thread random seed                     (default 42)
 --   BENCH_PREFILL     1: write every key (at least) once, in order, then stop (default 0)
 --   BENCH_THREADS     wrk's -t, needed by BENCH_PREFILL to split the keys    (default 1)
