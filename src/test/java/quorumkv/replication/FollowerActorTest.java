@@ -393,12 +393,23 @@ public class FollowerActorTest {
     }
   }
 
+  /** A leader's state to transfer: key1..key25 at index 25, term 3. */
+  private static ReplicaState transferSource() {
+    return ReplicaState.empty().append(3, 0, entries(3, 1, 25).stream()
+        .map(e -> new LogEntry(e.index(), e.term(), "key" + e.index(), e.value())).toList(), ALL, 100);
+  }
+
+  /** {@code state} in chunks of 10 keys, as a leader sends it. */
+  private static List<List<KeyValue>> chunksOf(ReplicaState state) {
+    List<List<KeyValue>> chunks = new ArrayList<>();
+    state.forEachChunk(10, chunks::add);
+    return chunks;
+  }
+
   @Test
   public void installsAFullStateTransferAndContinuesFromItsIndex() {
-    var source = ReplicaState.empty().append(3, 0, entries(3, 1, 25).stream()
-        .map(e -> new LogEntry(e.index(), e.term(), "key" + e.index(), e.value())).toList(), ALL, 100);
-    List<List<KeyValue>> chunks = new ArrayList<>();
-    source.forEachChunk(10, chunks::add);
+    var source = transferSource();
+    List<List<KeyValue>> chunks = chunksOf(source);
     assertEquals(3, chunks.size());
 
     var f = spawn(1000);
@@ -420,10 +431,7 @@ public class FollowerActorTest {
 
   @Test
   public void readsSeeTheOldStateUntilATransfersLastChunkIsInstalled() {
-    var source = ReplicaState.empty().append(3, 0, entries(3, 1, 25).stream()
-        .map(e -> new LogEntry(e.index(), e.term(), "key" + e.index(), e.value())).toList(), ALL, 100);
-    List<List<KeyValue>> chunks = new ArrayList<>();
-    source.forEachChunk(10, chunks::add);
+    List<List<KeyValue>> chunks = chunksOf(transferSource());
     ReplicaView view = new ReplicaView(node);
     var f = testKit.spawn(FollowerActor.create(node, 1000, 100, view, Duration.ZERO));
     replicate(f, 1, 0, 0, entries(1, 1, 2), 2);
