@@ -152,7 +152,9 @@ public sealed interface WriteCommand extends CborSerializable {
     /** Whether the condition holds for the key's current value (empty: absent). */
     public boolean holds(Optional<VersionedValue> current) {
       if (version != null) {
-        return current.map(VersionedValue::version).orElse(0L) == version;
+        // Both sides unboxed: Long == Long compares identity, true only for the values Java caches
+        // (-128..127), so every version compare from index 128 on failed.
+        return current.map(VersionedValue::version).orElse(0L).longValue() == version.longValue();
       }
       if (value != null) {
         return current.map(v -> v.value().equals(value)).orElse(false);

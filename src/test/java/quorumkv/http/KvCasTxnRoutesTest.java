@@ -268,6 +268,20 @@ public class KvCasTxnRoutesTest {
   }
 
   @Test
+  public void aVersionCompareHoldsAtEveryVersionAbove127() {
+    long v = node.put("/kv/tx-high", "0").body.get("version").asLong();
+    while (v < 300) { // past Java's cache of boxed Longs (-128..127), where an identity compare still held
+      v = node.put("/kv/tx-high", Long.toString(v)).body.get("version").asLong();
+    }
+    Reply r = node.post("/txn", """
+        {"compare": [{"key": "tx-high", "version": %d}], "success": [{"op": "put", "key": "tx-high", "value": "moved"}]}
+        """.formatted(v));
+    assertEquals(r.toString(), 200, r.status);
+    assertTrue(r.toString(), r.body.get("succeeded").asBoolean());
+    assertEquals("moved", node.get("/kv/tx-high?consistency=leader").body.get("value").asText());
+  }
+
+  @Test
   public void aTransactionTakesWAndTimeoutLikeAPut() {
     Reply r = node.post("/txn?w=5&timeout=5s", "{\"success\": [{\"op\": \"put\", \"key\": \"tx-w5\", \"value\": \"x\"}]}");
     assertEquals(r.toString(), 200, r.status);

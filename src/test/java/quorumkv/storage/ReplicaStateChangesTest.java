@@ -1,9 +1,12 @@
 package quorumkv.storage;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.junit.Test;
 
 /**
@@ -21,6 +24,16 @@ public class ReplicaStateChangesTest {
 
   private static EntryChanges changes(long version, KeyChange... changes) {
     return new EntryChanges(version, List.of(changes));
+  }
+
+  @Test
+  public void aVersionCompareHoldsForEqualVersionsOfAnySize() {
+    for (long v : new long[] {1, 127, 128, 1000, Long.MAX_VALUE}) {
+      assertTrue(v + "", WriteCommand.Compare.version("k", v).holds(Optional.of(new VersionedValue("x", v, 0))));
+      assertFalse(v + "", WriteCommand.Compare.version("k", v).holds(Optional.of(new VersionedValue("x", v - 1, 0))));
+    }
+    assertTrue(WriteCommand.Compare.version("k", 0).holds(Optional.empty()));
+    assertFalse(WriteCommand.Compare.version("k", 200).holds(Optional.empty()));
   }
 
   @Test
