@@ -244,8 +244,14 @@ public final class KvRoutes extends AllDirectives {
         return json(StatusCodes.UNSUPPORTED_MEDIA_TYPE, error("Content-Encoding '" + encoding.get().value()
             + "' is not supported: send the body uncompressed; nothing was written"));
       }
-      java.nio.charset.Charset charset = request.entity().getContentType().getCharsetOption()
-          .map(HttpCharset::nioCharset).orElse(StandardCharsets.UTF_8);
+      Optional<HttpCharset> named = request.entity().getContentType().getCharsetOption();
+      java.nio.charset.Charset charset;
+      try {
+        charset = named.map(HttpCharset::nioCharset).orElse(StandardCharsets.UTF_8);
+      } catch (IllegalArgumentException e) { // unknown or unsupported by this JVM (the name came with the request)
+        return json(StatusCodes.UNSUPPORTED_MEDIA_TYPE, error("charset '" + named.get().value()
+            + "' in Content-Type is not supported: send the body in UTF-8 (or name a charset Java knows); nothing was written"));
+      }
       if (request.entity() instanceof HttpEntity.Strict strict) { // the whole body came with the headers
         return inner.apply(text(strict.getData(), charset));
       }

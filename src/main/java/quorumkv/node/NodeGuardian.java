@@ -14,6 +14,9 @@ import quorumkv.replication.ReplicationDelay;
 public final class NodeGuardian {
   private NodeGuardian() {}
 
+  /** How long a stopping node answers the requests it has (Akka's phase for it allows 5 s). */
+  static final java.time.Duration HTTP_DRAIN_DEADLINE = java.time.Duration.ofSeconds(4);
+
   public static Behavior<Void> create(Settings settings) {
     return Behaviors.setup(ctx -> {
       Settings.Replication r = settings.replication();
@@ -27,6 +30,11 @@ public final class NodeGuardian {
           akka.actor.CoordinatedShutdown.get(system).runAll(Main.HTTP_BIND_FAILED);
         } else {
           system.log().info("Node {} serving HTTP on {}", settings.nodeId(), binding.localAddress());
+          // On a stop (SIGTERM) or a new incarnation: take no new connections, answer the requests
+          // in flight (a write forwarded to the leader included), then close; those still open
+          // after the deadline get a 503. Without it, every request in flight was reset, also
+          // writes that were applied.
+          binding.addToCoordinatedShutdown(HTTP_DRAIN_DEADLINE, system);
         }
       });
       return Behaviors.empty();

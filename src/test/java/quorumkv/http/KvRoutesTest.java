@@ -435,6 +435,16 @@ public class KvRoutesTest {
         "Content-Type", "application/json"), 400, "not valid UTF-8");
     node.assertRejectedWritesNothing(() -> node.send("PUT", "/kv/zipped", "hello".getBytes(java.nio.charset.StandardCharsets.UTF_8),
         "Content-Encoding", "gzip"), 415, "Content-Encoding 'gzip' is not supported");
+    // A charset Java does not know was a 500 (UnsupportedCharsetException) on /kv.
+    byte[] v = "v".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    node.assertRejectedWritesNothing(() -> node.send("PUT", "/kv/cs?ttl=5s", v, "Content-Type", "text/plain; charset=bogus"),
+        415, "charset 'bogus' in Content-Type is not supported");
+    node.assertRejectedWritesNothing(() -> node.send("POST", "/set",
+        "{\"key\": \"cs\", \"value\": \"v\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+        "Content-Type", "text/plain; charset=x-unknown-123"), 415, "charset 'x-unknown-123' in Content-Type is not supported");
+    // application/json is UTF-8 whatever charset it names (akka-http's fixed-charset media type).
+    assertWritten(node.send("POST", "/set", "{\"key\": \"cs-json\", \"value\": \"v\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+        "Content-Type", "application/json; charset=x-unknown-123"), "cs-json", 3);
     // /kv/u%FFx and /kv/u%FEx would both be "u\uFFFDx": one key for two.
     node.assertRejectedWritesNothing("PUT", "/kv/u%FFx", "one", "not valid UTF-8");
     node.assertRejectedWritesNothing("PUT", "/kv/a%ED%A0%80b", "two", "not valid UTF-8");
