@@ -69,6 +69,8 @@ public final class ReplicaDowning extends DowningProvider {
 
     /** How long a minority view must last before a leaderless node acts on it (not a blip of reachability). */
     private static final Duration MINORITY_SETTLES = Duration.ofSeconds(5);
+    /** A gap between two of the 1 s ticks longer than this means this node was paused or starved. */
+    private static final Duration PAUSED_AFTER = Duration.ofSeconds(3);
 
     private final Duration downAfter;
     private final int clusterSize;
@@ -79,6 +81,8 @@ public final class ReplicaDowning extends DowningProvider {
     private long minoritySince = -1;
     /** Whether this incarnation has reached a strict majority of the nodes at some point. */
     private boolean sawMajority;
+    /** When the last tick ran ({@link System#nanoTime}), or 0. */
+    private long lastTickNanos;
 
     Downer(Duration downAfter, int clusterSize) {
       this.downAfter = downAfter;
@@ -131,6 +135,18 @@ public final class ReplicaDowning extends DowningProvider {
     }
 
     private void downTheLongGone() {
+      long tickNanos = System.nanoTime();
+      boolean wasPaused = lastTickNanos != 0 && tickNanos - lastTickNanos > PAUSED_AFTER.toNanos();
+      lastTickNanos = tickNanos;
+      if (wasPaused) {
+        // This node did not run for a while (SIGSTOP, a stalled VM): what it knows of the others,
+        // and whether it still leads, is as old as that. A failover run saw a leader resumed after
+        // 10 s down a healthy node at once, its "unreachable for over 20 s" counting its own pause.
+        // The clocks start again now; the next ticks decide on fresh gossip.
+        unreachableSince.replaceAll((address, since) -> tickNanos);
+        minoritySince = -1;
+        return;
+      }
       Member self = cluster.selfMember();
       if (self.status() != MemberStatus.up() && self.status() != MemberStatus.weaklyUp()) {
         minoritySince = -1;
