@@ -560,7 +560,9 @@ public final class LeaderActor {
 
   private String electionStatus() {
     return switch (election.role()) {
-      case FOLLOWER -> election.leader() == null ? "following: no leader heard from yet"
+      case FOLLOWER -> election.leader() == null
+          ? "following, and has heard from no leader since it started (the others may have one: a node that"
+              + " was restarted hears from it once it is let into the cluster again; another node may take the write)"
           : "following " + election.leader() + " (term " + election.leaderTerm() + ")";
       case PRE_CANDIDATE -> String.format("asking for pre-votes for term %d: %d of the %d needed",
           election.proposedTerm(), election.preVotes(), promisesNeeded);
