@@ -19,7 +19,12 @@ public record KeyValue(String key, String value, long version,
    * {@link LogEntry#approximateBytes()} counts an entry; what state-transfer and backup chunks are bounded by.
    */
   public long approximateChars() {
-    return 32L + key.length() + value.length();
+    return approximateChars(true);
+  }
+
+  /** {@link #approximateChars()}, of the key alone when {@code withValue} is false (a keys-only range page). */
+  public long approximateChars(boolean withValue) {
+    return 32L + key.length() + (withValue ? value.length() : 0);
   }
 
   /** Milliseconds left at {@code nowMillis} (never below 0); -1 when the key has no TTL. */

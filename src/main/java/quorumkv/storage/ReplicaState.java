@@ -526,13 +526,14 @@ public final class ReplicaState implements CborSerializable {
       if (!e.getKey().startsWith(prefix)) {
         break; // keys with one prefix are contiguous in code point order, and start at the prefix
       }
-      long itemChars = 32L + e.getKey().length() + (withValues ? e.getValue().value().length() : 0);
+      KeyValue item = new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version(), e.getValue().expiresAt());
+      long itemChars = item.approximateChars(withValues);
       if (items.size() == limit || (!items.isEmpty() && chars + itemChars > MAX_PAGE_CHARS)) {
         more = true;
         break;
       }
       chars += itemChars;
-      items.add(new KeyValue(e.getKey(), e.getValue().value(), e.getValue().version(), e.getValue().expiresAt()));
+      items.add(item);
     }
     return new KeyPage(items, more, appliedIndex);
   }
