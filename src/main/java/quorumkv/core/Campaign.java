@@ -67,8 +67,8 @@ public final class Campaign {
 
   /**
    * Everything up to the highest applied index among the promisers is committed (a replica applies
-   * only committed entries), and so the same in every log; entries beyond it are re-stamped with
-   * this term when adopted, so a later election compares them as this term's.
+   * only committed entries), and so the same in every log. Entries beyond it keep their terms and
+   * commit in this term only with an entry of its own ({@link Replication}).
    */
   public long committedUpTo() {
     return promises.values().stream().mapToLong(Promise::appliedIndex).max().orElse(0);

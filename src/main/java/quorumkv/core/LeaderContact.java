@@ -4,7 +4,9 @@ package quorumkv.core;
  * What a replica last heard from a leader, and the rule that makes a live leader sticky (Raft
  * thesis §9.6): a replica that heard from a leader within the minimum election timeout grants no
  * pre-vote, so a node back from a partition, or one with a flaky link, cannot start an election
- * that would depose a leader the others still hear. Time comes in as an argument.
+ * that would depose a leader the others still hear. Nor does it promise a term to another
+ * candidate then, which is what the leader's read lease counts on ({@link LeaderLease}). Time comes
+ * in as an argument.
  */
 public final class LeaderContact {
   private final long minElectionTimeoutNanos;
@@ -31,6 +33,18 @@ public final class LeaderContact {
    */
   public boolean grantsPreVote(long candidateTerm, long promisedTerm, long nowNanos, long joinedAtNanos) {
     return candidateTerm > promisedTerm && !recent(nowNanos) && settled(nowNanos, joinedAtNanos);
+  }
+
+  /**
+   * Whether a new promise to {@code candidate} may be given now (the term check is the replica's):
+   * not while a leader other than the candidate was heard from within the minimum election
+   * timeout, nor before the node has been able to hear one for that long. A candidate got its
+   * pre-votes under the same rule, but a replica may have heard the leader again since. The
+   * candidate itself may have been that leader (it stepped down, or re-campaigns): it no longer
+   * serves reads, so its lease needs no protecting.
+   */
+  public boolean grantsPromise(String candidate, long nowNanos, long joinedAtNanos) {
+    return (!recent(nowNanos) || candidate.equals(leader)) && settled(nowNanos, joinedAtNanos);
   }
 
   /**

@@ -124,13 +124,16 @@ public final class Replication {
   private final Limits limits;
   private final Map<String, Progress> replicas = new LinkedHashMap<>();
   private long commitIndex;
+  private final long firstIndexOfTerm;
 
   /**
    * A new leader starts replicating with everything up to {@code commitIndex} known to be
-   * committed; it knows nothing yet of where the replicas' logs stand.
+   * committed; it knows nothing yet of where the replicas' logs stand. Entries from
+   * {@code firstIndexOfTerm} on are this leader's own; those before it came from earlier leaders.
    */
-  public Replication(long commitIndex, Log log, Limits limits, Outbox outbox) {
+  public Replication(long commitIndex, long firstIndexOfTerm, Log log, Limits limits, Outbox outbox) {
     this.commitIndex = commitIndex;
+    this.firstIndexOfTerm = firstIndexOfTerm;
     this.log = log;
     this.limits = limits;
     this.outbox = outbox;
@@ -366,7 +369,10 @@ public final class Replication {
       }
     }
     long committed = Quorum.committedIndex(leaderMatch, Arrays.copyOf(followers, k), limits.writeQuorum());
-    if (committed <= commitIndex) {
+    if (committed <= commitIndex || committed < firstIndexOfTerm) {
+      // An earlier leader's entry on W + 1 replicas may still be replaced on them (Raft §5.4.2,
+      // Figure 8): only an entry of this term is committed by counting, and everything before it
+      // with it.
       return;
     }
     commitIndex = committed;

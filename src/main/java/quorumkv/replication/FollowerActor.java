@@ -55,10 +55,11 @@ public final class FollowerActor
   /**
    * Entries that follow {@code (prevIndex, prevTerm)} in the leader's log, and the leader's commit
    * index. With no entries it is a heartbeat: it carries the commit index and asks for the
-   * replica's position.
+   * replica's position. {@code sentAtNanos} is the leader's clock when it sent it, brought back in
+   * the answer for the leader's read lease.
    */
   public record Replicate(long term, String leader, long prevIndex, long prevTerm, List<LogEntry> entries,
-      long leaderCommit, ActorRef<ReplicateReply> replyTo) implements Command {}
+      long leaderCommit, long sentAtNanos, ActorRef<ReplicateReply> replyTo) implements Command {}
 
   /** One chunk of a full state transfer, sent in order; only the last one is answered. */
   public record InstallState(long term, long snapshotIndex, long snapshotTerm, int chunk, boolean last,
@@ -117,8 +118,13 @@ public final class FollowerActor
     long term();
   }
 
-  /** The log matches the leader's up to {@code matchIndex}, durably. */
-  public record Acked(String node, long term, long matchIndex) implements ReplicateReply {}
+  /**
+   * The log matches the leader's up to {@code matchIndex}, durably. {@code sentAtNanos}: that of the
+   * Replicate answered, or {@link #UNTIMED} for the end of a state transfer.
+   */
+  public record Acked(String node, long term, long matchIndex, long sentAtNanos) implements ReplicateReply {
+    public static final long UNTIMED = Long.MIN_VALUE;
+  }
 
   /** The entry before the ones sent is missing or differs: resend from {@code hintIndex + 1}. */
   public record Gap(String node, long term, long hintIndex) implements ReplicateReply {}
@@ -417,7 +423,7 @@ public final class FollowerActor
     boolean newTerm = cmd.term() > state.promisedTerm();
     boolean newEntries = cmd.entries().stream().anyMatch(e -> !state.matches(e.index(), e.term()));
     boolean newCommit = Math.min(cmd.leaderCommit(), matched) > newest(state).appliedIndex();
-    Acked ack = new Acked(node, cmd.term(), matched);
+    Acked ack = new Acked(node, cmd.term(), matched, cmd.sentAtNanos());
     if (!newTerm && !newEntries && !newCommit) {
       return Effect().reply(cmd.replyTo(), ack);
     }
@@ -505,7 +511,7 @@ public final class FollowerActor
     if (first && cmd.snapshotIndex() <= state.appliedIndex()) {
       // Already past that state (a transfer started before this replica caught up): keep ours.
       expectedChunk = -1;
-      return Effect().reply(cmd.replyTo(), new Acked(node, cmd.term(), state.appliedIndex()));
+      return Effect().reply(cmd.replyTo(), new Acked(node, cmd.term(), state.appliedIndex(), Acked.UNTIMED));
     }
     if (!first && cmd.chunk() != expectedChunk) {
       // A chunk of a transfer whose start this incarnation never saw: the leader will time out
@@ -525,7 +531,7 @@ public final class FollowerActor
         .persist(withUnwrittenCommit(event))
         .thenRun(s -> context.getLog().info("Full state transfer done: {} keys at index {}", s.keyCount(), s.appliedIndex()))
         .thenRun(this::answerParkedReads)
-        .thenReply(cmd.replyTo(), s -> new Acked(node, cmd.term(), s.appliedIndex()));
+        .thenReply(cmd.replyTo(), s -> new Acked(node, cmd.term(), s.appliedIndex(), Acked.UNTIMED));
   }
 
   private Effect<Event, ReplicaState> onSendStateTo(ReplicaState state, SendStateTo cmd) {
@@ -547,6 +553,12 @@ public final class FollowerActor
     if (cmd.term() == state.promisedTerm()) { // the same candidate asking again
       return Effect().reply(cmd.replyTo(),
           new Prepared(node, cmd.term(), state.lastIndex(), state.lastTerm(), newest(state).appliedIndex()));
+    }
+    if (!leaderContact.grantsPromise(cmd.candidate(), System.nanoTime(),
+        ReplicationStatus.get(context.getSystem()).joinedAtNanos())) {
+      // A leader was heard from within the minimum election timeout: it may be serving reads under
+      // its lease (LeaderLease), which counts on this replica promising nobody else meanwhile.
+      return Effect().reply(cmd.replyTo(), new PrepareRejected(node, state.promisedTerm()));
     }
     return Effect().persist(withUnwrittenCommit(new TermPromised(cmd.term(), cmd.candidate()))).thenReply(cmd.replyTo(), s ->
         new Prepared(node, cmd.term(), s.lastIndex(), s.lastTerm(), s.appliedIndex()));

@@ -30,6 +30,7 @@ import quorumkv.CborSerializable;
 import quorumkv.config.Settings;
 import quorumkv.core.Campaign;
 import quorumkv.core.Election;
+import quorumkv.core.LeaderLease;
 import quorumkv.core.Quorum;
 import quorumkv.core.ReadRounds;
 import quorumkv.core.Replication;
@@ -248,7 +249,6 @@ public final class LeaderActor {
   private final List<LogEntry> adopted = new ArrayList<>();
   private Campaign.Promise adoptFrom;
   private long adoptUpTo;
-  private long adoptRestampFrom;
   private long adoptionStartedNanos;
   private boolean localStateTransfer;
 
@@ -267,6 +267,8 @@ public final class LeaderActor {
   private RetainedLog log;
   private Replication replication;
   private ReadRounds<LinearizableRead> readRounds;
+  /** While it holds, {@code leader} reads are served without a round (see {@link LeaderLease}). */
+  private LeaderLease lease;
   /**
    * The last index this leader adopted when it was elected. Its commit index may lag behind
    * entries acknowledged under an earlier leader until those commit again in this term, so no read
@@ -457,11 +459,11 @@ public final class LeaderActor {
     Campaign campaign = election.campaign();
     Campaign.Promise local = campaign.promiseOf(node);
     adoptFrom = campaign.mostComplete();
-    // Everything up to the highest applied index among the promisers is committed; the rest of the
-    // adopted log is re-stamped with this term, so that a later election compares it as this
-    // term's and cannot prefer a log that lacks it.
-    adoptRestampFrom = campaign.committedUpTo() + 1;
-    adoptedCommitIndex = adoptRestampFrom - 1;
+    // Everything up to the highest applied index among the promisers is committed. The rest keeps
+    // the terms it was written in, as in Raft: a re-stamped copy differs in term from the one that
+    // other replicas hold, and replacing that copy dropped it, with every entry after it, from a
+    // replica whose acknowledgement an older leader could still count (ElectionSimulationTest).
+    adoptedCommitIndex = campaign.committedUpTo();
     adoptUpTo = adoptFrom.lastIndex();
     adopted.clear();
     // The leader's window starts with its own replica's retained log up to its applied index
@@ -518,7 +520,7 @@ public final class LeaderActor {
       if (e.index() != next) {
         break;
       }
-      adopted.add(e.index() >= adoptRestampFrom ? e.withTerm(term) : e);
+      adopted.add(e);
       next++;
     }
     long localApplied = election.campaign().promiseOf(node).appliedIndex();
@@ -534,22 +536,30 @@ public final class LeaderActor {
     log = new RetainedLog(Math.max(settings.retainedEntries(), adopted.size() + 1),
         localPosition.baseIndex(), localPosition.baseTerm());
     adopted.forEach(log::append);
+    long firstIndexOfTerm = log.lastIndex() + 1;
+    boolean uncommitted = log.lastIndex() > adoptedCommitIndex;
+    if (uncommitted) {
+      // Earlier leaders' entries commit only with one of this term (Raft §5.4.2): log one that
+      // changes nothing, so that they commit now rather than with the next client write.
+      log.append(LogEntry.of(firstIndexOfTerm, term, new WriteCommand.TermStarted()));
+    }
     termStartIndex = log.lastIndex();
     expiriesInFlight.clear();
     expiringKeys.clear();
     election.becameLeader();
     Settings.Election e = settings.election();
-    replication = new Replication(adoptedCommitIndex, log, new Replication.Limits(settings.writeQuorum(),
+    replication = new Replication(adoptedCommitIndex, firstIndexOfTerm, log, new Replication.Limits(settings.writeQuorum(),
         settings.maxInFlight(), e.heartbeatInterval().toNanos(), settings.resendAfter().toNanos()), new Outbox());
     readRounds = new ReadRounds<>(settings.writeQuorum(), new ReadOutbox());
+    lease = new LeaderLease(node, settings.writeQuorum(), LeaderLease.leaseFor(e.timeoutMin().toNanos()));
     metrics.elected(term);
     metrics.committed(adoptedCommitIndex);
-    long restamped = adopted.stream().filter(entry -> entry.index() >= adoptRestampFrom).count();
     context.getLog().info(
-        "Leader on {} elected in term {} with promises from {} in {} ms: adopted the log of {} up to index {} "
-            + "({} entries re-stamped), committed up to {}",
+        "Leader on {} elected in term {} with promises from {} in {} ms: adopted the log of {} up to index {}, "
+            + "committed up to {}{}",
         node, term, election.campaign().promisers(), (System.nanoTime() - electionStartedNanos) / 1_000_000,
-        adoptFrom.node(), log.lastIndex(), restamped, adoptedCommitIndex);
+        adoptFrom.node(), firstIndexOfTerm - 1, adoptedCommitIndex,
+        uncommitted ? "; the entry that starts this term is " + termStartIndex : "");
     adopted.clear();
     long now = System.nanoTime();
     for (Replica r : replicas.values()) {
@@ -739,13 +749,15 @@ public final class LeaderActor {
     public long sendEntries(String replica, long prevIndex, long prevTerm, long from, long commitIndex) {
       List<LogEntry> batch = log.slice(from, settings.maxBatchEntries(), settings.maxBatchBytes());
       metrics.batch(batch.size());
-      send(replica, new FollowerActor.Replicate(term, node, prevIndex, prevTerm, batch, commitIndex, replyAdapter));
+      send(replica, new FollowerActor.Replicate(term, node, prevIndex, prevTerm, batch, commitIndex, System.nanoTime(),
+          replyAdapter));
       return from + batch.size() - 1;
     }
 
     @Override
     public void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex) {
-      send(replica, new FollowerActor.Replicate(term, node, prevIndex, prevTerm, List.of(), commitIndex, replyAdapter));
+      send(replica, new FollowerActor.Replicate(term, node, prevIndex, prevTerm, List.of(), commitIndex,
+          System.nanoTime(), replyAdapter));
     }
 
     @Override
@@ -799,6 +811,9 @@ public final class LeaderActor {
     }
     long now = System.nanoTime();
     if (reply instanceof FollowerActor.Acked acked) {
+      if (acked.sentAtNanos() != FollowerActor.Acked.UNTIMED) {
+        lease.answered(reply.node(), acked.sentAtNanos());
+      }
       replication.acked(reply.node(), acked.matchIndex(), now);
     } else if (reply instanceof FollowerActor.Gap gap) {
       replication.gap(reply.node(), gap.hintIndex(), now);
@@ -884,9 +899,11 @@ public final class LeaderActor {
       return Behaviors.same();
     }
     long readIndex = Math.max(replication.commitIndex(), termStartIndex);
-    if (read.level() == ReadLevel.LEADER) {
+    if (read.level() == ReadLevel.LEADER && lease.holds(System.nanoTime())) {
       localReplica.tell(new FollowerActor.ReadAt(read.key(), readIndex, read.replyTo()));
     } else {
+      // Linearizable, or a leader read without a lease (this leader was paused or cut off, or has
+      // just been elected): W followers confirm first that no newer term exists.
       readRounds.read(new LinearizableRead(read.key(), read.replyTo()), readIndex);
     }
     return Behaviors.same();
@@ -915,7 +932,7 @@ public final class LeaderActor {
     @Override
     public void fail(List<ReadRounds.PendingRead<LinearizableRead>> reads, int got, int needed) {
       ReadResult.Unavailable unavailable = new ReadResult.Unavailable(String.format(
-          "could not confirm leadership for a linearizable read: %d of the %d followers needed answered within %d ms",
+          "could not confirm leadership for the read: %d of the %d followers needed answered within %d ms",
           got, needed, settings.timeout().toMillis()));
       reads.forEach(r -> r.read().replyTo().tell(unavailable));
     }

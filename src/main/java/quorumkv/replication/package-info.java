@@ -21,10 +21,12 @@
  *       replica to index 0, so an interrupted transfer is simply started again.
  *   <li>Terms and failover: a new leader takes a higher term and needs promises from N − W
  *       replicas (its own included) before it serves; it adopts the most complete of their logs
- *       (highest last term, then index), re-stamps the part not known to be committed with its own
- *       term, and replicas replace whatever differs after the last entry that matches (the entry
- *       before each batch is checked, as in Raft). Entries are applied only once committed (on
- *       W + 1 replicas), so dropping an unadopted suffix never undoes anything.
+ *       (highest last term, then index) with the terms its entries were written in, and replicas
+ *       replace whatever differs after the last entry that matches (the entry before each batch
+ *       is checked, as in Raft). When part of that log is not known to be committed, the leader
+ *       first logs an entry of its own term that changes nothing: earlier terms' entries commit
+ *       only together with one of the leader's term (Raft §5.4.2). Entries are applied only once
+ *       committed, so dropping an unadopted suffix never undoes anything.
  *   <li>Linearizable reads confirm the term with W followers (then no newer leader can have
  *       collected its N − W promises) and read at the commit index seen when the read arrived.
  *   <li>{@link quorumkv.replication.Quorum} holds the quorum arithmetic, free of actors.

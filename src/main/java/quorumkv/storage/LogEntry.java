@@ -33,11 +33,6 @@ public record LogEntry(long index, long term, String key, String value,
     return value == null && command == null;
   }
 
-  /** The same entry stamped with {@code newTerm} (a new leader adopting it). */
-  public LogEntry withTerm(long newTerm) {
-    return new LogEntry(index, newTerm, key, value, command);
-  }
-
   /** Rough size on the wire, used to cap Replicate batches. */
   public long approximateBytes() {
     return 32L + key.length() + (value == null ? 0 : value.length())

@@ -385,6 +385,9 @@ public final class ReplicaState implements CborSerializable {
         }
         return new EntryOutcome.Expired(e.term(), deleted);
       }
+      if (command instanceof WriteCommand.TermStarted) {
+        return new EntryOutcome.Done(e.term());
+      }
       if (command instanceof WriteCommand.DeletePrefix dp) {
         List<String> keys = new ArrayList<>();
         for (String key : map.tailMap(dp.prefix(), true).keySet()) {

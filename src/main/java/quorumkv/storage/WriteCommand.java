@@ -24,7 +24,8 @@ import quorumkv.CborSerializable;
     @JsonSubTypes.Type(value = WriteCommand.DeletePrefix.class, name = "delete-prefix"),
     @JsonSubTypes.Type(value = WriteCommand.Txn.class, name = "txn"),
     @JsonSubTypes.Type(value = WriteCommand.Put.class, name = "put"),
-    @JsonSubTypes.Type(value = WriteCommand.Expire.class, name = "expire")})
+    @JsonSubTypes.Type(value = WriteCommand.Expire.class, name = "expire"),
+    @JsonSubTypes.Type(value = WriteCommand.TermStarted.class, name = "term-started")})
 public sealed interface WriteCommand extends CborSerializable {
 
   /** Rough size on the wire, used to cap Replicate batches. */
@@ -65,6 +66,18 @@ public sealed interface WriteCommand extends CborSerializable {
         bytes += 12L + k.key().length();
       }
       return bytes;
+    }
+  }
+
+  /**
+   * Changes nothing: a new leader logs it first when it adopted entries of earlier leaders that are
+   * not known to be committed, which commit only together with an entry of its own term (Raft
+   * §5.4.2). It takes a log index, so versions skip one after such an election.
+   */
+  record TermStarted() implements WriteCommand {
+    @Override
+    public long approximateBytes() {
+      return 8;
     }
   }
 

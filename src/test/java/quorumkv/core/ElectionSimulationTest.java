@@ -56,12 +56,18 @@ public class ElectionSimulationTest {
 
   @Test
   public void aCommittedEntryIsInEveryLaterLeadersLogAndAppliedIdenticallyEverywhere() {
+    // 100 runs per W: a re-stamping bug (fixed 2026-11-30) lost a committed entry in about 1 run
+    // of 70 at W = 4 and 5, and 1 of 500 at W = 3.
     for (int w = 1; w <= 5; w++) {
-      for (long seed = 1; seed <= 8; seed++) {
+      int idle = 0;
+      for (long seed = 1; seed <= 100; seed++) {
         SimulatedCluster c = randomFaults(seed * 31 + w, w);
         assertEquals("W=" + w + " seed " + seed + ": " + c.violations, 0, c.violations.size());
-        assertTrue("W=" + w + " seed " + seed + ": nothing committed", c.committed.size() > 10);
+        if (c.committed.size() <= 10) {
+          idle++; // at W = 4 and 5, crashes and partitions can leave too few replicas for a whole run
+        }
       }
+      assertTrue("W=" + w + ": " + idle + " of 100 runs committed (almost) nothing", idle <= 10);
     }
   }
 
@@ -252,6 +258,73 @@ public class ElectionSimulationTest {
   }
 
   /** Writes, message loss and delay, and crashes, restarts and partitions at random. */
+  @Test
+  public void aLeaderPausedPastItsLeaseServesNoReadFromItsOwnStateOnceResumed() {
+    for (long seed = 1; seed <= 10; seed++) {
+      SimulatedCluster c = new SimulatedCluster(N, 3, seed);
+      SimulatedCluster.Node old = awaitLeader(c, 200);
+      for (int i = 0; i < 20; i++) {
+        c.write(old);
+        c.step();
+      }
+      assertTrue("seed " + seed + ": the leader never held its lease", c.leaseReads > 0);
+      c.pause(old.index);
+      SimulatedCluster.Node next = awaitLeaderAfter(c, old.leaderTerm, 6 * c.maxTimeoutTicks);
+      for (int i = 0; i < 10; i++) {
+        c.write(next);
+        c.step();
+      }
+      long withoutLease = c.leaderStepsWithoutLease;
+      c.resume(old.index); // it still thinks it leads, with acks from before its pause in hand
+      c.run(3 * c.maxTimeoutTicks);
+      assertEquals("seed " + seed + ": " + c.violations, 0, c.violations.size());
+      assertTrue("seed " + seed + ": the resumed leader's lease was never checked",
+          c.leaderStepsWithoutLease > withoutLease || !old.leads());
+      assertTrue("seed " + seed + ": node" + old.index + " still leads", !old.leads() || old == c.currentLeader());
+    }
+  }
+
+  @Test
+  public void noLeaderServesAReadUnderItsLeaseWhileANewerLeaderExists() {
+    for (int w = 1; w <= 5; w++) {
+      for (long seed = 1; seed <= 6; seed++) {
+        SimulatedCluster c = new SimulatedCluster(N, w, seed * 17 + w);
+        Random faults = new Random(seed * 104729 + w);
+        c.dropRate = 0.05;
+        c.maxDelayTicks = 6;
+        for (int step = 0; step < 4000; step++) {
+          SimulatedCluster.Node leader = c.currentLeader();
+          if (leader != null && faults.nextInt(3) == 0) {
+            c.write(leader);
+          }
+          int roll = faults.nextInt(300);
+          int i = faults.nextInt(N);
+          SimulatedCluster.Node node = c.nodes.get(i);
+          if (roll == 0 && leader != null && !leader.paused) {
+            c.pause(leader.index);
+          } else if (roll == 1 && node.up && !node.paused) {
+            c.pause(i);
+          } else if (roll < 8 && node.paused) {
+            c.resume(i);
+          } else if (roll == 8) {
+            c.cut(i, (i + 1 + faults.nextInt(N - 1)) % N);
+          } else if (roll == 9) {
+            c.crash(i);
+          } else if (roll < 12 && !node.up) {
+            c.restart(i);
+          } else if (roll < 14) {
+            c.heal();
+          }
+          c.step();
+        }
+        assertEquals("W=" + w + " seed " + seed + ": " + c.violations, 0, c.violations.size());
+        assertTrue("W=" + w + " seed " + seed + ": no read under a lease", c.leaseReads > 100);
+        assertTrue("W=" + w + " seed " + seed + ": never without a lease while leading",
+            c.leaderStepsWithoutLease > 0);
+      }
+    }
+  }
+
   private static SimulatedCluster randomFaults(long seed, int writeQuorum) {
     SimulatedCluster c = new SimulatedCluster(N, writeQuorum, seed);
     Random faults = new Random(seed * 7919);

@@ -86,7 +86,7 @@ public class ReplicationTest {
   private final FakeLog log = new FakeLog();
 
   private Replication leader(Recorder out, int writeQuorum, int maxInFlight, int followers) {
-    Replication r = new Replication(0, log,
+    Replication r = new Replication(0, 1, log,
         new Replication.Limits(writeQuorum, maxInFlight, HEARTBEAT, RESEND), out);
     r.addReplica("node0", true, 0);
     for (int i = 1; i <= followers; i++) {

@@ -37,10 +37,10 @@ final class SimulatedCluster {
 
   private record PrepareRefused(int from, long promisedTerm) implements Message {}
 
-  private record Replicate(int from, long term, long prevIndex, long prevTerm, List<Entry> entries, long commit)
-      implements Message {}
+  private record Replicate(int from, long term, long prevIndex, long prevTerm, List<Entry> entries, long commit,
+      long sentAtNanos) implements Message {}
 
-  private record Acked(int from, long term, long matchIndex) implements Message {}
+  private record Acked(int from, long term, long matchIndex, long sentAtNanos) implements Message {}
 
   private record Gap(int from, long term, long hint) implements Message {}
 
@@ -53,6 +53,9 @@ final class SimulatedCluster {
     final String name;
     Election election;
     boolean up = true;
+    /** Stopped (SIGSTOP): it keeps its memory, does nothing, and gets what was sent meanwhile on resume. */
+    boolean paused;
+    final List<Message> heldWhilePaused = new ArrayList<>();
     // replica (durable)
     long promisedTerm;
     int promisedTo = -1;
@@ -67,6 +70,7 @@ final class SimulatedCluster {
     long leaderTerm;
     List<Entry> leaderLog;
     Replication replication;
+    LeaderLease lease;
     final Map<Integer, Promised> promises = new HashMap<>();
 
     Node(int index) {
@@ -113,8 +117,13 @@ final class SimulatedCluster {
   // the record of what happened, for the invariants
   final List<LeaderElected> elections = new ArrayList<>();
   final Map<Long, Entry> committed = new HashMap<>();
+  /** The term of the leader that committed each entry of {@link #committed}. */
+  final Map<Long, Long> committedInTerm = new HashMap<>();
   final Map<Long, Entry> appliedAnywhere = new HashMap<>();
   final List<String> violations = new ArrayList<>();
+  /** Steps in which a leader could have served a read from its own state under its lease, and could not. */
+  long leaseReads;
+  long leaderStepsWithoutLease;
   private long nextEntryId = 1;
 
   SimulatedCluster(int n, int writeQuorum, long seed) {
@@ -135,6 +144,8 @@ final class SimulatedCluster {
   void crash(int i) {
     Node node = nodes.get(i);
     node.up = false;
+    node.paused = false;
+    node.heldWhilePaused.clear();
     node.leaderLog = null;
     node.replication = null;
     node.promises.clear();
@@ -148,6 +159,23 @@ final class SimulatedCluster {
     node.contact = new LeaderContact(minTimeoutTicks * TICK_NANOS);
     node.contactsSeen = 0;
     node.joinedAtNanos = now * TICK_NANOS;
+  }
+
+  void pause(int i) {
+    nodes.get(i).paused = true;
+  }
+
+  void resume(int i) {
+    Node node = nodes.get(i);
+    node.paused = false;
+    if (node.leads()) {
+      leaseRead(node); // a client read that waited in its mailbox ahead of what the others sent it
+    }
+    List<Message> held = List.copyOf(node.heldWhilePaused);
+    node.heldWhilePaused.clear();
+    for (Message m : held) {
+      receive(node, m);
+    }
   }
 
   void partition(Set<Integer> side) {
@@ -187,13 +215,41 @@ final class SimulatedCluster {
     now++;
     while (!network.isEmpty() && network.peek().deliverAt <= now) {
       InFlight m = network.poll();
-      if (nodes.get(m.to).up) {
-        receive(nodes.get(m.to), m.message);
+      Node to = nodes.get(m.to);
+      if (to.up && to.paused) {
+        to.heldWhilePaused.add(m.message);
+      } else if (to.up) {
+        receive(to, m.message);
       }
     }
     for (Node node : nodes) {
-      if (node.up) {
+      if (node.up && !node.paused) {
         tick(node);
+      }
+    }
+    for (Node node : nodes) {
+      if (node.up && !node.paused && node.leads()) {
+        leaseRead(node);
+      }
+    }
+  }
+
+  /**
+   * A leader read served from this leader's own state, as LeaderActor serves one while its lease
+   * holds: no leader of a newer term may exist then, or a write acknowledged by that leader could
+   * be missing from the answer.
+   */
+  private void leaseRead(Node leader) {
+    if (!leader.lease.holds(now * TICK_NANOS)) {
+      leaderStepsWithoutLease++;
+      return;
+    }
+    leaseReads++;
+    for (LeaderElected e : elections) {
+      if (e.term() > leader.leaderTerm) {
+        violations.add("node" + leader.index + " served a read under its lease of term " + leader.leaderTerm
+            + " at tick " + now + ", while node" + e.node() + " was elected in term " + e.term() + " at tick "
+            + e.atTick());
       }
     }
   }
@@ -202,7 +258,7 @@ final class SimulatedCluster {
   Node currentLeader() {
     Node best = null;
     for (Node node : nodes) {
-      if (node.up && node.leads() && (best == null || node.leaderTerm > best.leaderTerm)) {
+      if (node.up && !node.paused && node.leads() && (best == null || node.leaderTerm > best.leaderTerm)) {
         best = node;
       }
     }
@@ -215,7 +271,7 @@ final class SimulatedCluster {
 
   /** A client write at the leader, if this node leads: the entry's id, or -1. */
   long write(Node leader) {
-    if (!leader.up || !leader.leads()) {
+    if (!leader.up || leader.paused || !leader.leads()) {
       return -1;
     }
     long id = nextEntryId++;
@@ -295,8 +351,10 @@ final class SimulatedCluster {
   // --- the replica's rules (FollowerActor) ---
 
   private void onPrepare(Node node, Prepare p) {
-    boolean canPromise = p.term() > node.promisedTerm || (p.term() == node.promisedTerm && p.from() == node.promisedTo);
-    if (!canPromise) {
+    boolean again = p.term() == node.promisedTerm && p.from() == node.promisedTo;
+    boolean grants = again || p.term() > node.promisedTerm
+        && node.contact.grantsPromise("node" + p.from(), now * TICK_NANOS, node.joinedAtNanos);
+    if (!grants) {
       send(node.index, p.from(), new PrepareRefused(node.index, node.promisedTerm));
       return;
     }
@@ -354,7 +412,7 @@ final class SimulatedCluster {
       }
     }
     node.applied = Math.max(node.applied, newApplied);
-    send(node.index, r.from(), new Acked(node.index, r.term(), index));
+    send(node.index, r.from(), new Acked(node.index, r.term(), index, r.sentAtNanos()));
   }
 
   // --- the leader's rules (LeaderActor) ---
@@ -368,16 +426,16 @@ final class SimulatedCluster {
     }
     Campaign campaign = node.election.campaign();
     Promised best = node.promises.get(Integer.parseInt(campaign.mostComplete().node().substring(4)));
-    long restampFrom = campaign.committedUpTo() + 1;
-    List<Entry> adopted = new ArrayList<>();
-    for (int i = 0; i < best.log().size(); i++) {
-      Entry e = best.log().get(i);
-      adopted.add(i + 1 >= restampFrom ? new Entry(campaign.term(), e.id()) : e);
+    List<Entry> adopted = new ArrayList<>(best.log()); // with the terms its entries were written in
+    long firstIndexOfTerm = adopted.size() + 1;
+    if (adopted.size() > campaign.committedUpTo()) {
+      adopted.add(new Entry(campaign.term(), nextEntryId++)); // as WriteCommand.TermStarted
     }
     node.election.becameLeader();
     node.leaderTerm = campaign.term();
     node.leaderLog = adopted;
-    node.replication = new Replication(campaign.committedUpTo(), new LeaderLog(node),
+    node.lease = new LeaderLease(node.name, writeQuorum, LeaderLease.leaseFor(minTimeoutTicks * TICK_NANOS));
+    node.replication = new Replication(campaign.committedUpTo(), firstIndexOfTerm, new LeaderLog(node),
         new Replication.Limits(writeQuorum, 1, heartbeatTicks * TICK_NANOS, resendTicks * TICK_NANOS),
         new LeaderOutbox(node, campaign.committedUpTo()));
     elections.add(new LeaderElected(campaign.term(), node.index, now, List.copyOf(adopted)));
@@ -387,6 +445,12 @@ final class SimulatedCluster {
     }
     for (Map.Entry<Long, Entry> c : committed.entrySet()) {
       long i = c.getKey();
+      if (committedInTerm.get(i) > campaign.term()) {
+        // Committed by a newer leader while this candidate's promises were on their way (it was
+        // paused): such a leader is stale and can commit nothing (Raft's guarantee is for
+        // entries committed in earlier terms).
+        continue;
+      }
       if (i > adopted.size() || adopted.get((int) i - 1).id() != c.getValue().id()) {
         violations.add("leader node" + node.index + " of term " + campaign.term() + " lacks committed entry "
             + i + " " + c.getValue());
@@ -396,6 +460,7 @@ final class SimulatedCluster {
 
   private void onAcked(Node leader, Acked a) {
     if (leader.leads() && a.term() == leader.leaderTerm) {
+      leader.lease.answered("node" + a.from(), a.sentAtNanos());
       leader.replication.acked("node" + a.from(), a.matchIndex(), now * TICK_NANOS);
     }
   }
@@ -434,14 +499,15 @@ final class SimulatedCluster {
       int last = (int) Math.min(leader.leaderLog.size(), from - 1 + MAX_BATCH);
       List<Entry> entries = List.copyOf(leader.leaderLog.subList((int) from - 1, last));
       send(leader.index, indexOf(replica),
-          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, entries, commitIndex));
+          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, entries, commitIndex, now * TICK_NANOS));
       return last;
     }
 
     @Override
     public void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex) {
       send(leader.index, indexOf(replica),
-          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, List.of(), commitIndex));
+          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, List.of(), commitIndex,
+              now * TICK_NANOS));
     }
 
     @Override
@@ -457,6 +523,7 @@ final class SimulatedCluster {
       for (long i = recorded + 1; i <= commitIndex; i++) {
         Entry e = leader.leaderLog.get((int) i - 1);
         Entry before = committed.putIfAbsent(i, e);
+        committedInTerm.putIfAbsent(i, leader.leaderTerm);
         if (before != null && before.id() != e.id()) {
           violations.add("index " + i + " committed as " + before + " and as " + e);
         }

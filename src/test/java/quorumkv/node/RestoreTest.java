@@ -152,7 +152,7 @@ public class RestoreTest {
     withReplica(dataDir, (kit, replica) -> {
       TestProbe<FollowerActor.ReplicateReply> leader = kit.createTestProbe();
       replica.tell(new FollowerActor.Replicate(1, "leader", 0, 0,
-          List.of(new quorumkv.storage.LogEntry(1, 1, "mine", "kept")), 1, leader.ref()));
+          List.of(new quorumkv.storage.LogEntry(1, 1, "mine", "kept")), 1, 0, leader.ref()));
       leader.receiveMessage(Duration.ofSeconds(60));
     });
     Path backup = write(BackupFileTest.backup(5000, pairs(10)));

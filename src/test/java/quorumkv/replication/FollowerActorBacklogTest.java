@@ -69,7 +69,7 @@ public class FollowerActorBacklogTest {
       List<LogEntry> entries = LongStream.rangeClosed(batch * 100 + 1, batch * 100 + 100)
           .mapToObj(i -> new LogEntry(i, 1, "k" + (i % 7), "v" + i)).toList();
       f.tell(new FollowerActor.Replicate(1, "leader", batch * 100, batch == 0 ? 0 : 1, entries, batch * 100,
-          leader.ref()));
+          0, leader.ref()));
       for (int i = 0; i < FLOOD / 4; i++) {
         f.tell(new FollowerActor.ConfirmTerm(1, batch * FLOOD + i, confirms));
         f.tell(new FollowerActor.ReadAt("k1", 0, reads));
@@ -80,11 +80,11 @@ public class FollowerActorBacklogTest {
     assertEquals(new Count(FLOOD, FLOOD), readsDone.receiveMessage(Duration.ofSeconds(60)));
     for (int batch = 0; batch < 4; batch++) {
       FollowerActor.ReplicateReply ack = leader.receiveMessage(Duration.ofSeconds(30));
-      assertEquals(new FollowerActor.Acked("b1", 1, batch * 100L + 100), ack);
+      assertEquals(new FollowerActor.Acked("b1", 1, batch * 100L + 100, 0), ack);
     }
     // Still alive and serving: a read after the flood sees the committed entries.
     TestProbe<ReadResult> probe = testKit.createTestProbe();
-    f.tell(new FollowerActor.Replicate(1, "leader", 400, 1, List.of(), 400, leader.ref()));
+    f.tell(new FollowerActor.Replicate(1, "leader", 400, 1, List.of(), 400, 0, leader.ref()));
     leader.receiveMessage();
     f.tell(new FollowerActor.ReadAt("k1", 400, probe.ref()));
     FollowerActor.Value v = (FollowerActor.Value) probe.receiveMessage();

@@ -26,6 +26,8 @@ import quorumkv.watch.WatchHistory;
 
 /** A replica on a real SQLite journal: log matching, commit, terms, recovery, state transfer. */
 public class FollowerActorTest {
+  /** The leader clock a test Replicate carries; its answer brings it back. */
+  private static final long SENT_AT = 7;
   @ClassRule
   public static final TestKitJunitResource testKit =
       new TestKitJunitResource(TestConfig.local(TestConfig.newDataDir("follower"), ""));
@@ -39,6 +41,8 @@ public class FollowerActorTest {
     TestProbe<FollowerActor.Position> probe = testKit.createTestProbe();
     testKit.spawn(FollowerActor.create("warmup", 1000, 100)).tell(new FollowerActor.GetPosition(probe.ref()));
     probe.receiveMessage(Duration.ofSeconds(60));
+    // As on a node that has joined its cluster: its replicas may promise terms.
+    ReplicationStatus.get(testKit.system()).joined(System.nanoTime());
   }
 
   private final String node = "f" + nodes.incrementAndGet();
@@ -55,7 +59,7 @@ public class FollowerActorTest {
   /** Sends entries after (prevIndex, prevTerm) with the given commit index, returns the answer. */
   private FollowerActor.ReplicateReply replicate(ActorRef<FollowerActor.Command> f, long term, long prevIndex,
       long prevTerm, List<LogEntry> entries, long commit) {
-    f.tell(new FollowerActor.Replicate(term, "leader", prevIndex, prevTerm, entries, commit, leader.ref()));
+    f.tell(new FollowerActor.Replicate(term, "leader", prevIndex, prevTerm, entries, commit, SENT_AT, leader.ref()));
     return leader.receiveMessage();
   }
 
@@ -75,12 +79,12 @@ public class FollowerActorTest {
   @Test
   public void appendsInOrderAndAppliesOnlyWhatTheLeaderSaysIsCommitted() {
     var f = spawn(1000);
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 0, 0, entries(1, 1, 3), 0));
+    assertEquals(new FollowerActor.Acked(node, 1, 3, SENT_AT), replicate(f, 1, 0, 0, entries(1, 1, 3), 0));
     assertFalse("durable but not committed: not visible", get(f, "k1").found());
     assertEquals(3, position(f).lastIndex());
     assertEquals(0, position(f).appliedIndex());
 
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 3, 1, List.of(), 2)); // heartbeat
+    assertEquals(new FollowerActor.Acked(node, 1, 3, SENT_AT), replicate(f, 1, 3, 1, List.of(), 2)); // heartbeat
     assertEquals("v1", get(f, "k1").value());
     assertEquals(1, get(f, "k1").version());
     assertFalse(get(f, "k0").found()); // index 3 is not committed yet
@@ -97,7 +101,7 @@ public class FollowerActorTest {
 
     TestProbe<ReplicaState> later = testKit.createTestProbe();
     f.tell(new FollowerActor.StateAt(3, later.ref()));
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 3, 1, List.of(), 2));
+    assertEquals(new FollowerActor.Acked(node, 1, 3, SENT_AT), replicate(f, 1, 3, 1, List.of(), 2));
     later.expectNoMessage(Duration.ofMillis(200)); // index 3 is not applied yet: no answer
     replicate(f, 1, 3, 1, List.of(), 3);
     ReplicaState state = later.receiveMessage();
@@ -109,9 +113,9 @@ public class FollowerActorTest {
   public void ignoresDuplicatesAndAppendsOnlyTheNewPartOfAnOverlap() {
     var f = spawn(1000);
     replicate(f, 1, 0, 0, entries(1, 1, 3), ALL);
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 1, 1, entries(1, 2, 3), ALL));
+    assertEquals(new FollowerActor.Acked(node, 1, 3, SENT_AT), replicate(f, 1, 1, 1, entries(1, 2, 3), ALL));
     assertEquals(3, get(f, "k0").version());
-    assertEquals(new FollowerActor.Acked(node, 1, 5), replicate(f, 1, 2, 1, entries(1, 3, 5), ALL));
+    assertEquals(new FollowerActor.Acked(node, 1, 5, SENT_AT), replicate(f, 1, 2, 1, entries(1, 3, 5), ALL));
     assertEquals(5, position(f).appliedIndex());
   }
 
@@ -130,8 +134,8 @@ public class FollowerActorTest {
     // The leader sent 1-2, 3-4, 5-6; they arrive as 3-4, 5-6, 1-2, then the resend 3-6.
     assertEquals(new FollowerActor.Gap(node, 1, 0), replicate(f, 1, 2, 1, entries(1, 3, 4), ALL));
     assertEquals(new FollowerActor.Gap(node, 1, 0), replicate(f, 1, 4, 1, entries(1, 5, 6), ALL));
-    assertEquals(new FollowerActor.Acked(node, 1, 2), replicate(f, 1, 0, 0, entries(1, 1, 2), ALL));
-    assertEquals(new FollowerActor.Acked(node, 1, 6), replicate(f, 1, 2, 1, entries(1, 3, 6), ALL));
+    assertEquals(new FollowerActor.Acked(node, 1, 2, SENT_AT), replicate(f, 1, 0, 0, entries(1, 1, 2), ALL));
+    assertEquals(new FollowerActor.Acked(node, 1, 6, SENT_AT), replicate(f, 1, 2, 1, entries(1, 3, 6), ALL));
     assertEquals("v6", get(f, "k0").value());
     assertEquals("v5", get(f, "k2").value());
   }
@@ -144,7 +148,7 @@ public class FollowerActorTest {
     // The new leader of term 3 has a different entry 3 and nothing after it.
     List<LogEntry> newLog = List.of(new LogEntry(3, 3, "k0", "new3"));
     assertEquals(new FollowerActor.Gap(node, 3, 2), replicate(f, 3, 3, 3, List.of(), 2)); // 3 differs: back to applied
-    assertEquals(new FollowerActor.Acked(node, 3, 3), replicate(f, 3, 2, 1, newLog, 3));
+    assertEquals(new FollowerActor.Acked(node, 3, 3, SENT_AT), replicate(f, 3, 2, 1, newLog, 3));
     FollowerActor.Position p = position(f);
     assertEquals(3, p.lastIndex());
     assertEquals(3, p.lastTerm());
@@ -160,7 +164,7 @@ public class FollowerActorTest {
     assertEquals(new FollowerActor.Prepared(node, 5, 2, 1, 2), candidate.receiveMessage());
     assertEquals(new FollowerActor.Rejected(node, 4, 5), replicate(f, 4, 2, 1, entries(4, 3, 4), ALL));
     assertEquals(2, position(f).lastIndex());
-    assertEquals(new FollowerActor.Acked(node, 5, 4), replicate(f, 5, 2, 1, entries(5, 3, 4), ALL));
+    assertEquals(new FollowerActor.Acked(node, 5, 4, SENT_AT), replicate(f, 5, 2, 1, entries(5, 3, 4), ALL));
   }
 
   @Test
@@ -287,7 +291,7 @@ public class FollowerActorTest {
     f.tell(new FollowerActor.AwaitOutcome(2, 1, outcome.ref()));
     outcome.expectNoMessage(Duration.ofMillis(100));
 
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(f, 1, 3, 1, List.of(), 2)); // the commit alone
+    assertEquals(new FollowerActor.Acked(node, 1, 3, SENT_AT), replicate(f, 1, 3, 1, List.of(), 2)); // the commit alone
     assertEquals("applied for local reads", "v1", view.read("k1").orElseThrow().value());
     assertEquals("and for reads through the actor", "v1", get(f, "k1").value());
     assertEquals(2, outcome.receiveMessage().index());
@@ -296,7 +300,7 @@ public class FollowerActorTest {
     assertEquals(2, stateRead.receiveMessage().appliedIndex());
     assertEquals(2, position(f).appliedIndex());
 
-    assertEquals(new FollowerActor.Acked(node, 1, 4), replicate(f, 1, 3, 1, entries(1, 4, 4), 2));
+    assertEquals(new FollowerActor.Acked(node, 1, 4, SENT_AT), replicate(f, 1, 3, 1, entries(1, 4, 4), 2));
     testKit.stop(f);
     var again = spawnHoldingCommits(new ReplicaView(node), Duration.ofSeconds(30));
     assertEquals("written with the next entries", 2, position(again).appliedIndex());
@@ -316,7 +320,7 @@ public class FollowerActorTest {
     var again = spawnHoldingCommits(view, Duration.ofSeconds(30));
     assertEquals(0, position(again).appliedIndex());
     assertEquals("the entries themselves were durable", 3, position(again).lastIndex());
-    assertEquals(new FollowerActor.Acked(node, 1, 3), replicate(again, 1, 3, 1, List.of(), 3)); // the next heartbeat
+    assertEquals(new FollowerActor.Acked(node, 1, 3, SENT_AT), replicate(again, 1, 3, 1, List.of(), 3)); // the next heartbeat
     assertEquals("v3", view.read("k0").orElseThrow().value());
   }
 
@@ -347,7 +351,7 @@ public class FollowerActorTest {
     assertEquals(3, ((FollowerActor.Prepared) candidate.receiveMessage()).appliedIndex());
     assertEquals(3, view.state().orElseThrow().appliedIndex());
     // The new leader knows an older commit index: nothing applied goes back.
-    assertEquals(new FollowerActor.Acked(node, 2, 3), replicate(f, 2, 3, 1, List.of(), 1));
+    assertEquals(new FollowerActor.Acked(node, 2, 3, SENT_AT), replicate(f, 2, 3, 1, List.of(), 1));
     assertEquals(3, view.state().orElseThrow().appliedIndex());
     assertEquals("v3", get(f, "k0").value());
     testKit.stop(f);
@@ -418,12 +422,12 @@ public class FollowerActorTest {
       boolean last = i == chunks.size() - 1;
       f.tell(new FollowerActor.InstallState(3, 25, 3, i, last, chunks.get(i), leader.ref()));
     }
-    assertEquals(new FollowerActor.Acked(node, 3, 25), leader.receiveMessage());
+    assertEquals(new FollowerActor.Acked(node, 3, 25, FollowerActor.Acked.UNTIMED), leader.receiveMessage());
     FollowerActor.Position p = position(f);
     assertEquals(25, p.keyCount());
     assertEquals(source.digestHex(), p.digest());
     assertFalse(get(f, "k1").found());
-    assertEquals(new FollowerActor.Acked(node, 3, 26), replicate(f, 3, 25, 3, entries(3, 26, 26), 26));
+    assertEquals(new FollowerActor.Acked(node, 3, 26, SENT_AT), replicate(f, 3, 25, 3, entries(3, 26, 26), 26));
 
     testKit.stop(f);
     assertEquals(26, position(spawn(1000)).appliedIndex());
@@ -445,7 +449,7 @@ public class FollowerActorTest {
     assertTrue(get(f, "k1").found());
 
     f.tell(new FollowerActor.InstallState(3, 25, 3, 2, true, chunks.get(2), leader.ref()));
-    assertEquals(new FollowerActor.Acked(node, 3, 25), leader.receiveMessage());
+    assertEquals(new FollowerActor.Acked(node, 3, 25, FollowerActor.Acked.UNTIMED), leader.receiveMessage());
     assertEquals(25, view.state().orElseThrow().appliedIndex());
     assertFalse(view.read("k1").orElseThrow().found());
     assertEquals(25, view.state().orElseThrow().keyCount());
@@ -457,7 +461,7 @@ public class FollowerActorTest {
     var f = spawn(1000);
     replicate(f, 1, 0, 0, entries(1, 1, 30), 30);
     f.tell(new FollowerActor.InstallState(1, 20, 1, 0, true, List.of(new KeyValue("x", "y", 9)), leader.ref()));
-    assertEquals(new FollowerActor.Acked(node, 1, 30), leader.receiveMessage());
+    assertEquals(new FollowerActor.Acked(node, 1, 30, FollowerActor.Acked.UNTIMED), leader.receiveMessage());
     assertEquals(30, position(f).appliedIndex());
     assertFalse(get(f, "x").found());
   }

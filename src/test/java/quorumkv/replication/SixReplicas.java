@@ -25,7 +25,10 @@ final class SixReplicas implements AutoCloseable {
   SixReplicas(String name, String overrides) {
     Config config = TestConfig.local(TestConfig.newDataDir(name), overrides);
     testKit = ActorTestKit.create(name, config);
-    wiring = new NodeWiring(testKit::spawn, testKit.system(), Settings.from(config));
+    Settings settings = Settings.from(config);
+    wiring = new NodeWiring(testKit::spawn, testKit.system(), settings);
+    // As if the node had joined its cluster an election timeout ago: its replicas may promise terms.
+    ReplicationStatus.get(testKit.system()).joined(System.nanoTime() - settings.replication().election().timeoutMin().toNanos());
     for (String node : NODES) {
       replicas.put(node, wiring.replica(node));
     }

@@ -186,12 +186,12 @@ public final class RecoveryBench implements Callable<Integer> {
       long prev = from - 1;
       long last = batch.get(batch.size() - 1).index();
       AskPattern.<FollowerActor.Command, FollowerActor.ReplicateReply>ask(replica,
-          r -> new FollowerActor.Replicate(1, "bench", prev, prev == 0 ? 0 : 1, batch, last, r),
+          r -> new FollowerActor.Replicate(1, "bench", prev, prev == 0 ? 0 : 1, batch, last, System.nanoTime(), r),
           Duration.ofMinutes(1), fill.scheduler()).toCompletableFuture().get();
     }
     // The commit index rides on the next message: one empty Replicate applies the last batch.
     AskPattern.<FollowerActor.Command, FollowerActor.ReplicateReply>ask(replica,
-        r -> new FollowerActor.Replicate(1, "bench", keys, 1, List.of(), keys, r),
+        r -> new FollowerActor.Replicate(1, "bench", keys, 1, List.of(), keys, System.nanoTime(), r),
         Duration.ofMinutes(1), fill.scheduler()).toCompletableFuture().get();
     System.out.printf("filled %d keys of %d bytes in %.1f s (batches of %d)%n",
         keys, valueSize, (System.nanoTime() - started) / 1e9, batchSize);
