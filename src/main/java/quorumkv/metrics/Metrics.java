@@ -39,6 +39,8 @@ public final class Metrics implements Extension {
   private final Timer persistLatency;
   private final Counter elections;
   private final Counter expiredKeys;
+  private final Counter leaderReadsUnderLease;
+  private final Counter leaderReadsConfirmed;
   private final AtomicLong term = new AtomicLong();
   private final AtomicLong pendingWrites = new AtomicLong();
   private final AtomicLong forwardedWaiting = new AtomicLong();
@@ -73,6 +75,14 @@ public final class Metrics implements Extension {
         .description("Times a leader was elected on this node").register(registry);
     expiredKeys = Counter.builder("quorumkv_ttl_expired_keys_total")
         .description("Keys whose TTL had passed that the leader on this node logged as expired (deleted through the log)")
+        .register(registry);
+    leaderReadsUnderLease = Counter.builder("quorumkv_leader_reads_total").tag("served", "lease")
+        .description("Leader-level reads (and range reads) the leader on this node took: served under its lease, or "
+            + "after a round of term confirmations because the lease had lapsed")
+        .register(registry);
+    leaderReadsConfirmed = Counter.builder("quorumkv_leader_reads_total").tag("served", "round")
+        .description("Leader-level reads (and range reads) the leader on this node took: served under its lease, or "
+            + "after a round of term confirmations because the lease had lapsed")
         .register(registry);
     Gauge.builder("quorumkv_term", term, AtomicLong::get)
         .description("The leader's term, as last seen on this node").register(registry);
@@ -157,6 +167,11 @@ public final class Metrics implements Extension {
   /** The leader on this node logged an expiry entry for {@code keys} keys. */
   public void expired(int keys) {
     expiredKeys.increment(keys);
+  }
+
+  /** A leader-level read arrived at the leader on this node; {@code underLease}: served without a round. */
+  public void leaderRead(boolean underLease) {
+    (underLease ? leaderReadsUnderLease : leaderReadsConfirmed).increment();
   }
 
   public void elected(long newTerm) {

@@ -899,7 +899,11 @@ public final class LeaderActor {
       return Behaviors.same();
     }
     long readIndex = Math.max(replication.commitIndex(), termStartIndex);
-    if (read.level() == ReadLevel.LEADER && lease.holds(System.nanoTime())) {
+    boolean underLease = read.level() == ReadLevel.LEADER && lease.holds(System.nanoTime());
+    if (read.level() == ReadLevel.LEADER) {
+      metrics.leaderRead(underLease);
+    }
+    if (underLease) {
       localReplica.tell(new FollowerActor.ReadAt(read.key(), readIndex, read.replyTo()));
     } else {
       // Linearizable, or a leader read without a lease (this leader was paused or cut off, or has
