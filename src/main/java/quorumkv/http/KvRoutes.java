@@ -303,6 +303,7 @@ public final class KvRoutes extends AllDirectives {
         return reject(Rejections.malformedRequestContent("The request's query string is invalid.", e));
       }
       checkParameters(query, accepted);
+      RequestLimits.requireUtf8Query(query.toList(), uri.rawQueryString());
       return inner.apply(query);
     });
   }

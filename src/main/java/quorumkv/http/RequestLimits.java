@@ -1,5 +1,11 @@
 package quorumkv.http;
 
+import akka.japi.Pair;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
@@ -51,6 +57,49 @@ final class RequestLimits {
           + "replacement character): percent-encode the key's UTF-8 bytes");
     }
     return key(key);
+  }
+
+  /**
+   * The query string, once percent-decoded, is UTF-8. akka-http decodes it with U+FFFD in place of
+   * bytes that are not (%FF, a lone %ED%A0%80), so ?prefix=%FF would have deleted every key under
+   * the prefix U+FFFD. Only when a decoded name or value holds U+FFFD is the raw query decoded
+   * again, strictly: a U+FFFD sent as its own UTF-8 (%EF%BF%BD) stays valid.
+   */
+  static void requireUtf8Query(Iterable<Pair<String, String>> decoded, Optional<String> rawQuery) {
+    boolean replaced = false;
+    for (Pair<String, String> p : decoded) {
+      if (p.first().indexOf('\uFFFD') >= 0 || p.second().indexOf('\uFFFD') >= 0) {
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced || rawQuery.isEmpty()) {
+      return;
+    }
+    CharsetDecoder strict = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
+    for (String part : rawQuery.get().split("&")) {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream(part.length());
+      for (int i = 0; i < part.length(); i++) {
+        char c = part.charAt(i);
+        if (c == '%' && i + 2 < part.length() && Character.digit(part.charAt(i + 1), 16) >= 0
+            && Character.digit(part.charAt(i + 2), 16) >= 0) {
+          bytes.write(Character.digit(part.charAt(i + 1), 16) * 16 + Character.digit(part.charAt(i + 2), 16));
+          i += 2;
+        } else {
+          byte[] raw = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+          bytes.write(raw, 0, raw.length);
+        }
+      }
+      try {
+        strict.decode(ByteBuffer.wrap(bytes.toByteArray()));
+      } catch (CharacterCodingException e) {
+        int eq = part.indexOf('=');
+        throw new InvalidRequest("the query parameter '" + (eq < 0 ? part : part.substring(0, eq))
+            + "' is not valid UTF-8 once percent-decoded: percent-encode its UTF-8 bytes; nothing was done");
+      }
+    }
   }
 
   String value(String value) {

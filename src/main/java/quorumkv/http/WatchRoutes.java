@@ -75,6 +75,13 @@ final class WatchRoutes extends AllDirectives {
   }
 
   Route watch() {
+    return extractUri(uri -> {
+      RequestLimits.requireUtf8Query(uri.query().toList(), uri.rawQueryString());
+      return watchFiltered();
+    });
+  }
+
+  private Route watchFiltered() {
     return parameterOptional("key", k -> parameterOptional("prefix", p -> parameterOptional("since", s ->
         optionalHeaderValueByName(LAST_EVENT_ID, lastEventId -> {
           WatchFilter filter = filter(k, p);
@@ -139,7 +146,9 @@ final class WatchRoutes extends AllDirectives {
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("error", "changes after version " + gone.since() + " are no longer kept on " + settings.nodeId()
           + ": its watch history starts after version " + gone.oldestVersion()
-          + " (WATCH_HISTORY / WATCH_HISTORY_BYTES); read the current state and watch from its X-Quorumkv-Index");
+          + " (it keeps WATCH_HISTORY / WATCH_HISTORY_BYTES of them, and none from before a full state transfer it"
+          + " caught up by); each node keeps its own: another one may still have them, or read the current state"
+          + " and watch from its X-Quorumkv-Index");
       body.put("oldestVersion", gone.oldestVersion());
       return json(StatusCodes.GONE, body);
     }

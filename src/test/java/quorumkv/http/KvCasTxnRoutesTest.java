@@ -227,6 +227,17 @@ public class KvCasTxnRoutesTest {
     assertEquals(200, node.get("/kv/pd-guard?consistency=leader").status);
   }
 
+  @Test
+  public void aPrefixThatIsNotUtf8Is400AndDeletesNothing() {
+    // akka-http decodes %FF as U+FFFD: this deleted every key under "\uFFFD" before 2026-11-30.
+    node.put("/kv/pd-utf8", "v");
+    assertRejected("DELETE", "/kv?prefix=%FF", null, 400, "'prefix' is not valid UTF-8");
+    assertRejected("DELETE", "/kv?prefix=%ED%A0%80", null, 400, "'prefix' is not valid UTF-8");
+    assertRejected("DELETE", "/kv?w=3&prefix=a%C3", null, 400, "'prefix' is not valid UTF-8");
+    Reply page = node.get("/kv?prefix=%EF%BF%BD&consistency=leader"); // U+FFFD sent as its own UTF-8
+    assertEquals(page.toString(), 200, page.status);
+  }
+
   // --- transactions ---
 
   @Test

@@ -139,6 +139,7 @@ public class WatchRoutesTest {
     assertRejected(node.get("/watch?since=3"), 400, "exactly one of key");
     assertRejected(node.get("/watch?key=a&prefix=a"), 400, "exactly one of key");
     assertRejected(node.get("/watch?key="), 400, "key must not be empty");
+    assertRejected(node.get("/watch?prefix=%FF"), 400, "'prefix' is not valid UTF-8");
     assertRejected(node.get("/watch?key=a&since=abc"), 400, "since must be a version");
     assertRejected(node.get("/watch?key=a&since=-1"), 400, "since must be a version");
     assertRejected(node.get("/watch?key=a&since=1.5"), 400, "since must be a version");
