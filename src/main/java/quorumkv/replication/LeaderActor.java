@@ -270,10 +270,10 @@ public final class LeaderActor {
   /** While it holds, {@code leader} reads are served without a round (see {@link LeaderLease}). */
   private LeaderLease lease;
   /**
-   * The last index this leader adopted when it was elected. Its commit index may lag behind
-   * entries acknowledged under an earlier leader until those commit again in this term, so no read
-   * is served below this index (Raft's rule that a leader commits an entry of its own term before
-   * it answers reads).
+   * The entry that starts this leader's term (a TermStarted), or the last index it adopted when all
+   * of that was known to be committed. Its commit index may lag behind entries acknowledged under
+   * an earlier leader until this entry commits, so no read is served below it (Raft's rule that a
+   * leader commits an entry of its own term before it answers reads).
    */
   private long termStartIndex;
 
