@@ -287,7 +287,7 @@ public class ElectionSimulationTest {
   @Test
   public void noLeaderServesAReadUnderItsLeaseWhileANewerLeaderExists() {
     for (int w = 1; w <= 5; w++) {
-      for (long seed = 1; seed <= 6; seed++) {
+      for (long seed = 1; seed <= 20; seed++) {
         SimulatedCluster c = new SimulatedCluster(N, w, seed * 17 + w);
         Random faults = new Random(seed * 104729 + w);
         c.dropRate = 0.05;
