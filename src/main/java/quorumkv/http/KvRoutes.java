@@ -26,6 +26,7 @@ import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Rejections;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
+import akka.pattern.Patterns;
 import akka.stream.javadsl.Source;
 import akka.util.ByteString;
 import akka.util.ByteStringBuilder;
@@ -302,8 +303,8 @@ public final class KvRoutes extends AllDirectives {
       } catch (RuntimeException e) {
         return reject(Rejections.malformedRequestContent("The request's query string is invalid.", e));
       }
-      checkParameters(query, accepted);
       RequestLimits.requireUtf8Query(query.toList(), uri.rawQueryString());
+      checkParameters(query, accepted);
       return inner.apply(query);
     });
   }
@@ -483,12 +484,11 @@ public final class KvRoutes extends AllDirectives {
     CompletionStage<ReadResult> result = switch (consistency) {
       case LOCAL -> AskPattern.<FollowerActor.Command, ReadResult>ask(localReplica,
           replyTo -> new FollowerActor.ReadAt(key, 0, replyTo), settings.askTimeout(), system.scheduler());
-      case LEADER -> AskPattern.ask(leader,
-          replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LEADER, replyTo, false),
-          settings.askTimeout(), system.scheduler());
-      case LINEARIZABLE -> AskPattern.ask(leader,
+      case LEADER -> askLeader(replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LEADER, replyTo, false),
+          settings.askTimeout());
+      case LINEARIZABLE -> askLeader(
           replyTo -> new LeaderActor.Read(key, LeaderActor.ReadLevel.LINEARIZABLE, replyTo, false),
-          settings.askTimeout().plus(settings.replication().timeout()), system.scheduler());
+          settings.askTimeout().plus(settings.replication().timeout()));
     };
     return onComplete(result, tried -> {
       if (tried.isFailure()) {
@@ -613,9 +613,8 @@ public final class KvRoutes extends AllDirectives {
     }
     LeaderActor.ReadLevel level = consistency == ReadConsistency.LEADER
         ? LeaderActor.ReadLevel.LEADER : LeaderActor.ReadLevel.LINEARIZABLE;
-    CompletionStage<ReadResult> readIndex = AskPattern.<LeaderActor.Command, ReadResult>ask(leader,
-            replyTo -> new LeaderActor.ReadIndex(level, replyTo),
-            settings.askTimeout().plus(settings.replication().timeout()), system.scheduler())
+    CompletionStage<ReadResult> readIndex = askLeader(replyTo -> new LeaderActor.ReadIndex(level, replyTo),
+            settings.askTimeout().plus(settings.replication().timeout()))
         .exceptionally(failure -> {
           throw new StateUnavailable("no answer from the leader (no leader elected yet, or it is unreachable)");
         });
@@ -625,6 +624,46 @@ public final class KvRoutes extends AllDirectives {
       }
       return stateAt(((FollowerActor.Value) result).appliedIndex());
     }, system.executionContext());
+  }
+
+  /** How long one attempt of a read through the leader waits for its answer before it is sent again. */
+  private static final Duration READ_ATTEMPT = Duration.ofSeconds(1);
+  /** The pause before a read is sent again after the node knew no leader to pass it to. */
+  private static final Duration NO_LEADER_PAUSE = Duration.ofMillis(100);
+
+  /**
+   * A read through the leader (reads change nothing, so sending one again is safe), asked of this
+   * node's LeaderActor, which passes it to the leader it knows. An attempt that has no answer
+   * within {@link #READ_ATTEMPT} (the leader it went to was paused or cut off, and has since been
+   * replaced), or whose node knew no leader (an election, or a deposed leader that has not heard
+   * from the new one), is sent again until {@code within} has passed: the read then goes to the
+   * leader known by then. Before 2026-11-30 such a read waited out the whole timeout and got a 503
+   * saying no leader existed, seconds after a new one had been elected.
+   */
+  private CompletionStage<ReadResult> askLeader(Function<ActorRef<ReadResult>, LeaderActor.Command> read,
+      Duration within) {
+    return askLeader(read, System.nanoTime() + within.toNanos());
+  }
+
+  private CompletionStage<ReadResult> askLeader(Function<ActorRef<ReadResult>, LeaderActor.Command> read,
+      long deadlineNanos) {
+    long left = deadlineNanos - System.nanoTime();
+    Duration attempt = Duration.ofNanos(Math.max(1, Math.min(left, READ_ATTEMPT.toNanos())));
+    return AskPattern.<LeaderActor.Command, ReadResult>ask(leader, read::apply, attempt, system.scheduler())
+        .handle((result, failure) -> Optional.ofNullable(result))
+        .thenCompose(result -> {
+          boolean again = result.isEmpty()
+              || result.get() instanceof ReadResult.Unavailable u && u.noLeaderKnown();
+          long remaining = deadlineNanos - System.nanoTime();
+          if (!again || remaining <= NO_LEADER_PAUSE.toNanos()) {
+            return result.<CompletionStage<ReadResult>>map(CompletableFuture::completedFuture)
+                .orElseGet(() -> CompletableFuture.failedFuture(new TimeoutException(
+                    "no answer from the leader")));
+          }
+          return result.isEmpty() ? askLeader(read, deadlineNanos)
+              : Patterns.after(NO_LEADER_PAUSE, system.classicSystem().scheduler(),
+                  system.executionContext(), () -> askLeader(read, deadlineNanos));
+        });
   }
 
   private CompletionStage<ReplicaState> stateAt(long minIndex) {

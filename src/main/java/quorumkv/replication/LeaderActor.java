@@ -570,10 +570,11 @@ public final class LeaderActor {
 
   private String electionStatus() {
     return switch (election.role()) {
-      case FOLLOWER -> election.leader() == null
-          ? "following, and has heard from no leader since it started (the others may have one: a node that"
-              + " was restarted hears from it once it is let into the cluster again; another node may take the write)"
-          : "following " + election.leader() + " (term " + election.leaderTerm() + ")";
+      case FOLLOWER -> election.leader() != null
+          ? "following " + election.leader() + " (term " + election.leaderTerm() + ")"
+          : view.contact().map(this::waitingForANewLeader).orElse(
+              "following, and has heard from no leader since it started (the others may have one: a node that"
+              + " was restarted hears from it once it is let into the cluster again; another node may take the write)");
       case PRE_CANDIDATE -> String.format("asking for pre-votes for term %d: %d of the %d needed",
           election.proposedTerm(), election.preVotes(), promisesNeeded);
       case LEADER -> "leading";
@@ -581,6 +582,15 @@ public final class LeaderActor {
       case CANDIDATE -> String.format("electing in term %d: promises from %d of the %d nodes needed %s",
           term, election.campaign().promisers().size(), promisesNeeded, election.campaign().promisers());
     };
+  }
+
+  /** Why a follower that heard from a leader before knows none now; {@code last}: that last contact. */
+  private String waitingForANewLeader(ReplicaView.Contact last) {
+    long ms = (System.nanoTime() - last.atNanos()) / 1_000_000;
+    return "following, and knows no leader at the moment: "
+        + (last.leader().equals(node) ? "it led term " + last.term() + " until " + ms + " ms ago"
+            : "it last heard from " + last.leader() + " (term " + last.term() + ") " + ms + " ms ago")
+        + "; it waits to hear from the leader of a newer term (another node may know it already)";
   }
 
   // --- writes ---
@@ -894,7 +904,8 @@ public final class LeaderActor {
       if (leader.isPresent()) {
         leader.get().tell(new Read(read.key(), read.level(), read.replyTo(), true));
       } else {
-        read.replyTo().tell(new ReadResult.Unavailable("no leader serving yet: " + node + " is " + electionStatus()));
+        read.replyTo().tell(new ReadResult.Unavailable("no leader serving yet: " + node + " is " + electionStatus(),
+            true));
       }
       return Behaviors.same();
     }

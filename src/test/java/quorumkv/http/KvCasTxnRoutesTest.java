@@ -234,6 +234,7 @@ public class KvCasTxnRoutesTest {
     assertRejected("DELETE", "/kv?prefix=%FF", null, 400, "'prefix' is not valid UTF-8");
     assertRejected("DELETE", "/kv?prefix=%ED%A0%80", null, 400, "'prefix' is not valid UTF-8");
     assertRejected("DELETE", "/kv?w=3&prefix=a%C3", null, 400, "'prefix' is not valid UTF-8");
+    assertRejected("DELETE", "/kv?prefix=a&%FF=1", null, 400, "'%FF' is not valid UTF-8");
     Reply page = node.get("/kv?prefix=%EF%BF%BD&consistency=leader"); // U+FFFD sent as its own UTF-8
     assertEquals(page.toString(), 200, page.status);
   }

@@ -111,6 +111,8 @@ public class AvailabilityIT {
     runPhases(() -> {
       phase("d kill -9 the leader: another leads with a higher term, the old one rejoins as a follower",
           this::leaderKilledAnotherLeads);
+      phase("f SIGSTOP the leader: leader reads go to the new one; resumed, the old one answers no stale read",
+          this::leaderPausedReadsMoveOn);
       phase("c rolling restart of all six under W=3 writes", this::rollingRestart);
       // Last: these two restart node0, the first seed node, while node1 and node2 may be down too.
       phase("a kill -9 three followers within a second under w=2 writes, restart them", this::followerCrashBurst);
@@ -168,6 +170,45 @@ public class AvailabilityIT {
 
     assertNoNodeExitedBesides(Set.of());
     convergeAndVerify(next.node());
+  }
+
+  /**
+   * (f) The leader paused (SIGSTOP) past the election timeout. A {@code consistency=leader} read
+   * sent through a follower right after the pause must be answered (by the new leader, once that
+   * follower knows it) with the last acknowledged write, not 503 after the ask timeout. Resumed, the
+   * old leader must not answer from its old state: its lease has lapsed, and a read through it sees
+   * the write the new leader acknowledged meanwhile.
+   */
+  private void leaderPausedReadsMoveOn() throws Exception {
+    LeaderView old = awaitLeader("every node follows one leader", 0);
+    int follower = otherThan(old.node());
+    WriteHistory.Outcome before = history.write(follower, "f-key", "f-before", W);
+    assertTrue("a W=3 write before the pause: " + before, before.acknowledged());
+
+    cluster.pause(old.node());
+    Instant paused = Instant.now();
+    try {
+      NodeClient.Response during = http.get(cluster.uri(follower), "f-key", "leader");
+      mark("leader read through " + Cluster.nodeId(follower) + " answered " + during.status() + " "
+          + secondsSince(paused) + " after the pause");
+      assertEquals("a leader read while the leader is paused must be answered by the next leader: " + during,
+          200, during.status());
+      assertEquals(during.toString(), "f-before", during.body().path("value").asText());
+      LeaderView next = awaitLeader("a node other than " + Cluster.nodeId(old.node()) + " leads in a term above "
+          + old.term(), old.term());
+      WriteHistory.Outcome after = history.write(next.node(), "f-key", "f-after", W);
+      assertTrue("a W=3 write through the new leader " + next + ": " + after, after.acknowledged());
+    } finally {
+      cluster.resume(old.node());
+    }
+    NodeClient.Response resumed = http.get(cluster.uri(old.node()), "f-key", "leader");
+    mark("leader read through the resumed " + Cluster.nodeId(old.node()) + " answered " + resumed.status() + " "
+        + resumed.body().path("value").asText());
+    assertEquals("a leader read through the resumed old leader: " + resumed, 200, resumed.status());
+    assertEquals("the resumed old leader must not answer from its old state: " + resumed, "f-after",
+        resumed.body().path("value").asText());
+    awaitLeader("every node, the resumed one too, follows one leader", old.term());
+    assertNoNodeExitedBesides(Set.of());
   }
 
   /**
