@@ -26,7 +26,6 @@ import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Rejections;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
-import akka.pattern.Patterns;
 import akka.stream.javadsl.Source;
 import akka.util.ByteString;
 import akka.util.ByteStringBuilder;
@@ -614,7 +613,8 @@ public final class KvRoutes extends AllDirectives {
     LeaderActor.ReadLevel level = consistency == ReadConsistency.LEADER
         ? LeaderActor.ReadLevel.LEADER : LeaderActor.ReadLevel.LINEARIZABLE;
     CompletionStage<ReadResult> readIndex = askLeader(replyTo -> new LeaderActor.ReadIndex(level, replyTo),
-            settings.askTimeout().plus(settings.replication().timeout()))
+            level == LeaderActor.ReadLevel.LEADER ? settings.askTimeout()
+                : settings.askTimeout().plus(settings.replication().timeout()))
         .exceptionally(failure -> {
           throw new StateUnavailable("no answer from the leader (no leader elected yet, or it is unreachable)");
         });
@@ -626,44 +626,69 @@ public final class KvRoutes extends AllDirectives {
     }, system.executionContext());
   }
 
-  /** How long one attempt of a read through the leader waits for its answer before it is sent again. */
+  /** How long a read through the leader waits for its answer before it may be sent again. */
   private static final Duration READ_ATTEMPT = Duration.ofSeconds(1);
+  /** How often, after that, a read without an answer looks whether this node follows another leader. */
+  private static final Duration LEADER_CHANGE_CHECK = Duration.ofMillis(200);
   /** The pause before a read is sent again after the node knew no leader to pass it to. */
   private static final Duration NO_LEADER_PAUSE = Duration.ofMillis(100);
 
   /**
-   * A read through the leader (reads change nothing, so sending one again is safe), asked of this
-   * node's LeaderActor, which passes it to the leader it knows. An attempt that has no answer
-   * within {@link #READ_ATTEMPT} (the leader it went to was paused or cut off, and has since been
-   * replaced), or whose node knew no leader (an election, or a deposed leader that has not heard
-   * from the new one), is sent again until {@code within} has passed: the read then goes to the
-   * leader known by then. Before 2026-11-30 such a read waited out the whole timeout and got a 503
-   * saying no leader existed, seconds after a new one had been elected.
+   * A read through the leader, asked of this node's LeaderActor, which passes it to the leader it
+   * knows. Reads change nothing, so one may be sent twice: one without an answer after
+   * {@link #READ_ATTEMPT} is sent again once this node hears from another leader (the one it went
+   * to was paused or cut off, and has been replaced), and one that met a node knowing no leader (an
+   * election, or a deposed leader that has not heard from the new one) is sent again shortly. The
+   * first answer of any attempt is the answer; a leader that lives but cannot confirm its term
+   * answers so itself. Until {@code within} has passed. Before 2026-11-30 such a read waited out
+   * the whole time and got a 503 saying no leader existed, seconds after a new one was elected.
    */
   private CompletionStage<ReadResult> askLeader(Function<ActorRef<ReadResult>, LeaderActor.Command> read,
       Duration within) {
-    return askLeader(read, System.nanoTime() + within.toNanos());
+    long deadlineNanos = System.nanoTime() + within.toNanos();
+    CompletableFuture<ReadResult> answer = new CompletableFuture<>();
+    sendRead(read, deadlineNanos, answer);
+    return answer;
   }
 
-  private CompletionStage<ReadResult> askLeader(Function<ActorRef<ReadResult>, LeaderActor.Command> read,
-      long deadlineNanos) {
-    long left = deadlineNanos - System.nanoTime();
-    Duration attempt = Duration.ofNanos(Math.max(1, Math.min(left, READ_ATTEMPT.toNanos())));
-    return AskPattern.<LeaderActor.Command, ReadResult>ask(leader, read::apply, attempt, system.scheduler())
-        .handle((result, failure) -> Optional.ofNullable(result))
-        .thenCompose(result -> {
-          boolean again = result.isEmpty()
-              || result.get() instanceof ReadResult.Unavailable u && u.noLeaderKnown();
-          long remaining = deadlineNanos - System.nanoTime();
-          if (!again || remaining <= NO_LEADER_PAUSE.toNanos()) {
-            return result.<CompletionStage<ReadResult>>map(CompletableFuture::completedFuture)
-                .orElseGet(() -> CompletableFuture.failedFuture(new TimeoutException(
-                    "no answer from the leader")));
+  private void sendRead(Function<ActorRef<ReadResult>, LeaderActor.Command> read, long deadlineNanos,
+      CompletableFuture<ReadResult> answer) {
+    Optional<String> leaderKnown = leaderKnownHere();
+    Duration left = Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime()));
+    AskPattern.<LeaderActor.Command, ReadResult>ask(leader, read::apply, left, system.scheduler())
+        .whenComplete((result, failure) -> {
+          if (result instanceof ReadResult.Unavailable u && u.noLeaderKnown()
+              && deadlineNanos - System.nanoTime() > NO_LEADER_PAUSE.toNanos()) {
+            later(NO_LEADER_PAUSE, () -> sendRead(read, deadlineNanos, answer));
+          } else if (result != null) {
+            answer.complete(result);
+          } else {
+            answer.completeExceptionally(failure);
           }
-          return result.isEmpty() ? askLeader(read, deadlineNanos)
-              : Patterns.after(NO_LEADER_PAUSE, system.classicSystem().scheduler(),
-                  system.executionContext(), () -> askLeader(read, deadlineNanos));
         });
+    Cancellable check = later(READ_ATTEMPT, () -> sendAgainOnLeaderChange(read, deadlineNanos, answer, leaderKnown));
+    answer.whenComplete((result, failure) -> check.cancel()); // most reads: the check and what it holds go at once
+  }
+
+  private void sendAgainOnLeaderChange(Function<ActorRef<ReadResult>, LeaderActor.Command> read,
+      long deadlineNanos, CompletableFuture<ReadResult> answer, Optional<String> sentTo) {
+    if (answer.isDone() || deadlineNanos - System.nanoTime() <= 0) {
+      return;
+    }
+    if (!leaderKnownHere().equals(sentTo)) {
+      sendRead(read, deadlineNanos, answer);
+    } else {
+      later(LEADER_CHANGE_CHECK, () -> sendAgainOnLeaderChange(read, deadlineNanos, answer, sentTo));
+    }
+  }
+
+  /** The leader and term this node's replica last heard from. */
+  private Optional<String> leaderKnownHere() {
+    return localView.contact().map(c -> c.leader() + "@" + c.term());
+  }
+
+  private Cancellable later(Duration delay, Runnable task) {
+    return system.scheduler().scheduleOnce(delay, task, system.executionContext());
   }
 
   private CompletionStage<ReplicaState> stateAt(long minIndex) {
