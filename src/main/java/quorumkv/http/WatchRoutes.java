@@ -167,10 +167,10 @@ final class WatchRoutes extends AllDirectives {
           return m;
         })
         .watchTermination((m, done) -> {
-          done.whenComplete((d, failure) -> {
+          done.whenCompleteAsync((d, failure) -> { // Akka's stage would start a thread for it (see KvRoutes)
             metrics.watchClosed();
             subscription.cancel().run();
-          });
+          }, system.executionContext());
           return m;
         });
     return respondWithHeader(RawHeader.create(KvRoutes.INDEX_HEADER, Long.toString(subscription.startAfter())),
