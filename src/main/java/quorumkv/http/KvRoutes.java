@@ -657,7 +657,7 @@ public final class KvRoutes extends AllDirectives {
 
   private void sendRead(Function<ActorRef<ReadResult>, LeaderActor.Command> read, long deadlineNanos,
       Promise<ReadResult> answer) {
-    Optional<String> leaderKnown = leaderKnownHere();
+    long leaderKnown = leaderTermKnownHere();
     Duration left = Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime()));
     // On the Scala future behind the ask, run where it completes. Akka's CompletionStages
     // (scala-java8-compat) run every callback, also whenComplete, on ForkJoinPool.commonPool, and on
@@ -681,20 +681,20 @@ public final class KvRoutes extends AllDirectives {
   }
 
   private void sendAgainOnLeaderChange(Function<ActorRef<ReadResult>, LeaderActor.Command> read,
-      long deadlineNanos, Promise<ReadResult> answer, Optional<String> sentTo) {
+      long deadlineNanos, Promise<ReadResult> answer, long sentInTerm) {
     if (answer.isCompleted() || deadlineNanos - System.nanoTime() <= 0) {
       return;
     }
-    if (!leaderKnownHere().equals(sentTo)) {
+    if (leaderTermKnownHere() != sentInTerm) {
       sendRead(read, deadlineNanos, answer);
     } else {
-      later(LEADER_CHANGE_CHECK, () -> sendAgainOnLeaderChange(read, deadlineNanos, answer, sentTo));
+      later(LEADER_CHANGE_CHECK, () -> sendAgainOnLeaderChange(read, deadlineNanos, answer, sentInTerm));
     }
   }
 
-  /** The leader and term this node's replica last heard from. */
-  private Optional<String> leaderKnownHere() {
-    return localView.contact().map(c -> c.leader() + "@" + c.term());
+  /** The term of the leader this node's replica last heard from (terms are unique to their leader); 0: none. */
+  private long leaderTermKnownHere() {
+    return localView.contact().map(ReplicaView.Contact::term).orElse(0L);
   }
 
   private Cancellable later(Duration delay, Runnable task) {
