@@ -24,6 +24,7 @@ public final class LeaderLease {
   private long localSentAt = Long.MIN_VALUE;
   private long validUntil = Long.MIN_VALUE;
   private boolean granted;
+  private long[] sorted = new long[0];
 
   /**
    * {@code leader}: this node (its own replica's answers); {@code followersNeeded}: W;
@@ -66,9 +67,16 @@ public final class LeaderLease {
       if (followersSentAt.size() < followersNeeded) {
         return;
       }
-      long[] sentAt = followersSentAt.values().stream().mapToLong(Long::longValue).toArray();
-      Arrays.sort(sentAt);
-      since = Math.min(since, sentAt[sentAt.length - followersNeeded]);
+      // Once per answer, so no stream: the follower times copied into an array kept between calls.
+      if (sorted.length != followersSentAt.size()) {
+        sorted = new long[followersSentAt.size()];
+      }
+      int i = 0;
+      for (long t : followersSentAt.values()) {
+        sorted[i++] = t;
+      }
+      Arrays.sort(sorted);
+      since = Math.min(since, sorted[sorted.length - followersNeeded]);
     }
     if (since == Long.MIN_VALUE) {
       return;
