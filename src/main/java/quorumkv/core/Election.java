@@ -38,6 +38,9 @@ public final class Election {
   /** Ask every replica (this node's own included) whether it would promise {@code term}. */
   public record AskPreVotes(long term) implements Action {}
 
+  /** Ask these replicas again, in the same round, whether they would promise {@code term}. */
+  public record AskPreVotesAgain(long term, Set<String> replicas) implements Action {}
+
   /** Ask every replica for a durable promise of {@code term}; answers go to {@link #promised}. */
   public record StartCampaign(long term) implements Action {}
 
@@ -45,6 +48,15 @@ public final class Election {
   public record StepDown(long newerTerm) implements Action {}
 
   private static final Nothing NOTHING = new Nothing();
+
+  /**
+   * How often, in ticks, a pre-candidate asks again the replicas that refused for a reason that
+   * passes (they heard a leader within the minimum election timeout, or their node had not joined
+   * long enough: {@link LeaderContact}) rather than waiting for its next round. On a new cluster a
+   * replica whose node had not yet seen itself join refused the first candidate that found it, and
+   * the round then waited out its whole timeout (up to 2 s) for an answer that was yes 0.3 s later.
+   */
+  static final int ASK_AGAIN_EVERY_TICKS = 4;
 
   private final String node;
   private final int nodeIndex;
@@ -63,6 +75,8 @@ public final class Election {
   private int timeoutTicks;
   private long proposedTerm;
   private final Set<String> preVotes = new HashSet<>();
+  /** Replicas that refused this round's pre-vote, though not for a newer promise: asked again. */
+  private final Set<String> refusedForNow = new HashSet<>();
   private Campaign campaign;
 
   public Election(String node, int nodeIndex, int clusterSize, int promisesNeeded, Timing timing,
@@ -84,6 +98,11 @@ public final class Election {
       case FOLLOWER, PRE_CANDIDATE, CANDIDATE -> {
         if (++ticks >= timeoutTicks) {
           return askPreVotes();
+        }
+        if (role == Role.PRE_CANDIDATE && ticks % ASK_AGAIN_EVERY_TICKS == 0 && !refusedForNow.isEmpty()) {
+          Set<String> again = Set.copyOf(refusedForNow);
+          refusedForNow.clear();
+          return new AskPreVotesAgain(proposedTerm, again);
         }
         return NOTHING;
       }
@@ -140,6 +159,7 @@ public final class Election {
       timeoutTicks = drawTimeout();
       campaign = null;
       preVotes.clear();
+      refusedForNow.clear();
     }
   }
 
@@ -165,6 +185,7 @@ public final class Election {
         timeoutTicks = drawTimeout();
         campaign = null;
         preVotes.clear();
+        refusedForNow.clear();
       }
       default -> { }
     }
@@ -174,9 +195,16 @@ public final class Election {
   /** A replica's answer to {@link AskPreVotes}. */
   public Action preVoteAnswered(String replica, long forTerm, boolean granted, long promisedTerm) {
     Action seen = observeTerm(promisedTerm);
-    if (role != Role.PRE_CANDIDATE || forTerm != proposedTerm || !granted) {
+    if (role != Role.PRE_CANDIDATE || forTerm != proposedTerm) {
       return seen;
     }
+    if (!granted) {
+      if (promisedTerm < proposedTerm && !preVotes.contains(replica)) {
+        refusedForNow.add(replica);
+      }
+      return seen;
+    }
+    refusedForNow.remove(replica);
     preVotes.add(replica);
     if (preVotes.size() < promisesNeeded) {
       return NOTHING;
@@ -221,6 +249,7 @@ public final class Election {
     timeoutTicks = drawTimeout();
     campaign = null;
     preVotes.clear();
+    refusedForNow.clear();
     proposedTerm = Terms.next(term, nodeIndex, clusterSize);
     return new AskPreVotes(proposedTerm);
   }

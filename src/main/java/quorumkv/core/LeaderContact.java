@@ -14,9 +14,19 @@ public final class LeaderContact {
   private String leader;
   private long atNanos;
   private long contacts;
+  private boolean noLeaderInEarlierLives;
 
   public LeaderContact(long minElectionTimeoutNanos) {
     this.minElectionTimeoutNanos = minElectionTimeoutNanos;
+  }
+
+  /**
+   * The replica has recovered: {@code promisedTerm} is the highest term it promised or accepted
+   * in all its earlier lives. 0 means it never answered a leader (a replica writes a term to disk
+   * before it answers the first message of that term's leader, and before it promises it).
+   */
+  public void recovered(long promisedTerm) {
+    noLeaderInEarlierLives = promisedTerm == 0;
   }
 
   /** A message from the leader of {@code term} arrived and was not refused. */
@@ -51,10 +61,16 @@ public final class LeaderContact {
    * A replica that has not been able to hear a leader for a minimum election timeout yet (its
    * node has not joined, or has just joined: {@code joinedAtNanos} 0 or recent) has no reason to
    * think there is none, and helps nobody campaign. Otherwise nodes restarted together could elect
-   * one of them while the leader lives (N − W of them are an election quorum).
+   * one of them while the leader lives (N − W of them are an election quorum), and a leader's lease
+   * could count on answers they gave before they restarted and forgot that leader.
+   *
+   * <p>Except a replica that answered no leader before this life ({@link #recovered} with term 0:
+   * a new cluster's): it is part of no leader's lease but through contacts this object remembers,
+   * so it need not wait, and a new cluster's first election can follow its nodes' joining at
+   * once rather than a timeout later. It has still to have joined (nobody could reach it before).
    */
   private boolean settled(long nowNanos, long joinedAtNanos) {
-    return joinedAtNanos != 0 && nowNanos - joinedAtNanos >= minElectionTimeoutNanos;
+    return joinedAtNanos != 0 && (noLeaderInEarlierLives || nowNanos - joinedAtNanos >= minElectionTimeoutNanos);
   }
 
   public boolean recent(long nowNanos) {

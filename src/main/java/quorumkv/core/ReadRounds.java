@@ -83,6 +83,20 @@ public final class ReadRounds<R> {
     outbox.fail(failed, got, confirmationsNeeded);
   }
 
+  /**
+   * This node no longer leads: every read waiting here, in a round or for one, is handed back (to
+   * be answered so that it can go to the next leader) and nothing is left to serve or fail.
+   */
+  public List<PendingRead<R>> abandon() {
+    List<PendingRead<R>> all = new ArrayList<>(inRound);
+    all.addAll(waiting);
+    inFlight = false;
+    confirmations.clear();
+    inRound = new ArrayList<>();
+    waiting = new ArrayList<>();
+    return all;
+  }
+
   private void startRound() {
     round++;
     inFlight = true;

@@ -678,6 +678,7 @@ public final class FollowerActor
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), s -> {
           recovered = true;
+          leaderContact.recovered(s.promisedTerm());
           if (watchHistory != null) {
             watchHistory.recovered(s.appliedIndex());
           }

@@ -378,6 +378,16 @@ public final class LeaderActor {
           r.link().send(r.ref(), preVote);
         }
       }
+    } else if (action instanceof Election.AskPreVotesAgain again) {
+      FollowerActor.PreVote preVote = new FollowerActor.PreVote(again.term(), node, preVoteAdapter);
+      for (String replicaNode : again.replicas()) {
+        Replica r = replicas.get(replicaNode);
+        if (replicaNode.equals(node)) {
+          localReplica.tell(preVote);
+        } else if (r != null) {
+          r.link().send(r.ref(), preVote);
+        }
+      }
     } else if (action instanceof Election.StartCampaign start) {
       startCampaign(start.term());
     } else if (action instanceof Election.StepDown down) {
@@ -385,9 +395,20 @@ public final class LeaderActor {
     }
   }
 
+  /**
+   * The exception that makes this leader step down. Reads waiting for a round are answered first:
+   * the restart would drop them, and their clients would wait out their whole timeout (seen in
+   * AvailabilityIT: a leader read through a leader resumed from SIGSTOP, whose node had already
+   * heard from the new leader, got a 503 after 5 s). Answered as "no leader known", they are sent
+   * again, to whichever leader this node hears from next (KvRoutes).
+   */
   private Deposed deposed(String why) {
     String message = "leader of term " + term + " on " + node + " deposed: " + why;
     context.getLog().info("{}; restarting as a follower", message);
+    if (readRounds != null) {
+      ReadResult.Unavailable unavailable = new ReadResult.Unavailable(message, true);
+      readRounds.abandon().forEach(r -> r.read().replyTo().tell(unavailable));
+    }
     return new Deposed(message);
   }
 

@@ -248,6 +248,65 @@ public class ElectionSimulationTest {
     assertTrue(e.preVoteAnswered("node3", term, false, term + 5) instanceof Election.StepDown);
   }
 
+  @Test
+  public void aPreCandidateAsksAgainWithinItsRoundTheReplicasThatRefusedForNow() {
+    // A long round (20..20 ticks) so that the asking again is not a new round.
+    Election e = new Election("node0", 0, N, 3, new Election.Timing(20, 20), new Random(1));
+    long term = untilPreVotesAsked(e);
+    e.preVoteAnswered("node0", term, true, 0);
+    e.preVoteAnswered("node1", term, false, 0); // not joined long enough, or heard a leader: for now
+    Election.Action a = null;
+    int ticks = 0;
+    while (!(a instanceof Election.AskPreVotesAgain)) {
+      a = e.tick();
+      ticks++;
+      assertTrue("no asking again within " + ticks + " ticks", ticks <= Election.ASK_AGAIN_EVERY_TICKS);
+    }
+    assertEquals(Election.Role.PRE_CANDIDATE, e.role());
+    assertEquals(term, ((Election.AskPreVotesAgain) a).term());
+    assertEquals(Set.of("node1"), ((Election.AskPreVotesAgain) a).replicas());
+    e.preVoteAnswered("node1", term, true, 0);
+    assertTrue(e.preVoteAnswered("node3", term, true, 0) instanceof Election.StartCampaign);
+
+    // A refusal for a newer promise ends the round instead: nobody is asked again.
+    Election lost = new Election("node0", 0, N, 3, new Election.Timing(20, 20), new Random(1));
+    long lostTerm = untilPreVotesAsked(lost);
+    lost.preVoteAnswered("node2", lostTerm, false, lostTerm + 1);
+    assertEquals(Election.Role.FOLLOWER, lost.role());
+    for (int i = 0; i < 19; i++) {
+      assertTrue(lost.tick() instanceof Election.Nothing);
+    }
+  }
+
+  @Test
+  public void aNewClusterWhoseNodesJoinOneByOneElectsItsLeaderSoonAfterTheThirdJoins() {
+    // The replicas of a new cluster never answered a leader: they need not wait a minimum election
+    // timeout after joining before they help a candidate (LeaderContact), and a candidate asks
+    // again within its round those that refused for now. So the leader can come within a few
+    // message delays of the third node's knowing it joined, where waiting would take a minimum
+    // election timeout. Two candidates can still split the first round now and then.
+    int soon = 0;
+    int seeds = 20;
+    for (long seed = 1; seed <= seeds; seed++) {
+      SimulatedCluster c = new SimulatedCluster(N, 3, seed);
+      c.unjoinAllButFirst(); // node0 formed the cluster; the others join later, in turn
+      c.run(c.maxTimeoutTicks);
+      c.join(1);
+      c.run(c.maxTimeoutTicks);
+      c.join(2);
+      int bound = SimulatedCluster.LEARNS_JOINED_AFTER_TICKS + c.minTimeoutTicks / 2;
+      c.run(bound);
+      if (c.currentLeader() != null) {
+        soon++;
+      }
+      c.run(3L * c.maxTimeoutTicks);
+      assertNotNull("seed " + seed + ": no leader three maximum election timeouts after the third node joined",
+          c.currentLeader());
+    }
+    assertTrue(soon + " of " + seeds + " runs had a leader within half a minimum election timeout of the third "
+        + "node's joining", soon >= seeds * 3 / 4);
+  }
+
   /** Ticks {@code e} until its election timeout makes it ask for pre-votes; the term it asks for. */
   private static long untilPreVotesAsked(Election e) {
     Election.Action a = e.tick();

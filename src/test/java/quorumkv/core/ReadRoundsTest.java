@@ -28,6 +28,21 @@ public class ReadRoundsTest {
   };
 
   @Test
+  public void aLeaderThatStepsDownHandsBackEveryWaitingReadAndServesNoneOfThemLater() {
+    ReadRounds<String> rounds = new ReadRounds<>(2, outbox);
+    rounds.read("a", 10);
+    rounds.read("b", 11);
+    List<String> handedBack = new ArrayList<>();
+    rounds.abandon().forEach(r -> handedBack.add(r.read() + "@" + r.readIndex()));
+    assertEquals(List.of("a@10", "b@11"), handedBack);
+    rounds.confirmed("node1", 1);
+    rounds.confirmed("node2", 1);
+    rounds.timedOut(1);
+    assertEquals("nothing served or failed after abandoning", List.of("ask 1"), events);
+    assertEquals(List.of(), rounds.abandon());
+  }
+
+  @Test
   public void readsArrivingDuringARoundWaitForTheNextOneAndKeepTheirReadIndex() {
     ReadRounds<String> rounds = new ReadRounds<>(2, outbox);
     rounds.read("a", 10);

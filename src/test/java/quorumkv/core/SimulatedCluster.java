@@ -66,6 +66,10 @@ final class SimulatedCluster {
     long contactsSeen;
     /** When this incarnation could first hear a leader (the simulation starts "long ago"). */
     long joinedAtNanos = -minTimeoutTicks * TICK_NANOS;
+    /** A member of the cluster in the others' view: they can reach it. */
+    boolean joined = true;
+    /** The tick at which it learns it has joined (gossip): its election timeout runs from then. */
+    long learnsJoinedAt = -1;
     // leader (in memory)
     long leaderTerm;
     List<Entry> leaderLog;
@@ -77,6 +81,7 @@ final class SimulatedCluster {
       this.index = index;
       this.name = "node" + index;
       this.election = newElection();
+      contact.recovered(0);
     }
 
     Election newElection() {
@@ -157,9 +162,41 @@ final class SimulatedCluster {
     node.up = true;
     node.election = node.newElection();
     node.contact = new LeaderContact(minTimeoutTicks * TICK_NANOS);
+    node.contact.recovered(node.promisedTerm);
     node.contactsSeen = 0;
     node.joinedAtNanos = now * TICK_NANOS;
   }
+
+  /** A new cluster that node0 has formed alone: the others have not joined yet (see {@link #join}). */
+  void unjoinAllButFirst() {
+    for (Node node : nodes) {
+      if (node.index != 0) {
+        node.joined = false;
+        node.joinedAtNanos = 0;
+      }
+    }
+    Node first = nodes.get(0);
+    first.joinedAtNanos = 0;
+    first.learnsJoinedAt = now + 1;
+  }
+
+  /**
+   * {@code i} joins: the others can reach it at once (a campaign in progress asks it, as LeaderActor
+   * does when the receptionist lists a new replica), and it learns it is a member a few ticks later.
+   */
+  void join(int i) {
+    Node node = nodes.get(i);
+    node.joined = true;
+    node.learnsJoinedAt = now + LEARNS_JOINED_AFTER_TICKS;
+    for (Node other : nodes) {
+      if (other.index != i && other.up && other.election.role() == Election.Role.PRE_CANDIDATE) {
+        send(other.index, i, new PreVote(other.index, other.election.proposedTerm()));
+      }
+    }
+  }
+
+  /** Between a node's joining in the others' view and in its own (a gossip round). */
+  static final int LEARNS_JOINED_AFTER_TICKS = 3;
 
   void pause(int i) {
     nodes.get(i).paused = true;
@@ -200,7 +237,7 @@ final class SimulatedCluster {
   }
 
   private boolean connected(int a, int b) {
-    return a == b || (!cutLinks.contains(Set.of(a, b)) && (group.isEmpty() || group.get(a).equals(group.get(b))));
+    return a == b || nodes.get(a).joined && nodes.get(b).joined && (!cutLinks.contains(Set.of(a, b)) && (group.isEmpty() || group.get(a).equals(group.get(b))));
   }
 
   // --- running ---
@@ -281,6 +318,13 @@ final class SimulatedCluster {
   }
 
   private void tick(Node node) {
+    if (node.learnsJoinedAt >= 0 && now >= node.learnsJoinedAt) {
+      node.learnsJoinedAt = -1;
+      node.joinedAtNanos = now * TICK_NANOS;
+    }
+    if (!node.joined || node.joinedAtNanos == 0) {
+      node.election.notReachableYet(); // as LeaderActor does until its node knows it is a member
+    }
     if (node.contact.contacts() != node.contactsSeen) {
       node.contactsSeen = node.contact.contacts();
       act(node, node.election.heardFromLeader(node.contact.term(), node.contact.leader()));
@@ -295,6 +339,10 @@ final class SimulatedCluster {
   private void act(Node node, Election.Action action) {
     if (action instanceof Election.AskPreVotes ask) {
       broadcast(node, new PreVote(node.index, ask.term()));
+    } else if (action instanceof Election.AskPreVotesAgain again) {
+      for (String replica : again.replicas()) {
+        send(node.index, Integer.parseInt(replica.substring("node".length())), new PreVote(node.index, again.term()));
+      }
     } else if (action instanceof Election.StartCampaign start) {
       node.promises.clear();
       broadcast(node, new Prepare(node.index, start.term()));
