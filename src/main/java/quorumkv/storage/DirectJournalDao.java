@@ -1,5 +1,6 @@
 package quorumkv.storage;
 
+import akka.actor.typed.javadsl.Adapter;
 import akka.persistence.jdbc.config.EventJournalTableColumnNames;
 import akka.persistence.jdbc.config.EventJournalTableConfiguration;
 import akka.persistence.jdbc.config.JournalConfig;
@@ -14,6 +15,7 @@ import java.sql.Types;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import quorumkv.metrics.Metrics;
 import scala.Option;
 import scala.Tuple2;
 import scala.collection.immutable.Seq;
@@ -54,6 +56,7 @@ import slick.jdbc.SimpleJdbcAction;
  */
 public final class DirectJournalDao extends DefaultJournalDao {
   private final String insertSql;
+  private final Metrics metrics;
   /** The physical connection {@link #insert} was prepared on, and the statement; Slick's thread only. */
   private Connection preparedOn;
   private PreparedStatement insert;
@@ -62,6 +65,7 @@ public final class DirectJournalDao extends DefaultJournalDao {
       Serialization serialization, ExecutionContext ec, Materializer mat) {
     super(db, profile, journalConfig, serialization, ec, mat);
     this.insertSql = insertSql(journalConfig.eventJournalTableConfiguration());
+    this.metrics = Metrics.get(Adapter.toTyped(serialization.system()));
   }
 
   private static String insertSql(EventJournalTableConfiguration table) {
@@ -84,7 +88,9 @@ public final class DirectJournalDao extends DefaultJournalDao {
     plain.sort(Comparator.comparingLong(JournalAkkaSerializationRow::sequenceNumber));
     SimpleJdbcAction<BoxedUnit> write = SimpleJdbcAction.apply(context -> {
       try {
+        long started = System.nanoTime();
         insert(context.connection(), plain);
+        metrics.journalInserted(System.nanoTime() - started);
       } catch (SQLException e) {
         throw new IllegalStateException("journal write failed: " + e.getMessage(), e);
       }

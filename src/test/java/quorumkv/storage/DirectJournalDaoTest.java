@@ -1,6 +1,7 @@
 package quorumkv.storage;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.TestKitJunitResource;
 import akka.actor.testkit.typed.javadsl.TestProbe;
@@ -26,6 +27,7 @@ import org.junit.ClassRule;
 import org.junit.Test;
 import quorumkv.CborSerializable;
 import quorumkv.TestConfig;
+import quorumkv.metrics.Metrics;
 
 /**
  * The journal's writes through {@link DirectJournalDao} on a real SQLite file: one event per write
@@ -120,13 +122,24 @@ public class DirectJournalDaoTest {
     assertEquals(LongStream.rangeClosed(1, n).boxed().toList(), sequenceNumbers(id));
   }
 
+  /** The count of {@code quorumkv_journal_insert_seconds} in this system's metrics. */
+  private static long journalInserts() {
+    return Metrics.get(testKit.system()).scrape().lines()
+        .filter(l -> l.startsWith("quorumkv_journal_insert_seconds_count"))
+        .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .sum();
+  }
+
   @Test
   public void oneEventPerWriteIsReadBackInOrder() throws SQLException {
     List<String> texts = IntStream.range(0, 50).mapToObj(i -> "e" + i).toList();
     ActorRef<Append> log = testKit.spawn(new Log("single"));
+    long insertsBefore = journalInserts();
     for (int i = 0; i < texts.size(); i++) {
       assertEquals(texts.subList(0, i + 1), append(log, List.of(texts.get(i))));
     }
+    // each write was timed as SQLite's part of it (other tests of this class may write meanwhile)
+    assertTrue("journal inserts timed: " + (journalInserts() - insertsBefore), journalInserts() - insertsBefore >= 50);
     testKit.stop(log);
     assertEquals(texts, recovered("single"));
     assertRows("single", 50);
