@@ -91,14 +91,6 @@ public class AvailabilityIT {
   private boolean firstSeedsCrashedTogether;
   private WriteHistory history;
 
-  /** The leader every live node agrees on, and its term. */
-  private record LeaderView(int node, long term) {
-    @Override
-    public String toString() {
-      return Cluster.nodeId(node) + " (term " + term + ")";
-    }
-  }
-
   @After
   public void tearDown() {
     if (cluster != null) {
@@ -133,7 +125,7 @@ public class AvailabilityIT {
 
   /** (d) The leader killed: another is elected with a higher term; the old one rejoins as a follower. */
   private void leaderKilledAnotherLeads() throws Exception {
-    LeaderView old = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader old = awaitLeader("every node follows one leader", 0);
     List<WriteHistory.Outcome> before = writeEach(IntStream.range(0, 10).map(i -> old.node()).toArray(), "d-before-", W);
     assertAllAcknowledged("W=3 writes through the leader " + old + " with all six up", before);
     long lastVersionBefore = lastVersion(before);
@@ -143,7 +135,7 @@ public class AvailabilityIT {
     Instant killed = Instant.now();
     mark("leader " + Cluster.nodeId(old.node()) + " killed");
 
-    LeaderView next = awaitLeader("a node other than " + Cluster.nodeId(old.node())
+    Cluster.Leader next = awaitLeader("a node other than " + Cluster.nodeId(old.node())
         + " leads in a term above " + old.term() + " and every live node follows it", old.term());
     mark("new leader " + next + " " + secondsSince(killed) + " after the kill");
     assertNotEquals("the killed node cannot lead", old.node(), next.node());
@@ -165,7 +157,7 @@ public class AvailabilityIT {
     mark(Cluster.nodeId(old.node()) + " restarted and ready");
     JsonNode rejoined = awaitStatus(old.node(), "follows " + Cluster.nodeId(next.node()),
         s -> "follower".equals(s.path("role").asText()) && Cluster.nodeId(next.node()).equals(s.path("leader").asText()));
-    LeaderView still = awaitLeader("every node, the restarted one too, follows one leader", 0);
+    Cluster.Leader still = awaitLeader("every node, the restarted one too, follows one leader", 0);
     assertEquals("a healthy leader is not deposed by a node that returns (pre-vote, leader stickiness)", next, still);
     mark(Cluster.nodeId(old.node()) + " rejoined as a follower of " + still + " in term "
         + rejoined.path("term").asLong());
@@ -182,7 +174,7 @@ public class AvailabilityIT {
    * the write the new leader acknowledged meanwhile.
    */
   private void leaderPausedReadsMoveOn() throws Exception {
-    LeaderView old = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader old = awaitLeader("every node follows one leader", 0);
     int follower = otherThan(old.node());
     WriteHistory.Outcome before = history.write(follower, "f-key", "f-before", W);
     assertTrue("a W=3 write before the pause: " + before, before.acknowledged());
@@ -227,7 +219,7 @@ public class AvailabilityIT {
             + "the next leader: " + r, r != null && r.status() == 200);
         assertEquals(r.toString(), "f-before", r.body().path("value").asText());
       }
-      LeaderView next = awaitLeader("a node other than " + Cluster.nodeId(old.node()) + " leads in a term above "
+      Cluster.Leader next = awaitLeader("a node other than " + Cluster.nodeId(old.node()) + " leads in a term above "
           + old.term(), old.term());
       WriteHistory.Outcome after = history.write(next.node(), "f-key", "f-after", W);
       assertTrue("a W=3 write through the new leader " + next + ": " + after, after.acknowledged());
@@ -249,7 +241,7 @@ public class AvailabilityIT {
    * and the other two a few seconds later, while one client writes {@code ?w=2} to the leader.
    */
   private void followerCrashBurst() throws Exception {
-    LeaderView leader = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader leader = awaitLeader("every node follows one leader", 0);
     List<Integer> followers = IntStream.range(0, Cluster.NODES).filter(n -> n != leader.node()).boxed().toList();
     List<Integer> crashed = followers.subList(0, 3);
     firstSeedsCrashedTogether = crashed.equals(FIRST_SEEDS);
@@ -306,7 +298,7 @@ public class AvailabilityIT {
           (long) e.getValue(), cluster.pid(e.getKey()));
     }
     awaitOneCluster();
-    LeaderView after = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader after = awaitLeader("every node follows one leader", 0);
     assertEquals("three followers crashing and returning do not depose a leader that keeps two", leader, after);
     convergeAndVerify(leader.node());
   }
@@ -322,7 +314,7 @@ public class AvailabilityIT {
       mark("skipped: (a) already crashed exactly " + nodeIds(FIRST_SEEDS) + " and restarted node0 first");
       return;
     }
-    LeaderView before = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader before = awaitLeader("every node follows one leader", 0);
     List<Integer> seeds = FIRST_SEEDS;
     Instant killed = Instant.now();
     for (int n : seeds) {
@@ -357,7 +349,7 @@ public class AvailabilityIT {
     assertNoNodeExitedBesides(Set.of());
     mark("all six ready");
     awaitOneCluster();
-    LeaderView after = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader after = awaitLeader("every node follows one leader", 0);
     mark("leader " + after);
     convergeAndVerify(after.node());
   }
@@ -370,7 +362,7 @@ public class AvailabilityIT {
       int n = i % Cluster.NODES;
       return n == restarting.get() ? (n + 1) % Cluster.NODES : n;
     };
-    LeaderView leaderBefore = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader leaderBefore = awaitLeader("every node follows one leader", 0);
     List<WriteHistory.Outcome> outcomes;
     try (LoadWriter writer = new LoadWriter("c", target, W)) {
       writer.awaitAcks(10);
@@ -399,14 +391,14 @@ public class AvailabilityIT {
     assertVersionsIncrease("sequential W=3 writes across six restarts (a W=3 write is committed, so a "
         + "new leader's log continues after it)", acked, 0);
     mark(acked.size() + " of " + outcomes.size() + " W=3 writes acknowledged, versions increasing");
-    LeaderView leader = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader leader = awaitLeader("every node follows one leader", 0);
     mark("leader " + leaderBefore + " before, " + leader + " after the rolling restart");
     convergeAndVerify(leader.node());
   }
 
   /** (b) With WRITE_QUORUM=1 the leader keeps serving w=1 with one follower left, and refuses w=2. */
   private void fourFollowersDownWithWriteQuorumOne() throws Exception {
-    LeaderView leader = awaitLeader("every node follows one leader", 0);
+    Cluster.Leader leader = awaitLeader("every node follows one leader", 0);
     JsonNode status = cluster.status(leader.node()).orElseThrow();
     assertEquals("writeQuorum on /status: " + status, 1, status.path("writeQuorum").asInt());
     int survivor = otherThan(leader.node());
@@ -457,7 +449,7 @@ public class AvailabilityIT {
     mark(ones.size() + " w=1 writes acknowledged over " + secondsSince(killed) + " since the kills; w=2 still refused: "
         + two.response());
 
-    LeaderView after = awaitLeader("the leader and its one follower agree on the leader", 0);
+    Cluster.Leader after = awaitLeader("the leader and its one follower agree on the leader", 0);
     assertEquals("the leader does not change while it keeps its W=1 follower", leader, after);
     assertNoNodeExitedBesides(Set.copyOf(crashed));
     assertEquals("the leader is the same process", leaderPid, cluster.pid(leader.node()));
@@ -499,40 +491,8 @@ public class AvailabilityIT {
    * Waits until exactly one live node says {@code role=leader} in a term above {@code aboveTerm},
    * and every other live node answers /status naming it as its leader.
    */
-  private LeaderView awaitLeader(String what, long aboveTerm) {
-    LeaderView[] found = new LeaderView[1];
-    StringBuilder seen = new StringBuilder();
-    Await.until(what, ELECTION, () -> {
-      seen.setLength(0);
-      found[0] = null;
-      List<Integer> leaders = new ArrayList<>();
-      Map<Integer, JsonNode> statuses = new LinkedHashMap<>();
-      for (int n = 0; n < Cluster.NODES; n++) {
-        if (!cluster.isLive(n)) {
-          continue;
-        }
-        Optional<JsonNode> s = cluster.status(n);
-        seen.append(Cluster.nodeId(n)).append('=').append(s.map(j -> j.path("role").asText() + "/"
-            + j.path("leader").asText() + "/term " + j.path("term").asText()).orElse("no status")).append(' ');
-        if (s.isEmpty()) {
-          return false;
-        }
-        statuses.put(n, s.get());
-        if ("leader".equals(s.get().path("role").asText()) && s.get().path("term").asLong() > aboveTerm) {
-          leaders.add(n);
-        }
-      }
-      if (leaders.size() != 1) {
-        return false;
-      }
-      String leaderId = Cluster.nodeId(leaders.get(0));
-      boolean agreed = statuses.values().stream().allMatch(s -> leaderId.equals(s.path("leader").asText()));
-      if (agreed) {
-        found[0] = new LeaderView(leaders.get(0), statuses.get(leaders.get(0)).path("term").asLong());
-      }
-      return agreed;
-    }, seen::toString);
-    return found[0];
+  private Cluster.Leader awaitLeader(String what, long aboveTerm) {
+    return cluster.awaitLeader(what, aboveTerm, ELECTION);
   }
 
   /**

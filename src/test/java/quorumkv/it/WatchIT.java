@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -66,17 +65,13 @@ public class WatchIT {
     }
   }
 
-  private Optional<String> leader(int via) {
-    return client.status(cluster.uri(via)).map(s -> s.path("leader").asText(null));
-  }
-
   @Test
   public void aWatchOnAFollowerGetsEveryAcknowledgedChangeOnceThroughALeaderFailover() throws Exception {
     cluster = Cluster.onLoopback(Cluster.jarFromSystemProperty(), Map.of());
     try {
       cluster.startAll();
       cluster.awaitAllReady(ALL_READY);
-      int leader = Cluster.nodeIndex(leader(0).orElseThrow());
+      int leader = cluster.awaitLeader("every node follows one leader", 0, ALL_READY).node();
       int watched = (leader + 1) % Cluster.NODES;
       int writeVia = (leader + 2) % Cluster.NODES;
 

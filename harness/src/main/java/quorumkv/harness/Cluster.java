@@ -433,6 +433,56 @@ public final class Cluster<P extends Placement> implements AutoCloseable {
     });
   }
 
+  /** A leader as the live nodes' /status name it: its index and its term. */
+  public record Leader(int node, long term) {
+    @Override
+    public String toString() {
+      return nodeId(node) + " (term " + term + ")";
+    }
+  }
+
+  /**
+   * Waits until exactly one live node reports itself leader in a term above {@code aboveTerm} and
+   * every live node's /status names it as the leader. Being ready is not enough to know the leader
+   * from one node's answer: a new cluster's first leader can be deposed by a candidate of a higher
+   * term just after every node reported ready, and for a moment no node names one.
+   */
+  public Leader awaitLeader(String what, long aboveTerm, Duration timeout) {
+    Leader[] found = new Leader[1];
+    StringBuilder seen = new StringBuilder();
+    Await.until(what, timeout, () -> {
+      seen.setLength(0);
+      found[0] = null;
+      List<Integer> leaders = new ArrayList<>();
+      Map<Integer, JsonNode> statuses = new LinkedHashMap<>();
+      for (int n = 0; n < NODES; n++) {
+        if (!isLive(n)) {
+          continue;
+        }
+        Optional<JsonNode> s = status(n);
+        seen.append(nodeId(n)).append('=').append(s.map(j -> j.path("role").asText() + "/"
+            + j.path("leader").asText() + "/term " + j.path("term").asText()).orElse("no status")).append(' ');
+        if (s.isEmpty()) {
+          return false;
+        }
+        statuses.put(n, s.get());
+        if ("leader".equals(s.get().path("role").asText()) && s.get().path("term").asLong() > aboveTerm) {
+          leaders.add(n);
+        }
+      }
+      if (leaders.size() != 1) {
+        return false;
+      }
+      String leaderId = nodeId(leaders.get(0));
+      boolean agreed = statuses.values().stream().allMatch(s -> leaderId.equals(s.path("leader").asText()));
+      if (agreed) {
+        found[0] = new Leader(leaders.get(0), statuses.get(leaders.get(0)).path("term").asLong());
+      }
+      return agreed;
+    }, seen::toString);
+    return found[0];
+  }
+
   /**
    * Waits until every node in {@code nodes} reports the same lastIndex and digest on /status as
    * {@code reference} does, and returns that reference status.
