@@ -174,11 +174,13 @@ public final class Election {
         return new StepDown(seen);
       }
       case PRE_CANDIDATE, CANDIDATE, ADOPTING -> {
-        if (role == Role.PRE_CANDIDATE && seen < proposedTerm) {
-          return NOTHING; // the term this round asks for is still newer
-        }
-        // A newer term than this round's exists: the round is lost. Follow, and campaign again
-        // (above it) only after another election timeout without a leader.
+        // A newer term than this node knew exists: a rival is campaigning in it (or has won it).
+        // A candidate's round is lost; a pre-candidate gives its round up too, even when the term it
+        // asks for is higher still (terms are spaced by node, so a rival's next term can be lower
+        // than ours): pressing on would depose that rival just after it won, as when a new
+        // cluster's first leader was deposed half a second after every node was ready (etcd's
+        // pre-candidate also follows any newer term). Follow, and campaign again (above it) only
+        // after another election timeout without a leader.
         role = Role.FOLLOWER;
         leader = null;
         ticks = 0;

@@ -55,6 +55,62 @@ public class ElectionSimulationTest {
   }
 
   @Test
+  public void aPreCandidateGivesUpItsRoundWhenARivalCampaignsInATermNewerThanItKnew() {
+    Election e = new Election("node5", 5, N, 3, new Election.Timing(2, 4), new Random(1));
+    long proposed = untilPreVotesAsked(e);
+    long rivals = proposed - 1; // terms are spaced by node: a rival's next term can be below ours
+    assertTrue(rivals > e.term());
+    e.observeTerm(rivals); // e.g. this node's own replica promised it to the rival
+    assertEquals(Election.Role.FOLLOWER, e.role());
+    // pre-votes for the abandoned round no longer start a campaign
+    for (String n : new String[] {"node5", "node2", "node3"}) {
+      assertTrue(e.preVoteAnswered(n, proposed, true, rivals) instanceof Election.Nothing);
+    }
+    assertEquals(Election.Role.FOLLOWER, e.role());
+  }
+
+  @Test
+  public void aNewClustersFirstLeaderIsSeldomDeposedByARivalCampaign() {
+    // Before a pre-candidate gave up its round on seeing a rival's newer (but lower than its own
+    // proposal) term, 63 of these 200 new clusters elected a second leader right after the first
+    // (54 when the nodes joined one by one), as `./kv up` saw in about half of its new starts and
+    // WatchIT once in a fresh-clone verify; with it, 40 and 30.
+    int seeds = 200;
+    int atOnce = 0;
+    int oneByOne = 0;
+    for (long seed = 1; seed <= seeds; seed++) {
+      SimulatedCluster c = new SimulatedCluster(N, 3, seed);
+      c.unjoinAllButFirst();
+      c.run(3);
+      for (int i = 1; i < N; i++) {
+        c.join(i);
+      }
+      c.run(6L * c.maxTimeoutTicks);
+      assertNotNull("seed " + seed + ": a leader", c.currentLeader());
+      assertTrue("seed " + seed + ": " + c.violations, c.violations.isEmpty());
+      atOnce += c.elections.size() > 1 ? 1 : 0;
+
+      SimulatedCluster d = new SimulatedCluster(N, 3, seed);
+      d.unjoinAllButFirst();
+      d.run(d.maxTimeoutTicks);
+      d.join(1);
+      d.run(d.maxTimeoutTicks);
+      d.join(2);
+      d.run(2);
+      for (int i = 3; i < N; i++) {
+        d.join(i);
+      }
+      d.run(6L * d.maxTimeoutTicks);
+      assertNotNull("seed " + seed + ": a leader", d.currentLeader());
+      oneByOne += d.elections.size() > 1 ? 1 : 0;
+    }
+    assertTrue(atOnce + " of " + seeds + " new clusters (all joining at once) elected more than once",
+        atOnce <= seeds / 4);
+    assertTrue(oneByOne + " of " + seeds + " new clusters (joining one by one) elected more than once",
+        oneByOne <= seeds / 4);
+  }
+
+  @Test
   public void aCommittedEntryIsInEveryLaterLeadersLogAndAppliedIdenticallyEverywhere() {
     // 100 runs per W: a re-stamping bug (fixed 2026-11-30) lost a committed entry in about 1 run
     // of 70 at W = 4 and 5, and 1 of 500 at W = 3.
