@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import quorumkv.harness.FileTrees;
@@ -76,7 +77,7 @@ public final class JournalInsertBench implements Callable<Integer> {
       List<Thread> threads = new ArrayList<>();
       CountDownLatch ready = new CountDownLatch(replicas);
       CountDownLatch go = new CountDownLatch(1);
-      Exception[] failure = new Exception[1];
+      AtomicReference<Exception> failure = new AtomicReference<>();
       for (int r = 0; r < replicas; r++) {
         int replica = r;
         Path dataDir = root.resolve("node" + r);
@@ -88,10 +89,8 @@ public final class JournalInsertBench implements Callable<Integer> {
             go.await();
             times[replica] = run(insert, "replica-node" + replica);
           } catch (Exception e) {
-            synchronized (failure) {
-              failure[0] = e;
-            }
-            ready.countDown();
+            failure.compareAndSet(null, e);
+            ready.countDown(); // a replica that failed before it was ready must not hold the others
           }
         }, "journal-insert-" + r);
         threads.add(t);
@@ -102,20 +101,16 @@ public final class JournalInsertBench implements Callable<Integer> {
       for (Thread t : threads) {
         t.join();
       }
-      if (failure[0] != null) {
-        System.err.println("JournalInsertBench: a write failed: " + failure[0]);
+      if (failure.get() != null) {
+        System.err.println("JournalInsertBench: a write failed: " + failure.get());
         return 1;
       }
       System.out.printf("%d replica file(s) written at once, %d writes each of a %d-byte event (%s):%n",
           replicas, writes, payloadBytes, root);
-      long[] all = new long[0];
       for (int r = 0; r < replicas; r++) {
         System.out.println("  replica " + r + ": " + summary(times[r]));
-        long[] joined = Arrays.copyOf(all, all.length + times[r].length);
-        System.arraycopy(times[r], 0, joined, all.length, times[r].length);
-        all = joined;
       }
-      System.out.println("  all:       " + summary(all));
+      System.out.println("  all:       " + summary(Arrays.stream(times).flatMapToLong(Arrays::stream).toArray()));
       return 0;
     } finally {
       FileTrees.delete(root);
