@@ -3,7 +3,9 @@ package quorumkv.node;
 import akka.actor.AbstractActor;
 import akka.actor.ActorSystem;
 import akka.actor.Address;
+import akka.actor.AddressFromURIString;
 import akka.actor.Cancellable;
+import akka.actor.DeadLetterSuppression;
 import akka.actor.Props;
 import akka.cluster.Cluster;
 import akka.cluster.ClusterEvent;
@@ -13,12 +15,18 @@ import akka.cluster.MemberStatus;
 import akka.remote.artery.ThisActorSystemQuarantinedEvent;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import akka.actor.typed.javadsl.Adapter;
+import quorumkv.CborSerializable;
 import quorumkv.config.Settings;
 import quorumkv.replication.ReplicationStatus;
 import scala.Option;
 import scala.concurrent.duration.FiniteDuration;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * Cluster membership's downing for quorumkv, where membership only discovers replicas and never
@@ -33,6 +41,19 @@ import scala.concurrent.duration.FiniteDuration;
  *       incarnation only once the old one is removed, and removes nothing while some member is
  *       unreachable but not down). A side without the leader, or without a majority, downs nobody:
  *       a leader left with its W followers keeps them and keeps serving.
+ *   <li><b>A restarted node counts.</b> A node's new incarnation is kept out while its old one
+ *       waits for removal, and nothing is removed while other members are unreachable and not
+ *       down. So after the leader and two followers crash (six nodes, W=3), one of them restarted
+ *       would never be let in while the other two stay dead: the three survivors are no majority,
+ *       and writes would wait for ever with four nodes alive. A node not yet let in therefore tells
+ *       the others every second that it is alive ({@link Returning}), with the members that
+ *       answered its last messages ({@link Heard}); a node counts it among the nodes it reaches
+ *       only if it reaches every one of those members. A restarted node that reaches both sides of
+ *       a partition is thus counted by neither, and two sides can never both count a majority.
+ *       When restarted nodes wait and the side that reaches a majority has no leader (four nodes
+ *       crashed, two of them restarted: the two survivors cannot elect one), the cluster's own
+ *       leader among the reachable members downs instead, once no leader was heard of for {@code
+ *       down-unreachable-after}.
  *   <li><b>A node on its own starts over.</b> A joined node that was part of a majority, and has
  *       since neither led nor heard from a leader for {@code down-unreachable-after} while it
  *       reaches only a minority of the nodes, downs itself: it was most likely downed on the other side (a node back from a pause or a
@@ -45,6 +66,20 @@ import scala.concurrent.duration.FiniteDuration;
  * process ever exits because of membership.
  */
 public final class ReplicaDowning extends DowningProvider {
+  /** Where Akka's cluster daemon starts the downing actor, on every node. */
+  static final String DOWNER_PATH = "/system/cluster/core/daemon/downingProvider";
+
+  /**
+   * Sent every second by a node that is not (yet) a member to the downing actors of the seed
+   * nodes, which pass it on ({@code relayed}) to the members they reach: {@code address} is alive,
+   * and {@code heardBy} are the members that answered it lately.
+   */
+  public record Returning(String address, boolean relayed, List<String> heardBy)
+      implements CborSerializable, DeadLetterSuppression {}
+
+  /** A member's answer to {@link Returning}. */
+  public record Heard(String member) implements CborSerializable, DeadLetterSuppression {}
+
   private final Duration downAfter;
   private final int clusterSize;
 
@@ -64,6 +99,27 @@ public final class ReplicaDowning extends DowningProvider {
     return Option.apply(Props.create(Downer.class, () -> new Downer(downAfter, clusterSize)));
   }
 
+  /** A strict majority of the {@code clusterSize} nodes: the members reached and the returning nodes counted. */
+  static boolean majority(int reachableMembers, int returning, int clusterSize) {
+    return 2 * (reachableMembers + returning) > clusterSize;
+  }
+
+  /**
+   * The returning nodes a side that reaches the members {@code reached} counts: those whose
+   * members that answered them ({@code heardBys}, one set per returning node) are all reached,
+   * and are not none. A returning node heard by members of two sides of a partition counts on
+   * neither, so two sides never count the same one.
+   */
+  static <A> int countReturning(Set<A> reached, Collection<Set<A>> heardBys) {
+    int count = 0;
+    for (Set<A> heardBy : heardBys) {
+      if (!heardBy.isEmpty() && reached.containsAll(heardBy)) {
+        count++;
+      }
+    }
+    return count;
+  }
+
   static final class Downer extends AbstractActor {
     private record Tick() {}
 
@@ -71,11 +127,19 @@ public final class ReplicaDowning extends DowningProvider {
     private static final Duration MINORITY_SETTLES = Duration.ofSeconds(5);
     /** A gap between two of the 1 s ticks longer than this means this node was paused or starved. */
     private static final Duration PAUSED_AFTER = Duration.ofSeconds(3);
+    /** A returning node is counted this long after its last {@link Returning} (it sends one a second). */
+    private static final Duration RETURNING_FRESH = Duration.ofSeconds(3);
 
     private final Duration downAfter;
     private final int clusterSize;
     private final Cluster cluster = Cluster.get(getContext().getSystem());
     private final Map<Address, Long> unreachableSince = new HashMap<>();
+    private record Seen(long atNanos, Set<Address> heardBy) {}
+
+    /** What each node not (yet) let in last said: when, and which members answered it. */
+    private final Map<Address, Seen> returningSeen = new HashMap<>();
+    /** While this node is not a member: the members that answered its {@link Returning}, and when. */
+    private final Map<Address, Long> heardBy = new HashMap<>();
     private Cancellable ticks;
     /** Since when this node has reached only a minority of the nodes ({@link System#nanoTime}), or -1. */
     private long minoritySince = -1;
@@ -116,6 +180,8 @@ public final class ReplicaDowning extends DowningProvider {
           .match(ClusterEvent.MemberRemoved.class, e -> unreachableSince.remove(e.member().address()))
           .match(ClusterEvent.MemberDowned.class, e -> unreachableSince.remove(e.member().address()))
           .match(ThisActorSystemQuarantinedEvent.class, this::onQuarantined)
+          .match(Returning.class, this::onReturning)
+          .match(Heard.class, h -> heardBy.put(AddressFromURIString.parse(h.member()), System.nanoTime()))
           .match(Tick.class, t -> downTheLongGone())
           .matchAny(m -> {})
           .build();
@@ -134,6 +200,60 @@ public final class ReplicaDowning extends DowningProvider {
       }
     }
 
+    private void onReturning(Returning r) {
+      Address address = AddressFromURIString.parse(r.address());
+      if (address.equals(cluster.selfAddress()) || !counts(cluster.selfMember())) {
+        return; // only members vouch for a returning node
+      }
+      Set<Address> answered = new HashSet<>();
+      r.heardBy().forEach(a -> answered.add(AddressFromURIString.parse(a)));
+      returningSeen.put(address, new Seen(System.nanoTime(), answered));
+      getContext().actorSelection(address + DOWNER_PATH).tell(new Heard(cluster.selfAddress().toString()), getSelf());
+      if (!r.relayed()) {
+        Returning relayed = new Returning(r.address(), true, r.heardBy());
+        for (Member m : cluster.state().getMembers()) {
+          if (counts(m) && !m.address().equals(cluster.selfAddress()) && !unreachableSince.containsKey(m.address())) {
+            getContext().actorSelection(m.address() + DOWNER_PATH).tell(relayed, getSelf());
+          }
+        }
+      }
+    }
+
+    /** Not a member (yet): tells the seed nodes that this node is alive, for {@link #returningNodes}. */
+    private void announce() {
+      long now = System.nanoTime();
+      heardBy.values().removeIf(at -> now - at > RETURNING_FRESH.toNanos());
+      Returning returning = new Returning(cluster.selfAddress().toString(), false,
+          heardBy.keySet().stream().map(Address::toString).sorted().toList());
+      for (Address seed : CollectionConverters.asJava(cluster.settings().SeedNodes())) {
+        if (!seed.equals(cluster.selfAddress())) {
+          getContext().actorSelection(seed + DOWNER_PATH).tell(returning, getSelf());
+        }
+      }
+    }
+
+    private static boolean counts(Member m) {
+      return m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()
+          || m.status() == MemberStatus.joining() || m.status() == MemberStatus.leaving();
+    }
+
+    /**
+     * Members this node does not count as reached (down, or unreachable) whose address said
+     * lately that it is alive (a new incarnation waiting for the old one's removal), counted as
+     * {@link #countReturning} says.
+     */
+    private int returningNodes(Set<Address> reached, long now) {
+      returningSeen.values().removeIf(seen -> now - seen.atNanos() > RETURNING_FRESH.toNanos());
+      Map<Address, Set<Address>> returning = new HashMap<>();
+      for (Member m : cluster.state().getMembers()) {
+        Seen seen = returningSeen.get(m.address());
+        if (!reached.contains(m.address()) && seen != null) {
+          returning.put(m.address(), seen.heardBy());
+        }
+      }
+      return countReturning(reached, returning.values());
+    }
+
     private void downTheLongGone() {
       long tickNanos = System.nanoTime();
       boolean wasPaused = lastTickNanos != 0 && tickNanos - lastTickNanos > PAUSED_AFTER.toNanos();
@@ -148,26 +268,36 @@ public final class ReplicaDowning extends DowningProvider {
         return;
       }
       Member self = cluster.selfMember();
+      if (self.status() == MemberStatus.removed()) {
+        announce();
+      } else {
+        heardBy.clear();
+      }
       if (self.status() != MemberStatus.up() && self.status() != MemberStatus.weaklyUp()) {
         minoritySince = -1;
         return; // not joined yet (or leaving): nothing to decide
       }
-      int reachable = 0;
+      Set<Address> reached = new HashSet<>();
       for (Member m : cluster.state().getMembers()) {
-        boolean counts = m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()
-            || m.status() == MemberStatus.joining() || m.status() == MemberStatus.leaving();
-        if (counts && !unreachableSince.containsKey(m.address())) {
-          reachable++;
+        if (counts(m) && !unreachableSince.containsKey(m.address())) {
+          reached.add(m.address());
         }
       }
+      int reachable = reached.size();
       long now = System.nanoTime();
+      int returning = returningNodes(reached, now);
       ReplicationStatus replication = ReplicationStatus.get(Adapter.toTyped(getContext().getSystem()));
-      if (replication.leading() && 2 * reachable > clusterSize) {
+      boolean noLeaderHeard = !replication.leading()
+          && now - replication.lastLeaderContactNanos() >= downAfter.toNanos();
+      // Without a leader, restarted nodes waiting to be let in may be what it takes to elect one.
+      boolean letThemIn = returning > 0 && noLeaderHeard && cluster.selfAddress().equals(cluster.state().getLeader());
+      if ((replication.leading() || letThemIn) && majority(reachable, returning, clusterSize)) {
         for (Map.Entry<Address, Long> e : unreachableSince.entrySet()) {
           if (now - e.getValue() >= downAfter.toNanos()) {
-            getContext().getSystem().log().warning(
-                "Downing {}: unreachable for over {} s; this node leads and reaches {} of the {} nodes",
-                e.getKey(), downAfter.toSeconds(), reachable, clusterSize);
+            String reaches = (reachable + returning) + " of the " + clusterSize + " nodes"
+                + (returning == 0 ? "" : " (" + returning + " of them restarted and waiting to be let in)");
+            getContext().getSystem().log().warning("Downing {}: unreachable for over {} s; this node {} and reaches {}",
+                e.getKey(), downAfter.toSeconds(), replication.leading() ? "leads" : "heard from no leader", reaches);
             cluster.down(e.getKey());
           }
         }
@@ -175,7 +305,7 @@ public final class ReplicaDowning extends DowningProvider {
       if (2 * reachable > clusterSize) {
         sawMajority = true;
       }
-      if (2 * reachable >= clusterSize || !sawMajority) {
+      if (2 * (reachable + returning) >= clusterSize || !sawMajority) {
         // Only a node that was part of a majority in this incarnation, and lost it, starts over: not
         // one still forming the cluster on a slow start, nor a new incarnation waiting to join.
         minoritySince = -1;
@@ -184,8 +314,6 @@ public final class ReplicaDowning extends DowningProvider {
       if (minoritySince < 0) {
         minoritySince = now;
       }
-      boolean noLeaderHeard = !replication.leading()
-          && now - replication.lastLeaderContactNanos() >= downAfter.toNanos();
       if (noLeaderHeard && now - minoritySince >= MINORITY_SETTLES.toNanos()) {
         getContext().getSystem().log().warning("This node has reached only {} of the {} nodes and heard from no "
             + "leader for over {} s: downing itself to start a new incarnation that joins again", reachable,

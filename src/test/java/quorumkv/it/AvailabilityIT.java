@@ -6,6 +6,7 @@ import quorumkv.harness.Deadline;
 import quorumkv.harness.Loopback;
 import quorumkv.harness.NodeClient;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -107,6 +108,10 @@ public class AvailabilityIT {
           this::leaderKilledAnotherLeads);
       phase("f SIGSTOP the leader: leader reads go to the new one; resumed, the old one answers no stale read",
           this::leaderPausedReadsMoveOn);
+      phase("g kill -9 the leader and two followers, restart one: W=3 writes resume with four nodes alive",
+          this::leaderAndTwoFollowersDieOneReturns);
+      phase("h kill -9 the leader and three followers, restart two: W=3 writes resume with four nodes alive",
+          this::leaderAndThreeFollowersDieTwoReturn);
       phase("c rolling restart of all six under W=3 writes", this::rollingRestart);
       // Last: these two restart node0, the first seed node, while node1 and node2 may be down too.
       phase("a kill -9 three followers within a second under w=2 writes, restart them", this::followerCrashBurst);
@@ -351,6 +356,76 @@ public class AvailabilityIT {
     awaitOneCluster();
     Cluster.Leader after = awaitLeader("every node follows one leader", 0);
     mark("leader " + after);
+    convergeAndVerify(after.node());
+  }
+
+  /**
+   * (g) The leader and two followers crash together; one of the followers is restarted, the other
+   * two stay dead. Four nodes live, so W=3 writes must resume (the design: max(N - W, W + 1) = 4).
+   * The restarted node's old incarnation is removed only once the two dead are downed, and the
+   * three survivors alone are no majority of the six: the leader has to count the restarted node,
+   * or writes wait for ever.
+   */
+  private void leaderAndTwoFollowersDieOneReturns() throws Exception {
+    crashAndRestartSome(2, 1);
+  }
+
+  /**
+   * (h) As (g) with the leader and three followers crashed and two of them restarted: the two
+   * survivors cannot elect a leader, so no leader can let the restarted nodes in; the cluster's
+   * own leader among the reachable members has to.
+   */
+  private void leaderAndThreeFollowersDieTwoReturn() throws Exception {
+    crashAndRestartSome(3, 2);
+  }
+
+  /** The leader and {@code followers} followers SIGKILLed at once, {@code restarted} of the followers started again. */
+  private void crashAndRestartSome(int followers, int restarted) throws Exception {
+    Cluster.Leader before = awaitLeader("every node follows one leader", 0);
+    List<Integer> others = IntStream.range(0, Cluster.NODES).filter(n -> n != before.node()).boxed().toList();
+    List<Integer> returning = others.subList(0, restarted);
+    List<Integer> dead = new ArrayList<>(others.subList(restarted, followers));
+    dead.add(before.node());
+    List<Integer> killed = new ArrayList<>(others.subList(0, followers));
+    killed.add(before.node());
+    Instant at = Instant.now();
+    for (int n : killed) {
+      ProcessHandle.of(cluster.pid(n)).ifPresent(ProcessHandle::destroyForcibly); // SIGKILL, all at once
+    }
+    for (int n : killed) {
+      cluster.kill(n);
+    }
+    returning.forEach(cluster::start);
+    mark("leader " + before + "; " + nodeIds(killed) + " killed, " + nodeIds(returning) + " restarted, "
+        + nodeIds(dead) + " left dead");
+
+    int through = returning.get(0);
+    int[] attempt = {0};
+    WriteHistory.Outcome[] last = new WriteHistory.Outcome[1];
+    String key = "crash" + killed.size() + "-key-";
+    Await.until("a W=3 write through the restarted " + Cluster.nodeId(through) + " is acknowledged while "
+        + nodeIds(dead) + " stay dead", REJOIN, () -> {
+          last[0] = history.write(through, key + attempt[0], "value-" + attempt[0], W);
+          attempt[0]++;
+          return last[0].acknowledged();
+        }, () -> String.valueOf(last[0]));
+    for (int n : dead) {
+      assertFalse(Cluster.nodeId(n) + " was left dead", cluster.isRunning(n));
+    }
+    assertNoNodeExitedBesides(Set.copyOf(dead));
+    mark("W=3 write acknowledged through " + Cluster.nodeId(through) + " " + secondsSince(at)
+        + " after the kills, with " + (Cluster.NODES - dead.size()) + " nodes alive: " + last[0]);
+
+    for (int n : dead) {
+      cluster.start(n);
+    }
+    Deadline deadline = Deadline.in(REJOIN);
+    for (int n = 0; n < Cluster.NODES; n++) {
+      cluster.awaitReady(n, deadline.remaining());
+    }
+    assertNoNodeExitedBesides(Set.of());
+    mark(nodeIds(dead) + " restarted; all six ready");
+    Cluster.Leader after = awaitLeader("every node follows one leader", 0);
     convergeAndVerify(after.node());
   }
 
