@@ -50,10 +50,11 @@ import scala.jdk.javaapi.CollectionConverters;
  *       answered its last messages ({@link Heard}); a node counts it among the nodes it reaches
  *       only if it reaches every one of those members. A restarted node that reaches both sides of
  *       a partition is thus counted by neither, and two sides can never both count a majority.
- *       When restarted nodes wait and the side that reaches a majority has no leader (four nodes
- *       crashed, two of them restarted: the two survivors cannot elect one), the cluster's own
- *       leader among the reachable members downs instead, once no leader was heard of for {@code
- *       down-unreachable-after}.
+ *       While restarted nodes wait, members unreachable for half of {@code down-unreachable-after}
+ *       are downed. When restarted nodes wait and the side that reaches a majority has no leader
+ *       (four nodes crashed, two of them restarted: the two survivors cannot elect one), the
+ *       cluster's own leader among the reachable members downs instead, once no leader was heard
+ *       of for that long.
  *   <li><b>A node on its own starts over.</b> A joined node that was part of a majority, and has
  *       since neither led nor heard from a leader for {@code down-unreachable-after} while it
  *       reaches only a minority of the nodes, downs itself: it was most likely downed on the other side (a node back from a pause or a
@@ -289,15 +290,21 @@ public final class ReplicaDowning extends DowningProvider {
       ReplicationStatus replication = ReplicationStatus.get(Adapter.toTyped(getContext().getSystem()));
       boolean noLeaderHeard = !replication.leading()
           && now - replication.lastLeaderContactNanos() >= downAfter.toNanos();
+      // Restarted nodes kept out cost the cluster their replicas (and, below W + 1 members, its
+      // writes), while downing a member that is only slow costs that member a restart: with nodes
+      // waiting, half the time is waited.
+      long after = returning > 0 ? downAfter.toNanos() / 2 : downAfter.toNanos();
       // Without a leader, restarted nodes waiting to be let in may be what it takes to elect one.
-      boolean letThemIn = returning > 0 && noLeaderHeard && cluster.selfAddress().equals(cluster.state().getLeader());
+      boolean letThemIn = returning > 0 && !replication.leading()
+          && now - replication.lastLeaderContactNanos() >= after
+          && cluster.selfAddress().equals(cluster.state().getLeader());
       if ((replication.leading() || letThemIn) && majority(reachable, returning, clusterSize)) {
         for (Map.Entry<Address, Long> e : unreachableSince.entrySet()) {
-          if (now - e.getValue() >= downAfter.toNanos()) {
+          if (now - e.getValue() >= after) {
             String reaches = (reachable + returning) + " of the " + clusterSize + " nodes"
                 + (returning == 0 ? "" : " (" + returning + " of them restarted and waiting to be let in)");
             getContext().getSystem().log().warning("Downing {}: unreachable for over {} s; this node {} and reaches {}",
-                e.getKey(), downAfter.toSeconds(), replication.leading() ? "leads" : "heard from no leader", reaches);
+                e.getKey(), after / 1_000_000_000L, replication.leading() ? "leads" : "heard from no leader", reaches);
             cluster.down(e.getKey());
           }
         }
