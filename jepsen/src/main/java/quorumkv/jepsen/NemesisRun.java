@@ -933,7 +933,8 @@ public final class NemesisRun {
    * <ul>
    *   <li>{@code kill}: SIGKILL of one node, restarted 2-6 s later;
    *   <li>{@code kill-many}: SIGKILL of two or three nodes at once, each restarted 2-10 s later, so
-   *       in random order;
+   *       in random order; a third of the time one of three stays dead for 25-35 s, past the 20 s
+   *       after which the others must let the restarted two in without it;
    *   <li>{@code pause}: SIGSTOP of one node for 3-15 s, then SIGCONT;
    *   <li>{@code pause-leader-long}: SIGSTOP of the leader for 3-6 s, longer than the election
    *       timeout (1-2 s), then SIGCONT: the others elect a leader, the paused one must step down;
@@ -1060,7 +1061,8 @@ public final class NemesisRun {
 
     /**
      * SIGKILL of two or three running nodes at once (the leader among them if {@code leader} is
-     * given), each restarted at its own time 2-10 s later, so in random order.
+     * given), each restarted at its own time 2-10 s later, so in random order; of three, a third
+     * of the time the last one only 25-35 s later.
      */
     private void killMany(OptionalInt leader, Optional<String> leaderName, long endNanos) {
       List<Integer> running = new ArrayList<>(IntStream.range(0, Cluster.NODES).filter(cluster::isRunning).boxed().toList());
@@ -1080,6 +1082,12 @@ public final class NemesisRun {
       Map<Integer, Long> restartAt = new HashMap<>();
       for (int n : victims) {
         restartAt.put(n, Math.min(start + Duration.ofMillis(2_000 + random.nextInt(8_001)).toNanos(),
+            endNanos - FAULT_MARGIN_NANOS));
+      }
+      if (victims.size() == 3 && random.nextInt(3) == 0) {
+        // One stays dead well past down-unreachable-after (20 s): the restarted two are let in
+        // without it (the leader, or with no leader the cluster's own, counts them and downs it).
+        restartAt.put(victims.get(2), Math.min(start + Duration.ofMillis(25_000 + random.nextInt(10_001)).toNanos(),
             endNanos - FAULT_MARGIN_NANOS));
       }
       List<Integer> order = victims.stream().sorted(Comparator.comparingLong(restartAt::get)).toList();
