@@ -14,8 +14,8 @@ import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.remote.artery.ThisActorSystemQuarantinedEvent;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -72,8 +72,8 @@ public final class ReplicaDowning extends DowningProvider {
 
   /**
    * Sent every second by a node that is not (yet) a member to the downing actors of the seed
-   * nodes, which pass it on ({@code relayed}) to the members they reach: {@code address} is alive,
-   * and {@code heardBy} are the members that answered it lately.
+   * nodes, which pass it on ({@code relayed}) to the other members they reach: {@code address} is
+   * alive, and {@code heardBy} are the members that answered it lately.
    */
   public record Returning(String address, boolean relayed, List<String> heardBy)
       implements CborSerializable, DeadLetterSuppression {}
@@ -124,6 +124,9 @@ public final class ReplicaDowning extends DowningProvider {
   static final class Downer extends AbstractActor {
     private record Tick() {}
 
+    /** A returning node's last {@link Returning}: when it came, and the members that had answered it. */
+    private record Seen(long atNanos, Set<Address> heardBy) {}
+
     /** How long a minority view must last before a leaderless node acts on it (not a blip of reachability). */
     private static final Duration MINORITY_SETTLES = Duration.ofSeconds(5);
     /** A gap between two of the 1 s ticks longer than this means this node was paused or starved. */
@@ -135,8 +138,6 @@ public final class ReplicaDowning extends DowningProvider {
     private final int clusterSize;
     private final Cluster cluster = Cluster.get(getContext().getSystem());
     private final Map<Address, Long> unreachableSince = new HashMap<>();
-    private record Seen(long atNanos, Set<Address> heardBy) {}
-
     /** What each node not (yet) let in last said: when, and which members answered it. */
     private final Map<Address, Seen> returningSeen = new HashMap<>();
     /** While this node is not a member: the members that answered its {@link Returning}, and when. */
@@ -211,9 +212,13 @@ public final class ReplicaDowning extends DowningProvider {
       returningSeen.put(address, new Seen(System.nanoTime(), answered));
       getContext().actorSelection(address + DOWNER_PATH).tell(new Heard(cluster.selfAddress().toString()), getSelf());
       if (!r.relayed()) {
+        // The seed nodes have it from the returning node itself (with ./kv and docker-compose every
+        // node is one); the other members get it from here.
         Returning relayed = new Returning(r.address(), true, r.heardBy());
+        Set<Address> seeds = Set.copyOf(CollectionConverters.asJava(cluster.settings().SeedNodes()));
         for (Member m : cluster.state().getMembers()) {
-          if (counts(m) && !m.address().equals(cluster.selfAddress()) && !unreachableSince.containsKey(m.address())) {
+          if (counts(m) && !seeds.contains(m.address()) && !m.address().equals(cluster.selfAddress())
+              && !unreachableSince.containsKey(m.address())) {
             getContext().actorSelection(m.address() + DOWNER_PATH).tell(relayed, getSelf());
           }
         }
