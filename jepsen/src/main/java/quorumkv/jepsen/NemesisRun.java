@@ -933,8 +933,8 @@ public final class NemesisRun {
    * <ul>
    *   <li>{@code kill}: SIGKILL of one node, restarted 2-6 s later;
    *   <li>{@code kill-many}: SIGKILL of two or three nodes at once, each restarted 2-10 s later, so
-   *       in random order; a third of the time one of three stays dead for 25-35 s, past the 20 s
-   *       after which the others must let the restarted two in without it;
+   *       in random order; a third of the time one of three stays dead for 25-35 s, long after
+   *       the others must have let the restarted two in without it;
    *   <li>{@code pause}: SIGSTOP of one node for 3-15 s, then SIGCONT;
    *   <li>{@code pause-leader-long}: SIGSTOP of the leader for 3-6 s, longer than the election
    *       timeout (1-2 s), then SIGCONT: the others elect a leader, the paused one must step down;
@@ -1085,8 +1085,9 @@ public final class NemesisRun {
             endNanos - FAULT_MARGIN_NANOS));
       }
       if (victims.size() == 3 && random.nextInt(3) == 0) {
-        // One stays dead well past down-unreachable-after (20 s): the restarted two are let in
-        // without it (the leader, or with no leader the cluster's own, counts them and downs it).
+        // One stays dead well past down-unreachable-after (20 s, halved while restarted nodes
+        // wait): the restarted two are let in without it (the leader, or with no leader the
+        // cluster's own, counts them and downs it).
         restartAt.put(victims.get(2), Math.min(start + Duration.ofMillis(25_000 + random.nextInt(10_001)).toNanos(),
             endNanos - FAULT_MARGIN_NANOS));
       }
