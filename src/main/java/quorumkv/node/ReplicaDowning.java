@@ -137,6 +137,7 @@ public final class ReplicaDowning extends DowningProvider {
     private final Duration downAfter;
     private final int clusterSize;
     private final Cluster cluster = Cluster.get(getContext().getSystem());
+    private final Set<Address> seedNodes = Set.copyOf(CollectionConverters.asJava(cluster.settings().SeedNodes()));
     private final Map<Address, Long> unreachableSince = new HashMap<>();
     /** What each node not (yet) let in last said: when, and which members answered it. */
     private final Map<Address, Seen> returningSeen = new HashMap<>();
@@ -215,9 +216,8 @@ public final class ReplicaDowning extends DowningProvider {
         // The seed nodes have it from the returning node itself (with ./kv and docker-compose every
         // node is one); the other members get it from here.
         Returning relayed = new Returning(r.address(), true, r.heardBy());
-        Set<Address> seeds = Set.copyOf(CollectionConverters.asJava(cluster.settings().SeedNodes()));
         for (Member m : cluster.state().getMembers()) {
-          if (counts(m) && !seeds.contains(m.address()) && !m.address().equals(cluster.selfAddress())
+          if (counts(m) && !seedNodes.contains(m.address()) && !m.address().equals(cluster.selfAddress())
               && !unreachableSince.containsKey(m.address())) {
             getContext().actorSelection(m.address() + DOWNER_PATH).tell(relayed, getSelf());
           }
@@ -231,7 +231,7 @@ public final class ReplicaDowning extends DowningProvider {
       heardBy.values().removeIf(at -> now - at > RETURNING_FRESH.toNanos());
       Returning returning = new Returning(cluster.selfAddress().toString(), false,
           heardBy.keySet().stream().map(Address::toString).sorted().toList());
-      for (Address seed : CollectionConverters.asJava(cluster.settings().SeedNodes())) {
+      for (Address seed : seedNodes) {
         if (!seed.equals(cluster.selfAddress())) {
           getContext().actorSelection(seed + DOWNER_PATH).tell(returning, getSelf());
         }
