@@ -174,8 +174,10 @@ public class KvRoutesTest {
   public void aValidTimeoutIsAccepted() {
     assertWritten(node.put("/kv/with-timeout?timeout=5s", "a"), "with-timeout", 3);
     assertWritten(node.put("/kv/with-timeout?timeout=3000", "b"), "with-timeout", 3);
-    assertWritten(node.put("/kv/with-timeout?timeout=4000ms&w=2", "c"), "with-timeout", 2);
-    assertEquals("c", node.get("/kv/with-timeout?consistency=leader").body.get("value").asText());
+    Reply c = node.put("/kv/with-timeout?timeout=4000ms&w=2", "c");
+    assertWritten(c, "with-timeout", 2);
+    // Answered at two acks, before it commits: the read waits for its version to be applied here.
+    assertEquals("c", node.get("/kv/with-timeout?minIndex=" + c.body.get("version").asLong()).body.get("value").asText());
   }
 
   @Test
@@ -972,6 +974,12 @@ public class KvRoutesTest {
 
     /** {@code request} is answered {@code status} with a JSON error mentioning {@code errorPart}, and writes nothing. */
     void assertRejectedWritesNothing(java.util.function.Supplier<Reply> request, int status, String errorPart) {
+      // A write answered below WRITE_QUORUM (w=2) may still be applied after its answer: the
+      // position is compared once everything in this replica's log is applied.
+      awaitCondition("this replica has applied its whole log", Duration.ofSeconds(10), () -> {
+        JsonNode s = status();
+        return s.get("appliedIndex").asLong() == s.get("lastIndex").asLong();
+      });
       Map<String, JsonNode> before = position();
       Reply r = request.get();
       assertEquals(r.toString(), status, r.status);
