@@ -39,8 +39,9 @@ import scala.jdk.javaapi.CollectionConverters;
  *       down-unreachable-after} is downed by the node that leads the replicas, if that node reaches
  *       a strict majority of the nodes. Downing lets restarted nodes join (Akka admits a new
  *       incarnation only once the old one is removed, and removes nothing while some member is
- *       unreachable but not down). A side without the leader, or without a majority, downs nobody:
- *       a leader left with its W followers keeps them and keeps serving.
+ *       unreachable but not down). A side without a majority downs nobody, nor does a side
+ *       without the leader unless restarted nodes wait (next rule): a leader left with its W
+ *       followers keeps them and keeps serving.
  *   <li><b>A restarted node counts.</b> A node's new incarnation is kept out while its old one
  *       waits for removal, and nothing is removed while other members are unreachable and not
  *       down. So after the leader and two followers crash (six nodes, W=3), one of them restarted
