@@ -81,7 +81,7 @@ public final class NodeWiring {
             settings.replication().maxBatchBytes()), "writes");
     KvRoutes routes = new KvRoutes(settings, system, leader, writes, replica.ref(), replica.view());
     CompletionStage<ServerBinding> http =
-        Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(routes.routes());
+        Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(routes.handler());
     return new Node(replica, leader, writes, http);
   }
 
