@@ -166,8 +166,7 @@ public final class KvRoutes extends AllDirectives {
     CompletionStage<HttpResponse> answer;
     try { // until the write is sent: anything not plain goes to the route tree, which answers it
       Query q = request.getUri().query();
-      RequestLimits.requireUtf8Query(q.toList(), request.getUri().rawQueryString());
-      checkParameters(q, get ? READ_PARAMS : method.equals("PUT") ? PUT_PARAMS : DELETE_PARAMS);
+      checkQuery(q, request.getUri(), get ? READ_PARAMS : method.equals("PUT") ? PUT_PARAMS : DELETE_PARAMS);
       String key = limits.pathKey(rawKey);
       if (get) {
         if (q.get("minIndex").isPresent() || limits.consistency(q.get("consistency")) != ReadConsistency.LOCAL) {
@@ -399,10 +398,15 @@ public final class KvRoutes extends AllDirectives {
       } catch (RuntimeException e) {
         return reject(Rejections.malformedRequestContent("The request's query string is invalid.", e));
       }
-      RequestLimits.requireUtf8Query(query.toList(), uri.rawQueryString());
-      checkParameters(query, accepted);
+      checkQuery(query, uri, accepted);
       return inner.apply(query);
     });
+  }
+
+  /** {@code query} (parsed from {@code uri}) is UTF-8 and holds only parameters the endpoint takes; else a 400. */
+  private static void checkQuery(Query query, akka.http.javadsl.model.Uri uri, Set<String> accepted) {
+    RequestLimits.requireUtf8Query(query.toList(), uri.rawQueryString());
+    checkParameters(query, accepted);
   }
 
   /** Every parameter of {@code query} is one the endpoint takes, and none comes twice; else a 400. */
