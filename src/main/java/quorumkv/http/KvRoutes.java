@@ -141,7 +141,8 @@ public final class KvRoutes extends AllDirectives {
    * request, and any of them that is not plain (a parameter it does not take, a body not sent
    * whole, input that is not valid), goes through {@link #routes()}, which answers it exactly as
    * before. The same methods build the answers on both ways. Why: under local reads the route tree's
-   * directives took ~11 % of a node's CPU (README, "The write path").
+   * directives took ~11 % of a node's CPU (docs/performance-log.md, "A put and a local read
+   * of one key answered without the route tree").
    */
   public akka.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> handler() {
     akka.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> routed = routes().handler(system);
@@ -387,8 +388,9 @@ public final class KvRoutes extends AllDirectives {
    * akka-http's {@code parameterOptional} parses the query string again for each parameter and
    * passes every value through an unmarshaller and a future (3.4–5.2 % of a node's samples under
    * local reads, which take three parameters; the A/B of this change saw no difference beyond its
-   * noise, README "The write path"). A query string that cannot be parsed is rejected as
-   * {@code parameterOptional} rejects it (400, "The request's query string is invalid.").
+   * noise; docs/performance-log.md, "The routes' parameters read from one parsed query"). A query
+   * string that cannot be parsed is rejected as {@code parameterOptional} rejects it (400, "The
+   * request's query string is invalid.").
    */
   private Route withQuery(Set<String> accepted, Function<Query, Route> inner) {
     return extractUri(uri -> {

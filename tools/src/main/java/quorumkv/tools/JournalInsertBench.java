@@ -29,7 +29,7 @@ import quorumkv.storage.SqliteStore;
  * timed in a loop on this disk. With {@code --replicas 6} six files are written at once, one thread
  * each, as six nodes on one machine do. Compare with {@code quorumkv_journal_insert_seconds} (the
  * same insert inside a running node) and {@code quorumkv_replica_persist_seconds} (the whole
- * journal write as the replica sees it): the README's "Where a journal write's time goes".
+ * journal write as the replica sees it): docs/performance-log.md, "Where a journal write's time goes".
  *
  * <p>Usage: {@code java -cp tools/target/quorumkv-tools.jar quorumkv.tools.JournalInsertBench
  * [--replicas 6] [--writes 3000] [--payload-bytes 1500]}. The files go to a temp directory under
