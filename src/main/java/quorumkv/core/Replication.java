@@ -162,10 +162,22 @@ public final class Replication {
     }
   }
 
-  /** New entries were appended to the log: send them to every replica that can take more. */
+  /**
+   * New entries were appended to the log: send them to every replica that can take more, this
+   * node's own replica first. Its journal write then starts before the followers' messages are
+   * serialized on the same threads; of one client's writes, about a third waited for the leader's
+   * own journal write last.
+   */
   public void appended(long nowNanos) {
     for (Progress p : replicas.values()) {
-      sendNewEntries(p, nowNanos);
+      if (p.local) {
+        sendNewEntries(p, nowNanos);
+      }
+    }
+    for (Progress p : replicas.values()) {
+      if (!p.local) {
+        sendNewEntries(p, nowNanos);
+      }
     }
   }
 
