@@ -195,10 +195,18 @@ public final class Replication {
     if (matchIndex > p.match) {
       long before = p.match;
       p.match = matchIndex;
-      // The commit index goes out (to this node's own replica too) before the writes' clients
-      // hear of them, so that a read on the leader's node after the answer finds them applied.
-      advanceCommitIndex(nowNanos);
+      // The commit index goes to this node's own replica before the writes' clients hear of them,
+      // so that a read on the leader's node after the answer finds them applied, and to the
+      // followers right after: their messages are serialized on the threads that carry the
+      // answers, which need not wait for them.
+      boolean advanced = advanceCommitIndex();
+      if (advanced) {
+        sendCommit(true, nowNanos);
+      }
       outbox.acknowledged(replica, p.local, before, matchIndex);
+      if (advanced) {
+        sendCommit(false, nowNanos);
+      }
     }
     if (p.next <= p.match) {
       p.next = p.match + 1;
@@ -369,7 +377,8 @@ public final class Replication {
     p.sentCommit = commitIndex;
   }
 
-  private void advanceCommitIndex(long nowNanos) {
+  /** Counts the acks: whether the commit index moved on. */
+  private boolean advanceCommitIndex() {
     long leaderMatch = 0;
     long[] followers = new long[replicas.size()];
     int k = 0;
@@ -385,12 +394,21 @@ public final class Replication {
       // An earlier leader's entry on W + 1 replicas may still be replaced on them (Raft §5.4.2,
       // Figure 8): only an entry of this term is committed by counting, and everything before it
       // with it.
-      return;
+      return false;
     }
     commitIndex = committed;
     outbox.committed(commitIndex);
+    return true;
+  }
+
+  /**
+   * Tells the new commit index to this node's own replica ({@code local}) or to the followers:
+   * those with nothing more to be sent, now, in a message without entries; the others get it
+   * with their next batch.
+   */
+  private void sendCommit(boolean local, long nowNanos) {
     for (Progress p : replicas.values()) {
-      if (p.mode != Mode.STATE_TRANSFER && p.next > log.lastIndex() && p.sentCommit < commitIndex
+      if (p.local == local && p.mode != Mode.STATE_TRANSFER && p.next > log.lastIndex() && p.sentCommit < commitIndex
           && (p.inFlight == 0 ? p.match >= p.next - 1 : mayQueueCommit(p))) {
         heartbeat(p, nowNanos);
       }
