@@ -43,6 +43,8 @@ public class ReplicationTest {
     final List<String> sent = new ArrayList<>();
     final List<String> acknowledged = new ArrayList<>();
     final List<Long> commits = new ArrayList<>();
+    /** What was sent and acknowledged, in the order the core did it. */
+    final List<String> events = new ArrayList<>();
 
     Recorder(FakeLog log, int maxBatch) {
       this.log = log;
@@ -53,12 +55,14 @@ public class ReplicationTest {
     public long sendEntries(String replica, long prevIndex, long prevTerm, long from, long commitIndex) {
       long to = Math.min(log.last, from + maxBatch - 1);
       sent.add("entries " + replica + " prev=" + prevIndex + " from=" + from + " to=" + to + " commit=" + commitIndex);
+      events.add(sent.get(sent.size() - 1));
       return to;
     }
 
     @Override
     public void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex) {
       sent.add("heartbeat " + replica + " prev=" + prevIndex + " commit=" + commitIndex);
+      events.add(sent.get(sent.size() - 1));
     }
 
     @Override
@@ -69,6 +73,7 @@ public class ReplicationTest {
     @Override
     public void acknowledged(String replica, boolean local, long fromExclusive, long toInclusive) {
       acknowledged.add(replica + " " + fromExclusive + ".." + toInclusive);
+      events.add("acknowledged " + acknowledged.get(acknowledged.size() - 1));
     }
 
     @Override
@@ -126,6 +131,32 @@ public class ReplicationTest {
     assertEquals(3, r.commitIndex());
     assertEquals(List.of(3L), out.commits);
     assertEquals(List.of("node1 0..3", "node2 0..3", "node0 0..3"), out.acknowledged);
+  }
+
+  @Test
+  public void theLeadersOwnReplicaHearsFirstAndTheFollowersOfACommitOnlyAfterTheAnswers() {
+    Recorder out = new Recorder(log, 100);
+    Replication r = new Replication(0, 1, log, new Replication.Limits(2, 1, HEARTBEAT, RESEND), out);
+    r.addReplica("node1", false, 0);
+    r.addReplica("node2", false, 0);
+    r.addReplica("node0", true, 0); // the leader's own replica, listed after the followers
+    for (String n : List.of("node0", "node1", "node2")) {
+      r.acked(n, 0, 1);
+    }
+    out.drain();
+    log.last = 1;
+    r.appended(2);
+    assertEquals("its journal write starts before the followers' messages are serialized",
+        List.of("entries node0 prev=0 from=1 to=1 commit=0", "entries node1 prev=0 from=1 to=1 commit=0",
+            "entries node2 prev=0 from=1 to=1 commit=0"), out.drain());
+    r.acked("node0", 1, 3);
+    r.acked("node1", 1, 3);
+    out.events.clear();
+    r.acked("node2", 1, 4); // W=2: committed now
+    assertEquals(1, r.commitIndex());
+    assertEquals("the leader's replica before any answer, the followers after them",
+        List.of("heartbeat node0 prev=1 commit=1", "acknowledged node2 0..1", "heartbeat node1 prev=1 commit=1",
+            "heartbeat node2 prev=1 commit=1"), out.events);
   }
 
   /** W=1, node1 and node2 matching at 0, entry 1 appended and sent to every replica. */
