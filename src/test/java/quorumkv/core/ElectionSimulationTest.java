@@ -55,6 +55,23 @@ public class ElectionSimulationTest {
   }
 
   @Test
+  public void aFollowerThatSeesANewerTermWaitsAWholeTimeoutBeforeCampaigning() {
+    // Raft's rule: granting a vote restarts the election timeout. Here the follower learns of it
+    // through its replica's promised term (or a refusal naming a newer term).
+    Election e = new Election("node3", 3, N, 3, new Election.Timing(10, 12), new Random(1));
+    for (int i = 0; i < 9; i++) {
+      assertTrue(e.tick() instanceof Election.Nothing);
+    }
+    e.observeTerm(6); // its replica promised term 6 to node0
+    assertEquals(Election.Role.FOLLOWER, e.role());
+    for (int i = 0; i < 9; i++) {
+      assertTrue("tick " + (10 + i) + ": campaigned over term 6 before a timeout had passed",
+          e.tick() instanceof Election.Nothing);
+    }
+    assertTrue(untilPreVotesAsked(e) > 6);
+  }
+
+  @Test
   public void aPreCandidateGivesUpItsRoundWhenARivalCampaignsInATermNewerThanItKnew() {
     Election e = new Election("node5", 5, N, 3, new Election.Timing(2, 4), new Random(1));
     long proposed = untilPreVotesAsked(e);
@@ -74,7 +91,10 @@ public class ElectionSimulationTest {
     // Before a pre-candidate gave up its round on seeing a rival's newer (but lower than its own
     // proposal) term, 63 of these 200 new clusters elected a second leader right after the first
     // (54 when the nodes joined one by one), as `./kv up` saw in about half of its new starts and
-    // WatchIT once in a fresh-clone verify; with it, 40 and 30.
+    // WatchIT once in a fresh-clone verify; with it, 40 and 30. Since a follower waits a timeout
+    // after a newer term and a replica that promised a term grants rivals no pre-vote for a while
+    // (2026-12-01), 18 and 30-32: the rest are rivals that both got their pre-votes before any
+    // promise was made.
     int seeds = 200;
     int atOnce = 0;
     int oneByOne = 0;
@@ -105,7 +125,7 @@ public class ElectionSimulationTest {
       oneByOne += d.elections.size() > 1 ? 1 : 0;
     }
     assertTrue(atOnce + " of " + seeds + " new clusters (all joining at once) elected more than once",
-        atOnce <= seeds / 4);
+        atOnce <= seeds / 8);
     assertTrue(oneByOne + " of " + seeds + " new clusters (joining one by one) elected more than once",
         oneByOne <= seeds / 4);
   }
@@ -402,6 +422,7 @@ public class ElectionSimulationTest {
   @Test
   public void noLeaderServesAReadUnderItsLeaseWhileANewerLeaderExists() {
     for (int w = 1; w <= 5; w++) {
+      long leaseReads = 0;
       for (long seed = 1; seed <= 20; seed++) {
         SimulatedCluster c = new SimulatedCluster(N, w, seed * 17 + w);
         Random faults = new Random(seed * 104729 + w);
@@ -433,10 +454,14 @@ public class ElectionSimulationTest {
           c.step();
         }
         assertEquals("W=" + w + " seed " + seed + ": " + c.violations, 0, c.violations.size());
-        assertTrue("W=" + w + " seed " + seed + ": no read under a lease", c.leaseReads > 100);
+        leaseReads += c.leaseReads;
         assertTrue("W=" + w + " seed " + seed + ": never without a lease while leading",
             c.leaderStepsWithoutLease > 0);
       }
+      // Counted over the 20 runs: at W = 5 a lease needs all five followers, and single runs with
+      // under 100 lease reads (one with none) occur in seeds 21-100 with or without the rules of
+      // 2026-12-01 (the 80 runs' totals: 25,688 before, 25,825 with them).
+      assertTrue("W=" + w + ": " + leaseReads + " reads under a lease in 20 runs", leaseReads > 20 * 100);
     }
   }
 

@@ -373,7 +373,7 @@ final class SimulatedCluster {
   private void receive(Node node, Message m) {
     if (m instanceof PreVote p) {
       send(node.index, p.from(), new PreVoteReply(node.index, p.term(),
-          node.contact.grantsPreVote(p.term(), node.promisedTerm, now * TICK_NANOS, node.joinedAtNanos),
+          node.contact.grantsPreVote("node" + p.from(), p.term(), node.promisedTerm, now * TICK_NANOS, node.joinedAtNanos),
           node.promisedTerm));
     } else if (m instanceof PreVoteReply r) {
       act(node, node.election.preVoteAnswered("node" + r.from(), r.term(), r.granted(), r.promisedTerm()));
@@ -406,6 +406,7 @@ final class SimulatedCluster {
       send(node.index, p.from(), new PrepareRefused(node.index, node.promisedTerm));
       return;
     }
+    node.contact.promised("node" + p.from(), now * TICK_NANOS);
     node.promisedTerm = p.term();
     node.promisedTo = p.from();
     send(node.index, p.from(), new Promised(node.index, p.term(), List.copyOf(node.log), node.applied));
