@@ -1,7 +1,9 @@
 package quorumkv.core;
 
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.random.RandomGenerator;
 
 /**
@@ -100,7 +102,10 @@ public final class Election {
           return askPreVotes();
         }
         if (role == Role.PRE_CANDIDATE && ticks % ASK_AGAIN_EVERY_TICKS == 0 && !refusedForNow.isEmpty()) {
-          Set<String> again = Set.copyOf(refusedForNow);
+          // Sorted, not Set.copyOf: that set's order changes from one JVM to the next, and the
+          // simulations, which draw each message's delay in the order the messages are sent, gave
+          // different results for the same seed.
+          Set<String> again = Collections.unmodifiableSet(new TreeSet<>(refusedForNow));
           refusedForNow.clear();
           return new AskPreVotesAgain(proposedTerm, again);
         }

@@ -93,7 +93,7 @@ public class ElectionSimulationTest {
     // (54 when the nodes joined one by one), as `./kv up` saw in about half of its new starts and
     // WatchIT once in a fresh-clone verify; with it, 40 and 30. Since a follower waits a timeout
     // after a newer term and a replica that promised a term grants rivals no pre-vote for a while
-    // (2026-12-01), 18 and 30-32: the rest are rivals that both got their pre-votes before any
+    // (2026-12-01), 18 and 29: the rest are rivals that both got their pre-votes before any
     // promise was made.
     int seeds = 200;
     int atOnce = 0;
