@@ -56,6 +56,11 @@ import scala.jdk.javaapi.CollectionConverters;
  *       (four nodes crashed, two of them restarted: the two survivors cannot elect one), the
  *       cluster's own leader among the reachable members downs instead, once no leader was heard
  *       of for that long.
+ *   <li><b>A first seed on an island starts over.</b> The first seed forms a cluster by itself when
+ *       no other seed answers it within seed-node-timeout; restarted while the others were slow, it
+ *       stayed alone for good. While its cluster has never held a majority it asks the other seeds
+ *       every second ({@link AnyoneElse}); one that is up in a majority without it says so, and it
+ *       downs itself to start a new incarnation that joins them.
  *   <li><b>A node on its own starts over.</b> A joined node that was part of a majority, and has
  *       since neither led nor heard from a leader for {@code down-unreachable-after} while it
  *       reaches only a minority of the nodes, downs itself: it was most likely downed on the other side (a node back from a pause or a
@@ -81,6 +86,16 @@ public final class ReplicaDowning extends DowningProvider {
 
   /** A member's answer to {@link Returning}. */
   public record Heard(String member) implements CborSerializable, DeadLetterSuppression {}
+
+  /**
+   * Sent every second by a first seed node whose cluster has never held a majority of the nodes,
+   * to the other seeds: is there a cluster without it? {@code uid} tells this incarnation from an
+   * earlier one at the same address.
+   */
+  public record AnyoneElse(String address, long uid) implements CborSerializable, DeadLetterSuppression {}
+
+  /** The answer to {@link AnyoneElse} of a node that is up in a cluster of {@code members} nodes that lacks the asker. */
+  public record ClusterWithoutYou(String member, int members) implements CborSerializable, DeadLetterSuppression {}
 
   private final Duration downAfter;
   private final int clusterSize;
@@ -139,6 +154,9 @@ public final class ReplicaDowning extends DowningProvider {
     private final int clusterSize;
     private final Cluster cluster = Cluster.get(getContext().getSystem());
     private final Set<Address> seedNodes = Set.copyOf(CollectionConverters.asJava(cluster.settings().SeedNodes()));
+    /** Whether this node is the first seed: the only one that forms a cluster by itself. */
+    private final boolean isFirstSeed = !cluster.settings().SeedNodes().isEmpty()
+        && cluster.settings().SeedNodes().head().equals(cluster.selfAddress());
     private final Map<Address, Long> unreachableSince = new HashMap<>();
     /** What each node not (yet) let in last said: when, and which members answered it. */
     private final Map<Address, Seen> returningSeen = new HashMap<>();
@@ -149,6 +167,8 @@ public final class ReplicaDowning extends DowningProvider {
     private long minoritySince = -1;
     /** Whether this incarnation has reached a strict majority of the nodes at some point. */
     private boolean sawMajority;
+    /** Whether this first seed has downed itself for a cluster without it (one answer is enough). */
+    private boolean downingItself;
     /** When the last tick ran ({@link System#nanoTime}), or 0. */
     private long lastTickNanos;
 
@@ -186,6 +206,8 @@ public final class ReplicaDowning extends DowningProvider {
           .match(ThisActorSystemQuarantinedEvent.class, this::onQuarantined)
           .match(Returning.class, this::onReturning)
           .match(Heard.class, h -> heardBy.put(AddressFromURIString.parse(h.member()), System.nanoTime()))
+          .match(AnyoneElse.class, this::onAnyoneElse)
+          .match(ClusterWithoutYou.class, this::onClusterWithoutYou)
           .match(Tick.class, t -> downTheLongGone())
           .matchAny(m -> {})
           .build();
@@ -224,6 +246,58 @@ public final class ReplicaDowning extends DowningProvider {
           }
         }
       }
+    }
+
+    /**
+     * A first seed asks whether this node is in a cluster without it: it answers when this node
+     * is up and its members, counted as reachable, are a strict majority of the nodes and hold no
+     * member with the asker's address and uid (an earlier incarnation of the asker may still be
+     * listed until it is removed).
+     */
+    private void onAnyoneElse(AnyoneElse a) {
+      Member self = cluster.selfMember();
+      if (self.status() != MemberStatus.up() && self.status() != MemberStatus.weaklyUp()) {
+        return;
+      }
+      Address asker = AddressFromURIString.parse(a.address());
+      int reached = 0;
+      for (Member m : cluster.state().getMembers()) {
+        if (m.address().equals(asker) && m.uniqueAddress().longUid() == a.uid()) {
+          return; // the asker is one of us
+        }
+        if (counts(m) && !unreachableSince.containsKey(m.address())) {
+          reached++;
+        }
+      }
+      if (2 * reached > clusterSize) {
+        getContext().actorSelection(asker + DOWNER_PATH).tell(
+            new ClusterWithoutYou(cluster.selfAddress().toString(), reached), getSelf());
+      }
+    }
+
+    /**
+     * The first seed formed a cluster of its own (it restarted while no other seed answered within
+     * seed-node-timeout: a nemesis run saw node0's new incarnation alone in its cluster for good,
+     * its replica never caught up, while the five others served writes), and a majority of the
+     * nodes is up in another: it downs itself, and {@link Main}'s next incarnation asks the seeds
+     * to join again, which they now answer.
+     */
+    private void onClusterWithoutYou(ClusterWithoutYou c) {
+      if (firstSeedAlone() && !downingItself) {
+        downingItself = true;
+        getContext().getSystem().log().warning("This node formed a cluster of its own, and {} is up in a cluster of {} "
+            + "of the {} nodes without it: downing itself to start a new incarnation that joins them", c.member(),
+            c.members(), clusterSize);
+        cluster.down(cluster.selfAddress());
+      }
+    }
+
+    /** This node is the first seed, up in a cluster that has never held a majority of the nodes. */
+    private boolean firstSeedAlone() {
+      Member self = cluster.selfMember();
+      return !sawMajority && isFirstSeed
+          && (self.status() == MemberStatus.up() || self.status() == MemberStatus.weaklyUp())
+          && !majority(cluster.state().members().size(), 0, clusterSize);
     }
 
     /** Not a member (yet): tells the seed nodes that this node is alive, for {@link #returningNodes}. */
@@ -283,6 +357,14 @@ public final class ReplicaDowning extends DowningProvider {
       if (self.status() != MemberStatus.up() && self.status() != MemberStatus.weaklyUp()) {
         minoritySince = -1;
         return; // not joined yet (or leaving): nothing to decide
+      }
+      if (firstSeedAlone()) {
+        AnyoneElse ask = new AnyoneElse(cluster.selfAddress().toString(), self.uniqueAddress().longUid());
+        for (Address seed : seedNodes) {
+          if (!seed.equals(cluster.selfAddress())) {
+            getContext().actorSelection(seed + DOWNER_PATH).tell(ask, getSelf());
+          }
+        }
       }
       Set<Address> reached = new HashSet<>();
       for (Member m : cluster.state().getMembers()) {
