@@ -255,21 +255,17 @@ public final class ReplicaDowning extends DowningProvider {
      * listed until it is removed).
      */
     private void onAnyoneElse(AnyoneElse a) {
-      Member self = cluster.selfMember();
-      if (self.status() != MemberStatus.up() && self.status() != MemberStatus.weaklyUp()) {
+      if (!joined(cluster.selfMember())) {
         return;
       }
       Address asker = AddressFromURIString.parse(a.address());
-      int reached = 0;
       for (Member m : cluster.state().getMembers()) {
         if (m.address().equals(asker) && m.uniqueAddress().longUid() == a.uid()) {
           return; // the asker is one of us
         }
-        if (counts(m) && !unreachableSince.containsKey(m.address())) {
-          reached++;
-        }
       }
-      if (2 * reached > clusterSize) {
+      int reached = reachedMembers().size();
+      if (majority(reached, 0, clusterSize)) {
         getContext().actorSelection(asker + DOWNER_PATH).tell(
             new ClusterWithoutYou(cluster.selfAddress().toString(), reached), getSelf());
       }
@@ -294,27 +290,44 @@ public final class ReplicaDowning extends DowningProvider {
 
     /** This node is the first seed, up in a cluster that has never held a majority of the nodes. */
     private boolean firstSeedAlone() {
-      Member self = cluster.selfMember();
-      return !sawMajority && isFirstSeed
-          && (self.status() == MemberStatus.up() || self.status() == MemberStatus.weaklyUp())
+      return !sawMajority && isFirstSeed && joined(cluster.selfMember())
           && !majority(cluster.state().members().size(), 0, clusterSize);
+    }
+
+    /** Up (or weakly up): let into the cluster, not leaving it. */
+    private static boolean joined(Member m) {
+      return m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp();
+    }
+
+    /** The members this node counts as reached: in the cluster and not unreachable from here. */
+    private Set<Address> reachedMembers() {
+      Set<Address> reached = new HashSet<>();
+      for (Member m : cluster.state().getMembers()) {
+        if (counts(m) && !unreachableSince.containsKey(m.address())) {
+          reached.add(m.address());
+        }
+      }
+      return reached;
     }
 
     /** Not a member (yet): tells the seed nodes that this node is alive, for {@link #returningNodes}. */
     private void announce() {
       long now = System.nanoTime();
       heardBy.values().removeIf(at -> now - at > RETURNING_FRESH.toNanos());
-      Returning returning = new Returning(cluster.selfAddress().toString(), false,
-          heardBy.keySet().stream().map(Address::toString).sorted().toList());
+      tellOtherSeeds(new Returning(cluster.selfAddress().toString(), false,
+          heardBy.keySet().stream().map(Address::toString).sorted().toList()));
+    }
+
+    private void tellOtherSeeds(Object message) {
       for (Address seed : seedNodes) {
         if (!seed.equals(cluster.selfAddress())) {
-          getContext().actorSelection(seed + DOWNER_PATH).tell(returning, getSelf());
+          getContext().actorSelection(seed + DOWNER_PATH).tell(message, getSelf());
         }
       }
     }
 
     private static boolean counts(Member m) {
-      return m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()
+      return joined(m)
           || m.status() == MemberStatus.joining() || m.status() == MemberStatus.leaving();
     }
 
@@ -354,24 +367,14 @@ public final class ReplicaDowning extends DowningProvider {
       } else {
         heardBy.clear();
       }
-      if (self.status() != MemberStatus.up() && self.status() != MemberStatus.weaklyUp()) {
+      if (!joined(self)) {
         minoritySince = -1;
         return; // not joined yet (or leaving): nothing to decide
       }
       if (firstSeedAlone()) {
-        AnyoneElse ask = new AnyoneElse(cluster.selfAddress().toString(), self.uniqueAddress().longUid());
-        for (Address seed : seedNodes) {
-          if (!seed.equals(cluster.selfAddress())) {
-            getContext().actorSelection(seed + DOWNER_PATH).tell(ask, getSelf());
-          }
-        }
+        tellOtherSeeds(new AnyoneElse(cluster.selfAddress().toString(), self.uniqueAddress().longUid()));
       }
-      Set<Address> reached = new HashSet<>();
-      for (Member m : cluster.state().getMembers()) {
-        if (counts(m) && !unreachableSince.containsKey(m.address())) {
-          reached.add(m.address());
-        }
-      }
+      Set<Address> reached = reachedMembers();
       int reachable = reached.size();
       long now = System.nanoTime();
       int returning = returningNodes(reached, now);
