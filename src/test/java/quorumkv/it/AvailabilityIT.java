@@ -115,6 +115,8 @@ public class AvailabilityIT {
       // Last: these two restart node0, the first seed node, while node1 and node2 may be down too.
       phase("a kill -9 three followers within a second under w=2 writes, restart them", this::followerCrashBurst);
       phase("e kill -9 node0-2, the first three seeds, restart node0 at once", this::firstSeedsCrashTogether);
+      phase("i node0 restarted while the other five are frozen forms a cluster of its own; they resume: it joins them",
+          this::firstSeedOnAnIslandRejoins);
     });
   }
 
@@ -355,6 +357,44 @@ public class AvailabilityIT {
     awaitOneCluster();
     Cluster.Leader after = awaitLeader("every node follows one leader", 0);
     mark("leader " + after);
+    convergeAndVerify(after.node());
+  }
+
+  /**
+   * (i) node0, the first seed node, is killed and restarted while the other five are frozen
+   * (SIGSTOP): no other seed answers within the seed-node timeout, so it forms a cluster of its
+   * own. Once the five resume, it must find them, down itself and join their cluster: before the
+   * fix (a nemesis run on a loaded machine) it stayed on its island for good, answering "no leader
+   * known yet" while the five took writes without it.
+   */
+  private void firstSeedOnAnIslandRejoins() throws Exception {
+    awaitLeader("every node follows one leader", 0);
+    List<Integer> frozen = IntStream.range(1, Cluster.NODES).boxed().toList();
+    ProcessHandle.of(cluster.pid(0)).ifPresent(ProcessHandle::destroyForcibly);
+    cluster.kill(0);
+    frozen.forEach(cluster::pause);
+    Instant frozenAt = Instant.now();
+    try {
+      cluster.start(0);
+      mark("node0 killed, " + nodeIds(frozen) + " frozen, node0 restarted");
+      awaitStatus(0, "forms a cluster of its own (members: itself alone, Up)", s -> {
+        JsonNode members = s.path("members");
+        return members.size() == 1 && "Up".equals(members.path(0).path("status").asText());
+      }, REJOIN);
+      mark("node0 is Up in a cluster of its own");
+    } finally {
+      frozen.forEach(cluster::resume);
+    }
+    mark(nodeIds(frozen) + " resumed after " + secondsSince(frozenAt));
+    Instant resumed = Instant.now();
+
+    cluster.awaitReady(0, REJOIN);
+    assertNoNodeExitedBesides(Set.of());
+    mark("node0 ready " + secondsSince(resumed) + " after the resume");
+    awaitOneCluster();
+    Cluster.Leader after = awaitLeader("every node follows one leader", 0);
+    List<WriteHistory.Outcome> through0 = writeEach(new int[] {0, 0, 0}, "i-node0-", W);
+    assertAllAcknowledged("W=3 writes through node0 after it rejoined", through0);
     convergeAndVerify(after.node());
   }
 
@@ -602,8 +642,12 @@ public class AvailabilityIT {
   }
 
   private JsonNode awaitStatus(int n, String what, Predicate<JsonNode> condition) {
+    return awaitStatus(n, what, condition, ELECTION);
+  }
+
+  private JsonNode awaitStatus(int n, String what, Predicate<JsonNode> condition, Duration timeout) {
     JsonNode[] last = new JsonNode[1];
-    Await.until(Cluster.nodeId(n) + " " + what, ELECTION, () -> {
+    Await.until(Cluster.nodeId(n) + " " + what, timeout, () -> {
       last[0] = cluster.status(n).orElse(null);
       return last[0] != null && condition.test(last[0]);
     }, () -> String.valueOf(last[0]));
