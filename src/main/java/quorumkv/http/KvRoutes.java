@@ -519,13 +519,15 @@ public final class KvRoutes extends AllDirectives {
       }
       if (outcome instanceof WriteResult.Written w) {
         metrics.acks(w.acks());
+      } else if (outcome instanceof WriteResult.Deleted d) {
+        metrics.acks(d.acks());
       }
       return writeResponse(outcome);
     });
   }
 
   private static String outcome(WriteResult result) {
-    if (result instanceof WriteResult.Written) return "written";
+    if (result instanceof WriteResult.Written || result instanceof WriteResult.Deleted) return "written";
     if (result instanceof WriteResult.ConditionFailed) return "condition-failed";
     if (result instanceof WriteResult.PrefixDeleted) return "prefix-deleted";
     if (result instanceof WriteResult.TxnDone) return "txn";
@@ -539,6 +541,9 @@ public final class KvRoutes extends AllDirectives {
     if (result instanceof WriteResult.Written w) {
       return JsonAnswer.fields(mapper, StatusCodes.OK, "key", w.key(), "version", w.version(),
           "acks", w.acks(), "quorum", w.quorum(), "node", w.node()).addHeader(indexHeader(w.version()));
+    } else if (result instanceof WriteResult.Deleted d) {
+      return JsonAnswer.fields(mapper, StatusCodes.OK, "key", d.key(), "deleted", d.found(), "version", d.version(),
+          "acks", d.acks(), "quorum", d.quorum(), "node", d.node()).addHeader(indexHeader(d.version()));
     } else if (result instanceof WriteResult.ConditionFailed f) {
       return answer(StatusCodes.PRECONDITION_FAILED, error(
           "compare-and-set failed: the key's version is " + f.currentVersion()

@@ -685,8 +685,9 @@ public final class LeaderActor {
     LogEntry entry = command == null ? new LogEntry(log.lastIndex() + 1, term, key, value)
         : LogEntry.of(log.lastIndex() + 1, term, command.stampedAt(System.currentTimeMillis()));
     log.append(entry);
-    // A command's outcome is known once applied: its aggregator also waits for the leader's replica.
-    ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(command == null
+    // A command's outcome, and whether a delete found its key, is known once applied: its aggregator
+    // also waits for the leader's replica. A plain put is answered on its acks alone.
+    ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(command == null && value != null
         ? QuorumAggregator.create(entry.index(), key, quorum, Duration.ofMillis(timeoutMillis), reply, node,
             context.getSelf())
         : QuorumAggregator.awaitingOutcome(entry.index(), term, key, quorum, Duration.ofMillis(timeoutMillis),

@@ -164,6 +164,8 @@ public final class QuorumAggregator extends AbstractBehavior<QuorumAggregator.Co
     int acks = reachedWithAcks;
     if (outcome instanceof EntryOutcome.ConditionFailed f) {
       return new WriteResult.ConditionFailed(f.key(), index, f.currentVersion(), leaderNode);
+    } else if (outcome instanceof EntryOutcome.Deleted d) {
+      return new WriteResult.Deleted(key, index, d.found(), acks, quorum, leaderNode);
     } else if (outcome instanceof EntryOutcome.PrefixDeleted p) {
       return new WriteResult.PrefixDeleted(p.prefix(), index, p.deleted(), acks, quorum, leaderNode);
     } else if (outcome instanceof EntryOutcome.TxnApplied t) {

@@ -13,6 +13,7 @@ import quorumkv.storage.TxnOpResult;
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME)
 @JsonSubTypes({
     @JsonSubTypes.Type(value = WriteResult.Written.class, name = "written"),
+    @JsonSubTypes.Type(value = WriteResult.Deleted.class, name = "deleted"),
     @JsonSubTypes.Type(value = WriteResult.QuorumNotReached.class, name = "quorum-not-reached"),
     @JsonSubTypes.Type(value = WriteResult.NotEnoughReplicas.class, name = "not-enough-replicas"),
     @JsonSubTypes.Type(value = WriteResult.NoLeader.class, name = "no-leader"),
@@ -24,6 +25,12 @@ public sealed interface WriteResult extends CborSerializable {
 
   /** Durable on the leader and on {@code acks >= quorum} followers. */
   record Written(String key, long version, int acks, int quorum, String node) implements WriteResult {}
+
+  /**
+   * A delete, durable as {@code version} on the leader and {@code acks >= quorum} followers, committed
+   * and applied: {@code found} whether the key was there to delete (false: the entry changed nothing).
+   */
+  record Deleted(String key, long version, boolean found, int acks, int quorum, String node) implements WriteResult {}
 
   /** Logged as {@code version} but not acknowledged by enough followers in time: in doubt. */
   record QuorumNotReached(String key, long version, int acks, int quorum, String node, String reason)

@@ -11,8 +11,11 @@ import java.util.List;
 public sealed interface EntryOutcome {
   long term();
 
-  /** A put with a TTL, or a compare-and-set whose condition held: the put or delete was done. */
+  /** A put with a TTL, or a compare-and-set put whose condition held: the put was done. */
   record Done(long term) implements EntryOutcome {}
+
+  /** A delete (plain, or a compare-and-set whose condition held): whether the key was there to delete. */
+  record Deleted(long term, boolean found) implements EntryOutcome {}
 
   /** A compare-and-set whose condition failed: nothing changed. {@code currentVersion} 0 when absent. */
   record ConditionFailed(long term, String key, long currentVersion) implements EntryOutcome {}

@@ -251,7 +251,8 @@ public final class ReplicaState implements CborSerializable {
       LogEntry e = log.apply((int) (applied + 1 - baseIndex - 1));
       if (e.command() == null) {
         if (e.isDelete()) {
-          a.delete(e.key());
+          // Kept like a command's outcome, so that the client learns whether there was a key to delete.
+          done = done.plus(e.index(), new EntryOutcome.Deleted(e.term(), a.delete(e.key())));
         } else {
           a.put(e.key(), e.value(), e.index());
         }
@@ -364,10 +365,9 @@ public final class ReplicaState implements CborSerializable {
           return new EntryOutcome.ConditionFailed(e.term(), cas.key(), current);
         }
         if (cas.value() == null) {
-          delete(cas.key());
-        } else {
-          put(cas.key(), cas.value(), e.index(), cas.expiresAt());
+          return new EntryOutcome.Deleted(e.term(), delete(cas.key()));
         }
+        put(cas.key(), cas.value(), e.index(), cas.expiresAt());
         return new EntryOutcome.Done(e.term());
       }
       if (command instanceof WriteCommand.Put p) {

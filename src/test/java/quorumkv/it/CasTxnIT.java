@@ -67,6 +67,14 @@ public class CasTxnIT {
     }
   }
 
+  /** A DELETE through node {@code n}: 200 with {@code deleted} as expected and the version it was logged as. */
+  private void assertDeleted(int n, String pathAndQuery, boolean expected) {
+    NodeClient.Response r = client.request(cluster.uri(n), "DELETE", pathAndQuery, null);
+    assertEquals("DELETE " + pathAndQuery + " through node" + n + ": " + r, 200, r.status());
+    assertEquals("DELETE " + pathAndQuery + " through node" + n + ": " + r, expected, r.body().get("deleted").asBoolean());
+    assertTrue(r.toString(), r.body().get("version").asLong() > 0);
+  }
+
   /** What the counter clients saw: increments acknowledged, and writes in doubt (503: may or may not have applied). */
   private final AtomicInteger incremented = new AtomicInteger();
   private final AtomicInteger counterInDoubt = new AtomicInteger();
@@ -134,6 +142,20 @@ public class CasTxnIT {
       }
       assertTrue("the counter moved: " + incremented.get(), incremented.get() >= COUNTER_CLIENTS);
       assertTrue("transfers were made: " + transfers.get(), transfers.get() >= TRANSFER_CLIENTS);
+
+      // A delete says whether there was a key to delete, through the leader and through followers
+      // (whose answers come back from the leader over Artery).
+      for (int n = 0; n < Cluster.NODES; n++) {
+        String key = "gone-" + n;
+        assertDeleted(n, "/kv/" + key, false);
+        NodeClient.Response put = client.put(cluster.uri(n), key, "v", 3);
+        assertEquals(put.toString(), 200, put.status());
+        assertDeleted(n, "/kv/" + key + "?ifVersion=" + put.body().get("version").asLong(), true);
+        assertDeleted(n, "/kv/" + key + "?ifVersion=0", false);
+        assertEquals(200, client.put(cluster.uri(n), key, "again", 3).status());
+        assertDeleted(n, "/kv/" + key, true);
+        assertEquals(404, client.get(cluster.uri(n), key, "linearizable").status());
+      }
     } catch (Throwable t) {
       System.out.println("CasTxnIT FAILED: " + t + "\nnode logs:" + cluster.logs().tails(60));
       throw t;

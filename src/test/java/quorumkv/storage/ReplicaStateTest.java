@@ -461,8 +461,23 @@ public class ReplicaStateTest {
     assertEquals(Optional.of(new EntryOutcome.Done(1)), s.outcome(1, 1));
     assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "lock", 1)), s.outcome(2, 1));
     assertEquals(Optional.of(new EntryOutcome.ConditionFailed(1, "lock", 1)), s.outcome(3, 1));
-    assertEquals(Optional.of(new EntryOutcome.Done(1)), s.outcome(4, 1));
+    assertEquals(Optional.of(new EntryOutcome.Deleted(1, true)), s.outcome(4, 1));
     assertEquals(Optional.empty(), s.get("lock"));
+    assertEquals(0, s.digest());
+  }
+
+  @Test
+  public void aDeleteTellsWhetherItsKeyWasThere() {
+    ReplicaState s = applied(put(1, "k", "v"), delete(2, "k"), delete(3, "k"), delete(4, "never"),
+        cas(5, "absent", null, 0));
+
+    assertEquals(Optional.of(new EntryOutcome.Deleted(1, true)), s.outcome(2, 1));
+    assertEquals("the same delete again finds nothing", Optional.of(new EntryOutcome.Deleted(1, false)), s.outcome(3, 1));
+    assertEquals(Optional.of(new EntryOutcome.Deleted(1, false)), s.outcome(4, 1));
+    assertEquals("a delete if absent holds and deletes nothing", Optional.of(new EntryOutcome.Deleted(1, false)),
+        s.outcome(5, 1));
+    assertEquals("a plain put keeps no outcome", Optional.empty(), s.outcome(1, 1));
+    assertEquals(0, s.keyCount());
     assertEquals(0, s.digest());
   }
 
