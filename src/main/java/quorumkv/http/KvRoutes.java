@@ -305,7 +305,10 @@ public final class KvRoutes extends AllDirectives {
             delete(() -> withQuery(DELETE_PARAMS, q -> {
               WriteParams params = writeParams(q);
               return keyWrite(limits.pathKey(key), null, limits.ifVersion(q.get("ifVersion")), 0, params);
-            }))))));
+            })))),
+        pathPrefix(PathMatchers.segment().slash(), first -> json(StatusCodes.NOT_FOUND, error(
+            "no such resource: a key is one path segment, so a '/' in a key is sent as %2F (/kv/"
+                + first + "%2F...)")))));
   }
 
   // The query parameters each endpoint takes; any other is a 400, so that a misspelt one (ifversion=)

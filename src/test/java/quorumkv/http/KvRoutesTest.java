@@ -187,7 +187,11 @@ public class KvRoutesTest {
 
     Reply del = node.send("DELETE", "/kv/doomed", null);
     assertWritten(del, "doomed", 3);
+    assertTrue(del.body.toString(), del.body.get("deleted").asBoolean());
     assertTrue(del.body.get("version").asLong() > put.body.get("version").asLong());
+    Reply again = node.send("DELETE", "/kv/doomed", null);
+    assertWritten(again, "doomed", 3);
+    assertFalse("nothing left to delete: " + again.body, again.body.get("deleted").asBoolean());
 
     Reply get = node.get("/kv/doomed?consistency=leader");
     assertNotFound(get, "doomed");
@@ -568,12 +572,25 @@ public class KvRoutesTest {
 
   @Test
   public void anUnknownPathIs404Json() {
-    for (String path : List.of("/nope", "/kv/a/b", "/status/extra", "/")) {
+    for (String path : List.of("/nope", "/status/extra", "/")) {
       Reply r = node.get(path);
       assertEquals(path, 404, r.status);
       assertEquals(path, "application/json", r.contentType);
       assertTrue(path + ": " + r.body, r.body.path("error").asText().contains("could not be found"));
     }
+  }
+
+  @Test
+  public void aKeyPathWithASlashIs404NamingTheEncodingAndWritesNothing() {
+    long before = node.leaderLastIndex();
+    for (String method : List.of("GET", "PUT", "DELETE")) {
+      Reply r = node.send(method, "/kv/app/a", method.equals("PUT") ? "v" : null);
+      assertEquals(method, 404, r.status);
+      assertEquals(method, "application/json", r.contentType);
+      assertTrue(method + ": " + r.body, r.body.path("error").asText().contains("%2F"));
+    }
+    assertEquals(before, node.leaderLastIndex());
+    assertWritten(node.put("/kv/app%2Fa", "v"), "app/a", 3);
   }
 
   @Test
