@@ -9,7 +9,8 @@
 # One line per row: requests/s, non-2xx, p50 / p99 (µs), server CPU per request (ms, the six JVMs'
 # utime + stime from /proc/<pid>/stat) and the load average. Compare B/A round by round, and run it
 # again with the two jars swapped: the cluster started first was seen to keep a head start.
-# Not a test: it exits 0 whatever the figures; both clusters are stopped and wiped on exit.
+# Not a test: it exits 0 whatever the figures; both clusters are stopped and wiped on exit, the
+# node logs of a cluster that gave any non-2xx answer kept first in OUT/A-logs or OUT/B-logs.
 #
 # Usage: JAR_A=old.jar JAR_B=new.jar [OPTS_A=..] [OPTS_B=..] [ROUNDS=6] [ONE_CONNECTION=1] [OUT=dir]
 #        bash bench/ab-interleaved.sh
@@ -50,8 +51,16 @@ row() { # cluster http-base write|read|one seconds label
     "$(cut -d' ' -f1 /proc/loadavg)"
 }
 base() { [[ $1 == A ]] && echo 8100 || echo 8200; }
+keep_logs() { # name: its node logs, before the wipe, when any of its rows had non-2xx answers
+  local d
+  if grep -qs 'non2xx=[1-9]' "$OUT"/*-"$1"-*.txt "$OUT"/warm-"$1"*.txt "$OUT"/warm-r"$1".txt; then
+    mkdir -p "$OUT/$1-logs"
+    for d in "$OUT/$1"/node*; do cp -p "$d/node.log" "$OUT/$1-logs/${d##*/}.log" 2>/dev/null || true; done
+    echo "non-2xx answers from $1: its node logs are in $OUT/$1-logs" >&2
+  fi
+}
 
-trap 'down A 8100 2650; down B 8200 2750' EXIT INT TERM
+trap 'keep_logs A; keep_logs B; down A 8100 2650; down B 8200 2750' EXIT INT TERM
 up A "$JAR_A" 8100 2650 "${OPTS_A:-}"
 up B "$JAR_B" 8200 2750 "${OPTS_B:-}"
 echo "A ($JAR_A ${OPTS_A:-}): $(tail -1 "$OUT/A-up.log"); B ($JAR_B ${OPTS_B:-}): $(tail -1 "$OUT/B-up.log")"
