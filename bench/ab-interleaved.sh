@@ -7,7 +7,8 @@
 #            local reads, 60 connections spread, 10 s on each; with ONE_CONNECTION=1 also W=3
 #            writes over one connection to the leader, 10 s on each (the order swaps every round).
 # One line per row: requests/s, non-2xx, p50 / p99 (µs), server CPU per request (ms, the six JVMs'
-# utime + stime from /proc/<pid>/stat) and the load average. Compare B/A round by round, and run it
+# utime + stime from /proc/<pid>/stat), the load average and the share of the machine's CPU time the
+# hypervisor took during the row (steal, from /proc/stat). Compare B/A round by round, and run it
 # again with the two jars swapped: the cluster started first was seen to keep a head start.
 # Not a test: it exits 0 whatever the figures; both clusters are stopped and wiped on exit, the
 # node logs of a cluster that gave any non-2xx answer kept first in OUT/A-logs or OUT/B-logs.
@@ -30,9 +31,10 @@ up() { # name jar http-base cluster-base [java-opts]
 down() { # name http-base cluster-base
   KV_DATA=$OUT/$1 KV_HTTP_BASE_PORT=$2 KV_CLUSTER_BASE_PORT=$3 ./kv down --wipe >/dev/null 2>&1 || true
 }
+cpu_stat() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' /proc/stat; }
 ticks() { for p in $(cat "$OUT/$1"/node*/pid); do awk '{print $14 + $15}' "/proc/$p/stat"; done | paste -sd+ | bc; }
 row() { # cluster http-base write|read|one seconds label
-  local targets= script=quorumkv-put.lua t0 t1 requests threads=6 connections=60 leader i
+  local targets= script=quorumkv-put.lua t0 t1 s0 s1 requests threads=6 connections=60 leader i
   for i in 0 1 2 3 4 5; do targets+=${targets:+,}127.0.0.1:$(($2 + i)); done
   [[ $3 == read ]] && script=quorumkv-get.lua
   if [[ $3 == one ]]; then
@@ -40,15 +42,18 @@ row() { # cluster http-base write|read|one seconds label
     targets=127.0.0.1:$(($2 + ${leader#node})) threads=1 connections=1
   fi
   t0=$(ticks "$1")
+  s0=$(cpu_stat)
   BENCH_TARGETS=$targets BENCH_KEYS=1000 BENCH_VALUE_SIZE=100 BENCH_THREADS=$threads BENCH_W=3 BENCH_SEED=42 \
     timeout -k 5 $(($4 + 60)) wrk --latency -t $threads -c $connections -d "$4s" --timeout 10s -s "bench/wrk/$script" \
     "http://127.0.0.1:$2/" >"$OUT/$5.txt" 2>&1
   t1=$(ticks "$1")
+  s1=$(cpu_stat)
   requests=$(grep -o 'requests=[0-9]*' "$OUT/$5.txt" | cut -d= -f2)
-  printf '%-8s %s %s %s %s cpu_ms=%s load=%s\n' "$5" "$(grep -o ' rps=[0-9.]*' "$OUT/$5.txt" | head -1)" \
+  printf '%-8s %s %s %s %s cpu_ms=%s load=%s steal=%s%%\n' "$5" "$(grep -o ' rps=[0-9.]*' "$OUT/$5.txt" | head -1)" \
     "$(grep -o 'non2xx=[0-9]*' "$OUT/$5.txt")" "$(grep -o 'p50_us=[0-9]*' "$OUT/$5.txt")" \
     "$(grep -o 'p99_us=[0-9]*' "$OUT/$5.txt")" "$(echo "scale=3; ($t1 - $t0) * 10 / $requests" | bc)" \
-    "$(cut -d' ' -f1 /proc/loadavg)"
+    "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$(awk -v a="$s0" -v b="$s1" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]; if (d > 0) printf "%.0f", (y[1] - x[1]) * 100 / d; else print "-" }')"
 }
 base() { [[ $1 == A ]] && echo 8100 || echo 8200; }
 keep_logs() { # name: its node logs, before the wipe, when any of its rows had non-2xx answers

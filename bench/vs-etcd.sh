@@ -257,7 +257,7 @@ port_busy() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
 # ---------------------------------------------------------------------------- wrk runs
 
 # Results, one line per run: scenario system conns ok_rps p50_us p99_us errors load1 detail
-# cpu_ms_per_op leader_changes
+# cpu_ms_per_op leader_changes steal_pct
 RESULTS=$TMP/results.tsv
 : >"$RESULTS"
 
@@ -282,6 +282,15 @@ server_cpu_ticks() { # utime + stime of SERVER_PIDS, in clock ticks
   printf '%s' "$total"
 }
 
+# The machine's CPU time stolen by the hypervisor (the "steal" column of /proc/stat) as a share of
+# all its CPU time: a virtual machine whose host is busy runs every instruction slower without
+# a higher load average, so a row's figures are comparable with another run's only at similar steal.
+cpu_stat() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t; exit }' /proc/stat; }
+steal_pct_between() { # "STEAL TOTAL" "STEAL TOTAL"
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
+    if (d > 0) printf "%.0f", (y[1] - x[1]) * 100 / d; else print "-" }'
+}
+
 leader_counts() { if [[ -n $LEADER_COUNTER ]]; then "$LEADER_COUNTER"; fi; }
 
 # Increase between two leader_counts outputs (same servers, same order), combined by LEADER_AGG.
@@ -296,14 +305,17 @@ leader_changes_between() { # BEFORE AFTER
 
 MEASURE_CPU0=0
 MEASURE_LEADERS0=
+MEASURE_STAT0=
 measure_begin() {
   MEASURE_LEADERS0=$(leader_counts)
   MEASURE_CPU0=$(server_cpu_ticks)
+  MEASURE_STAT0=$(cpu_stat)
 }
-# Sets MEASURE_CPU_TICKS and MEASURE_LEADER_CHANGES for the run since measure_begin.
+# Sets MEASURE_CPU_TICKS, MEASURE_LEADER_CHANGES and MEASURE_STEAL for the run since measure_begin.
 measure_end() {
   MEASURE_CPU_TICKS=$(($(server_cpu_ticks) - MEASURE_CPU0))
   MEASURE_LEADER_CHANGES=$(leader_changes_between "$MEASURE_LEADERS0" "$(leader_counts)")
+  MEASURE_STEAL=$(steal_pct_between "$MEASURE_STAT0" "$(cpu_stat)")
 }
 
 # quorumkv_leader_silence_max_seconds only grows (a maximum since each node started): read before
@@ -364,9 +376,9 @@ field() { # field NAME "RESULT a=1 b=2" -> value
   printf '%s\n' "$line" | tr ' ' '\n' | awk -F= -v k="$name" '$1 == k { print $2; exit }'
 }
 
-# record SCENARIO SYSTEM CONNS RESULT_LINE [CPU_TICKS LEADER_CHANGES]
+# record SCENARIO SYSTEM CONNS RESULT_LINE [CPU_TICKS LEADER_CHANGES STEAL_PCT]
 record() {
-  local scenario=$1 system=$2 conns=$3 line=$4 cpu_ticks=${5:--} changes=${6:--}
+  local scenario=$1 system=$2 conns=$3 line=$4 cpu_ticks=${5:--} changes=${6:--} steal=${7:--}
   local ok_rps p50 p99 errors ok cpu_ms=-
   ok=$(($(field requests "$line") - $(field non2xx "$line")))
   if [[ $cpu_ticks != - ]] && ((ok > 0)); then
@@ -376,12 +388,12 @@ record() {
   p50=$(field p50_us "$line")
   p99=$(field p99_us "$line")
   errors=$(($(field non2xx "$line") + $(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line")))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$system" "$conns" "$ok_rps" "$p50" "$p99" "$errors" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$system" "$conns" "$ok_rps" "$p50" "$p99" "$errors" \
     "$(cut -d' ' -f1 /proc/loadavg)" \
     "requests=$(field requests "$line") non2xx=$(field non2xx "$line") socket=$(field connect "$line")/$(field read "$line")/$(field write "$line")/$(field timeout "$line") p90_us=$(field p90_us "$line") p999_us=$(field p999_us "$line") max_us=$(field max_us "$line") cpu_s=$(awk -v t="$cpu_ticks" -v hz="$CLK_TCK" 'BEGIN { if (t == "-") print "-"; else printf "%.2f", t / hz }')" \
-    "$cpu_ms" "$changes" >>"$RESULTS"
-  printf '  %-14s %-9s conns %-4s %9.1f ops/s  p50 %7.2f ms  p99 %8.2f ms  errors %s  cpu %s ms/op  leader changes %s\n' "$scenario" "$system" "$conns" \
-    "$ok_rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$errors" "$cpu_ms" "$changes"
+    "$cpu_ms" "$changes" "$steal" >>"$RESULTS"
+  printf '  %-14s %-9s conns %-4s %9.1f ops/s  p50 %7.2f ms  p99 %8.2f ms  errors %s  cpu %s ms/op  leader changes %s  steal %s%%\n' "$scenario" "$system" "$conns" \
+    "$ok_rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$errors" "$cpu_ms" "$changes" "$steal"
 }
 
 # The cold row: COLD_CONNECTIONS to the leader, W=W, for COLD_DURATION, on a system just started.
@@ -394,11 +406,11 @@ run_cold() {
   [[ $system != quorumkv ]] || silence_check "startup"
   measure_begin
   run_wrk "$system-$scenario" "$put" 2 "$COLD_CONNECTIONS" "$COLD_S" "$leader" ${wargs[@]+"${wargs[@]}"} || {
-    printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\n' "$scenario" "$system" "$COLD_CONNECTIONS" "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
+    printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\t-\n' "$scenario" "$system" "$COLD_CONNECTIONS" "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
     return 0
   }
   measure_end
-  record "$scenario" "$system" "$COLD_CONNECTIONS" "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES"
+  record "$scenario" "$system" "$COLD_CONNECTIONS" "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES" "$MEASURE_STEAL"
   [[ $system != quorumkv ]] || silence_check "$scenario"
   sleep "$SETTLE"
 }
@@ -463,11 +475,11 @@ run_scenarios() {
     [[ $system != quorumkv ]] || silence_check "the prefill, warm-up or pauses before $scenario"
     measure_begin
     run_wrk "$system-$scenario" "$script" "$threads" "$conns" "$DURATION_S" "$targets" ${wargs[@]+"${wargs[@]}"} || {
-      printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\n' "$scenario" "$system" "$conns" "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
+      printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\t-\n' "$scenario" "$system" "$conns" "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
       continue
     }
     measure_end
-    record "$scenario" "$system" "$conns" "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES"
+    record "$scenario" "$system" "$conns" "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES" "$MEASURE_STEAL"
     [[ $system != quorumkv ]] || silence_check "$scenario"
     sleep "$SETTLE"
   done
@@ -489,11 +501,11 @@ run_one_connection() {
   [[ $system != quorumkv ]] || silence_check "the runs before $scenario"
   measure_begin
   run_wrk "$system-$scenario" "$put" 1 1 "$ONE_CONN_S" "$leader" ${wargs[@]+"${wargs[@]}"} || {
-    printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\n' "$scenario" "$system" 1 "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
+    printf '%s\t%s\t%s\t-\t-\t-\t-\t%s\t%s\t-\t-\t-\n' "$scenario" "$system" 1 "$(cut -d' ' -f1 /proc/loadavg)" "wrk failed" >>"$RESULTS"
     return 0
   }
   measure_end
-  record "$scenario" "$system" 1 "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES"
+  record "$scenario" "$system" 1 "$RESULT_LINE" "$MEASURE_CPU_TICKS" "$MEASURE_LEADER_CHANGES" "$MEASURE_STEAL"
   [[ $system != quorumkv ]] || silence_check "$scenario"
   sleep "$SETTLE"
 }
@@ -737,13 +749,13 @@ print_table() {
     function ms(us) { return (us == "-" ? "-" : sprintf("%.2f", us / 1000)) }
     {
       n++; scen[n] = $1; sys[n] = $2; conns[n] = $3; rps[n] = $4; p50[n] = $5; p99[n] = $6; err[n] = $7; load[n] = $8
-      cpu[n] = ($10 == "" ? "-" : $10); chg[n] = ($11 == "" ? "-" : $11)
+      cpu[n] = ($10 == "" ? "-" : $10); chg[n] = ($11 == "" ? "-" : $11); st[n] = ($12 == "" ? "-" : $12)
       if ($2 == "etcd") { ercps[$1] = $4; ep99[$1] = $6; ecpu[$1] = cpu[n] }
     }
     END {
-      fmt = "%-16s %-9s %6s %12s %9s %9s %8s %10s %7s %14s %13s %13s %6s\n"
-      printf fmt, "scenario", "system", "conns", "ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "leader", "qkv/etcd ops/s", "qkv/etcd p99", "qkv/etcd cpu", "load1"
-      printf fmt, "", "", "", "", "", "", "", "", "changes", "", "", "", ""
+      fmt = "%-16s %-9s %6s %12s %9s %9s %8s %10s %7s %14s %13s %13s %6s %6s\n"
+      printf fmt, "scenario", "system", "conns", "ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "leader", "qkv/etcd ops/s", "qkv/etcd p99", "qkv/etcd cpu", "load1", "steal"
+      printf fmt, "", "", "", "", "", "", "", "", "changes", "", "", "", "", "%"
       for (i = 1; i <= n; i++) {
         r1 = ""; r2 = ""; r3 = ""
         if (sys[i] == "quorumkv" && (scen[i] in ercps) && rps[i] != "-" && ercps[scen[i]] != "-" && ercps[scen[i]] > 0) {
@@ -753,7 +765,7 @@ print_table() {
         if (sys[i] == "quorumkv" && cpu[i] != "-" && (scen[i] in ecpu) && ecpu[scen[i]] != "-" && ecpu[scen[i]] > 0)
           r3 = sprintf("%.2fx", cpu[i] / ecpu[scen[i]])
         unit = (scen[i] ~ /^read/) ? " r/s" : " w/s"
-        printf fmt, scen[i], sys[i], conns[i], (rps[i] == "-" ? "-" : sprintf("%.1f%s", rps[i], unit)), ms(p50[i]), ms(p99[i]), err[i], cpu[i], chg[i], r1, r2, r3, load[i]
+        printf fmt, scen[i], sys[i], conns[i], (rps[i] == "-" ? "-" : sprintf("%.1f%s", rps[i], unit)), ms(p50[i]), ms(p99[i]), err[i], cpu[i], chg[i], r1, r2, r3, load[i], st[i]
       }
     }' "$RESULTS" >"$table"
 }
@@ -761,7 +773,7 @@ print_table() {
 write_files() {
   local csv=$OUT/results.csv json=$OUT/results.json
   {
-    printf 'scenario,system,connections,ops_per_s,p50_ms,p99_ms,errors,load1,detail,cpu_ms_per_op,leader_changes\n'
+    printf 'scenario,system,connections,ops_per_s,p50_ms,p99_ms,errors,load1,detail,cpu_ms_per_op,leader_changes,steal_pct\n'
     awk -F'\t' -v OFS=, '{ for (i = 5; i <= 6; i++) if ($i != "-") $i = sprintf("%.3f", $i / 1000); $9 = "\"" $9 "\""; print }' "$RESULTS"
   } >"$csv"
   {
@@ -775,7 +787,7 @@ write_files() {
       function num(x) { return (x == "-" ? "null" : x) }
       function ms(x) { return (x == "-" ? "null" : sprintf("%.3f", x / 1000)) }
       { if (NR > 1) printf ",\n"
-        printf "    {\"scenario\": \"%s\", \"system\": \"%s\", \"connections\": %s, \"ops_per_s\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"errors\": %s, \"load1\": %s, \"detail\": \"%s\", \"cpu_ms_per_op\": %s, \"leader_changes\": %s}", $1, $2, $3, num($4), ms($5), ms($6), num($7), $8, $9, num($10 == "" ? "-" : $10), num($11 == "" ? "-" : $11) }
+        printf "    {\"scenario\": \"%s\", \"system\": \"%s\", \"connections\": %s, \"ops_per_s\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"errors\": %s, \"load1\": %s, \"detail\": \"%s\", \"cpu_ms_per_op\": %s, \"leader_changes\": %s, \"steal_pct\": %s}", $1, $2, $3, num($4), ms($5), ms($6), num($7), $8, $9, num($10 == "" ? "-" : $10), num($11 == "" ? "-" : $11), num($12 == "" ? "-" : $12) }
       END { printf "\n" }' "$RESULTS"
     printf '  ]\n}\n'
   } >"$json"
@@ -812,6 +824,7 @@ step "results ($(date '+%F %T'); load average now $(now_load))"
   [[ -z $COVERAGE ]] || say "warning: $COVERAGE (reads of missing keys count as errors)"
   say "etcd has no W: its write-W1/W5 rows are the same run as W=$W, repeated as a reference"
   say "load1: the 1-minute load average after each run; above $NPROC, other work competed for the CPUs"
+  say "steal: the share of the machine's CPU time the hypervisor took during the run (/proc/stat); a row is comparable with another run's only at a similar steal"
   say ""
 } | tee "$OUT/summary.txt"
 print_table
