@@ -156,7 +156,7 @@ public final class QuorumAggregator extends AbstractBehavior<QuorumAggregator.Co
   private Behavior<Command> notApplied() {
     return fail(reachedWithAcks, String.format(
         "not applied on the leader within %d ms although %d of %d follower acks came: the write is in doubt "
-            + "(logged at index %d, not rolled back; its condition is decided when it applies)",
+            + "(logged at index %d, not rolled back; what it does is decided when it applies)",
         timeout.toMillis(), reachedWithAcks, quorum, index));
   }
 
