@@ -26,6 +26,7 @@ public record Settings(
     int maxValueBytes,
     long readyMaxLag,
     Duration joinRetryInterval,
+    boolean formNewCluster,
     Optional<Path> restoreFrom,
     Watch watch) {
 
@@ -166,6 +167,7 @@ public record Settings(
         q.getBytes("limits.max-value-bytes").intValue(),
         q.getLong("ready-max-lag"),
         q.getDuration("cluster.join-retry-interval"),
+        q.getBoolean("cluster.form-new-cluster"),
         q.getString("restore-from").isBlank() ? Optional.empty() : Optional.of(Path.of(q.getString("restore-from"))),
         new Watch(
             q.getInt("watch.history"),

@@ -42,7 +42,6 @@ public final class Main {
   public static void main(String[] args) throws Exception {
     Config config = ConfigFactory.load();
     Settings settings = Settings.from(config);
-    Config nodeConfig = clusterConfig(settings).withFallback(config);
     try {
       SqliteNativeLibrary.useCopyIn(settings.dataDir());
     } catch (IOException e) {
@@ -65,6 +64,7 @@ public final class Main {
     }
     for (int incarnation = 1; ; incarnation++) {
       long started = System.nanoTime();
+      Config nodeConfig = clusterConfig(settings, incarnation).withFallback(config);
       ActorSystem<Void> system = ActorSystem.create(NodeGuardian.create(settings), SYSTEM_NAME, ActorSystemSetups.of(nodeConfig));
       Done ignored = system.getWhenTerminated().toCompletableFuture().join();
       Optional<CoordinatedShutdown.Reason> reason = CoordinatedShutdown.get(system).getShutdownReason();
@@ -84,16 +84,24 @@ public final class Main {
     }
   }
 
-  /** What is derived from the settings rather than written in application.conf: seeds, roles, bind address. */
-  private static Config clusterConfig(Settings settings) {
-    List<String> seeds = settings.seedNodes().stream().map(s -> "akka://" + SYSTEM_NAME + "@" + s).toList();
+  /**
+   * What is derived from the settings rather than written in application.conf, for one
+   * incarnation of the node: seeds, roles, bind address.
+   */
+  static Config clusterConfig(Settings settings, int incarnation) {
+    String self = settings.clusterHost() + ":" + settings.clusterPort();
+    // The first seed of a new cluster forms it at once in its first incarnation only: a later one
+    // (this node was downed) must ask the other seeds, or it would found a cluster of its own and,
+    // knowing no other seed, never find the running one (seen after node0 was paused for 35 s).
+    List<String> seedList = settings.formNewCluster() && incarnation == 1 && settings.seedNodes().indexOf(self) == 0
+        ? List.of(self) : settings.seedNodes();
+    List<String> seeds = seedList.stream().map(s -> "akka://" + SYSTEM_NAME + "@" + s).toList();
     Config derived = ConfigFactory.empty()
         .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
         .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(List.of(settings.nodeId())));
     // Only the first seed forms a cluster by itself when no seed answers within seed-node-timeout;
     // every other seed waits that long between two rounds of asking to join, so it gets the short
     // join-retry-interval instead (a node not found in the list keeps Akka's behaviour).
-    String self = settings.clusterHost() + ":" + settings.clusterPort();
     if (settings.seedNodes().indexOf(self) > 0) {
       derived = derived.withValue("akka.cluster.seed-node-timeout",
           ConfigValueFactory.fromAnyRef(settings.joinRetryInterval().toMillis() + "ms"));

@@ -45,7 +45,8 @@ import org.junit.rules.Timeout;
  * restart under W=3 writes; (a) three followers killed at once under {@code ?w=2} writes (the
  * lowest-numbered followers, so node0-2 whenever the leader is not one of them); (e) node0-2, the
  * first three seed nodes, killed at once, whoever leads, node0 (the first seed) restarted first. A
- * second cluster with {@code WRITE_QUORUM=1} loses four followers (b).
+ * second cluster with {@code WRITE_QUORUM=1} loses four followers (b). A third, started as
+ * `./kv up` starts a new cluster, has node0 downed while frozen and back in a new incarnation (j).
  */
 public class AvailabilityIT {
   /** The default WRITE_QUORUM of the first cluster, and the quorum its W=3 writes ask for. */
@@ -66,6 +67,8 @@ public class AvailabilityIT {
   private static final Duration MEMBERSHIP = Duration.ofSeconds(60);
   private static final Duration PROGRESS = Duration.ofSeconds(60);
   private static final Duration STOPPED = Duration.ofSeconds(30);
+  /** DOWN_UNREACHABLE_AFTER of phase j's cluster: shorter than the default 20 s, to keep the phase short. */
+  private static final Duration DOWNED_AFTER = Duration.ofSeconds(8);
   /** application.conf's replication.election.timeout-max: a follower that hears no leader this long campaigns. */
   private static final Duration ELECTION_TIMEOUT_MAX = Duration.ofSeconds(2);
   /** Keys per load writer: few enough that keys are overwritten many times. */
@@ -127,7 +130,59 @@ public class AvailabilityIT {
         this::fourFollowersDownWithWriteQuorumOne));
   }
 
+  /**
+   * (j) A cluster as `./kv up` starts a new one: node0 forms it at once ({@code FORM_NEW_CLUSTER};
+   * only the first seed acts on it). Then node0 is frozen until the others down it: resumed, it
+   * learns so, downs itself and starts a new incarnation in the same process, which must join the
+   * running cluster. Before the fix that incarnation kept node0's first seed list, itself alone,
+   * founded a cluster of its own at once and stayed there ("no leader known yet" for good).
+   */
+  @Test
+  public void aFirstSeedThatFormedTheClusterAndWasDownedJoinsItAgain() throws Exception {
+    startCluster(Map.of("FORM_NEW_CLUSTER", "on", "DOWN_UNREACHABLE_AFTER", DOWNED_AFTER.toSeconds() + "s"));
+    runPhases(() -> phase("j node0 formed the cluster, frozen until downed, resumed: its next incarnation joins",
+        this::firstSeedDownedRejoins));
+  }
+
   // --- scenarios ---
+
+  /** (j) See {@link #aFirstSeedThatFormedTheClusterAndWasDownedJoinsItAgain}. */
+  private void firstSeedDownedRejoins() throws Exception {
+    Cluster.Leader before = awaitLeader("every node follows one leader", 0);
+    List<WriteHistory.Outcome> first = writeEach(new int[] {1, 2, 3}, "j-before-", W);
+    assertAllAcknowledged("W=3 writes with all six up", first);
+    long pid = cluster.pid(0);
+    cluster.pause(0);
+    Instant paused = Instant.now();
+    int witness = before.node() == 1 ? 2 : 1;
+    try {
+      awaitStatus(witness, "no longer lists node0 as a member that is up (it was downed)", s -> {
+        for (JsonNode m : s.path("members")) {
+          if ("node0".equals(m.path("node").asText()) && !"Down".equals(m.path("status").asText())) {
+            return false;
+          }
+        }
+        return true;
+      }, REJOIN);
+      mark("node0 frozen, downed by the others " + secondsSince(paused) + " after the freeze");
+    } finally {
+      cluster.resume(0);
+    }
+    Instant resumed = Instant.now();
+    // Its first incarnation still answers "ready" for the moment it takes to read the gossip that
+    // says it is Down, so the new incarnation is awaited before readiness.
+    Await.until("node0 learns it was downed and starts a new incarnation in the same process", REJOIN,
+        () -> cluster.logs().contains(0, "starting incarnation 2"), () -> cluster.logs().tail(0, 20));
+    cluster.awaitReady(0, REJOIN);
+    mark("node0 ready " + secondsSince(resumed) + " after the resume");
+    assertEquals("node0 rejoined in the same process (a new incarnation, not a restart)", pid, cluster.pid(0));
+    assertNoNodeExitedBesides(Set.of());
+    awaitOneCluster();
+    Cluster.Leader after = awaitLeader("every node follows one leader", 0);
+    List<WriteHistory.Outcome> through0 = writeEach(new int[] {0, 0, 0}, "j-node0-", W);
+    assertAllAcknowledged("W=3 writes through node0 after it rejoined", through0);
+    convergeAndVerify(after.node());
+  }
 
   /** (d) The leader killed: another is elected with a higher term; the old one rejoins as a follower. */
   private void leaderKilledAnotherLeads() throws Exception {
