@@ -26,7 +26,6 @@ import quorumkv.config.Settings;
 import quorumkv.replication.ReplicationStatus;
 import scala.Option;
 import scala.concurrent.duration.FiniteDuration;
-import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * Cluster membership's downing for quorumkv, where membership only discovers replicas and never
@@ -99,11 +98,23 @@ public final class ReplicaDowning extends DowningProvider {
 
   private final Duration downAfter;
   private final int clusterSize;
+  private final List<Address> seedNodes;
 
   public ReplicaDowning(ActorSystem system) {
     Settings settings = Settings.from(system.settings().config());
     this.downAfter = settings.downUnreachableAfter();
     this.clusterSize = settings.replication().followers() + 1;
+    this.seedNodes = seedAddresses(system.name(), settings.seedNodes());
+  }
+
+  /**
+   * The seed nodes of the settings ({@code host:port}, in order) as addresses of the actor system
+   * {@code systemName}. Not Akka's own seed list: the first incarnation of the first seed of a new
+   * cluster is given only itself there ({@link Main#clusterConfig}), and it must still know whom to
+   * ask whether a cluster without it is up.
+   */
+  static List<Address> seedAddresses(String systemName, List<String> hostPorts) {
+    return hostPorts.stream().map(s -> AddressFromURIString.parse("akka://" + systemName + "@" + s)).toList();
   }
 
   @Override
@@ -113,7 +124,7 @@ public final class ReplicaDowning extends DowningProvider {
 
   @Override
   public Option<Props> downingActorProps() {
-    return Option.apply(Props.create(Downer.class, () -> new Downer(downAfter, clusterSize)));
+    return Option.apply(Props.create(Downer.class, () -> new Downer(downAfter, clusterSize, seedNodes)));
   }
 
   /** A strict majority of the {@code clusterSize} nodes: the members reached and the returning nodes counted. */
@@ -153,10 +164,9 @@ public final class ReplicaDowning extends DowningProvider {
     private final Duration downAfter;
     private final int clusterSize;
     private final Cluster cluster = Cluster.get(getContext().getSystem());
-    private final Set<Address> seedNodes = Set.copyOf(CollectionConverters.asJava(cluster.settings().SeedNodes()));
+    private final Set<Address> seedNodes;
     /** Whether this node is the first seed: the only one that forms a cluster by itself. */
-    private final boolean isFirstSeed = !cluster.settings().SeedNodes().isEmpty()
-        && cluster.settings().SeedNodes().head().equals(cluster.selfAddress());
+    private final boolean isFirstSeed;
     private final Map<Address, Long> unreachableSince = new HashMap<>();
     /** What each node not (yet) let in last said: when, and which members answered it. */
     private final Map<Address, Seen> returningSeen = new HashMap<>();
@@ -172,9 +182,11 @@ public final class ReplicaDowning extends DowningProvider {
     /** When the last tick ran ({@link System#nanoTime}), or 0. */
     private long lastTickNanos;
 
-    Downer(Duration downAfter, int clusterSize) {
+    Downer(Duration downAfter, int clusterSize, List<Address> seedNodes) {
       this.downAfter = downAfter;
       this.clusterSize = clusterSize;
+      this.seedNodes = Set.copyOf(seedNodes);
+      this.isFirstSeed = !seedNodes.isEmpty() && seedNodes.get(0).equals(cluster.selfAddress());
     }
 
     @Override

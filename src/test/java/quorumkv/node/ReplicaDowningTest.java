@@ -75,4 +75,13 @@ public class ReplicaDowningTest {
       assertFalse("sides " + sideA + " and " + sideB + ", returning nodes answered by " + heardBys, a && b);
     }
   }
+
+  @Test
+  public void theSeedsComeFromTheSettingsInTheirOrder() {
+    List<akka.actor.Address> seeds =
+        ReplicaDowning.seedAddresses("quorumkv", List.of("node0:2550", "127.0.0.1:2551"));
+    assertEquals(2, seeds.size());
+    assertEquals(new akka.actor.Address("akka", "quorumkv", "node0", 2550), seeds.get(0));
+    assertEquals(new akka.actor.Address("akka", "quorumkv", "127.0.0.1", 2551), seeds.get(1));
+  }
 }
