@@ -1,6 +1,7 @@
 package quorumkv.node;
 
 import akka.Done;
+import akka.actor.Address;
 import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import com.typesafe.config.Config;
@@ -95,7 +96,7 @@ public final class Main {
     // knowing no other seed, never find the running one (seen after node0 was paused for 35 s).
     List<String> seedList = settings.formNewCluster() && incarnation == 1 && settings.seedNodes().indexOf(self) == 0
         ? List.of(self) : settings.seedNodes();
-    List<String> seeds = seedList.stream().map(s -> "akka://" + SYSTEM_NAME + "@" + s).toList();
+    List<String> seeds = ReplicaDowning.seedAddresses(SYSTEM_NAME, seedList).stream().map(Address::toString).toList();
     Config derived = ConfigFactory.empty()
         .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
         .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(List.of(settings.nodeId())));
