@@ -13,6 +13,7 @@ import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.RecoveryCompleted;
 import akka.persistence.typed.javadsl.CommandHandler;
 import akka.persistence.typed.javadsl.Effect;
+import akka.persistence.typed.javadsl.EffectBuilder;
 import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
@@ -60,6 +61,14 @@ public final class FollowerActor
    */
   public record Replicate(long term, String leader, long prevIndex, long prevTerm, List<LogEntry> entries,
       long leaderCommit, long sentAtNanos, ActorRef<ReplicateReply> replyTo) implements Command {}
+
+  /**
+   * The commit index alone, sent right after it rose to a replica that has been sent everything:
+   * applied like a Replicate without entries at ({@code prevIndex}, {@code prevTerm}), but answered
+   * only to refuse an older term (the entries it applies to are answered already, or will be).
+   */
+  public record CommitIndex(long term, String leader, long prevIndex, long prevTerm, long leaderCommit,
+      ActorRef<ReplicateReply> replyTo) implements Command {}
 
   /** One chunk of a full state transfer, sent in order; only the last one is answered. */
   public record InstallState(long term, long snapshotIndex, long snapshotTerm, int chunk, boolean last,
@@ -385,7 +394,9 @@ public final class FollowerActor
   public CommandHandler<Command, Event, ReplicaState> commandHandler() {
     return newCommandHandlerBuilder()
         .forAnyState()
-        .onCommand(Replicate.class, this::onReplicate)
+        .onCommand(Replicate.class, (s, c) -> onReplicate(s, c, true))
+        .onCommand(CommitIndex.class, (s, c) -> onReplicate(s, new Replicate(c.term(), c.leader(), c.prevIndex(),
+            c.prevTerm(), List.of(), c.leaderCommit(), Acked.UNTIMED, c.replyTo()), false))
         .onCommand(InstallState.class, this::onInstallState)
         .onCommand(Prepare.class, this::onPrepare)
         // ConfirmTerm, PreVote, ReadAt, StateAt, AwaitOutcome: answered before they get here (AnsweredAtOnce)
@@ -398,7 +409,8 @@ public final class FollowerActor
         .build();
   }
 
-  private Effect<Event, ReplicaState> onReplicate(ReplicaState state, Replicate cmd) {
+  /** {@code answered}: false for a {@link CommitIndex}, which is answered only with {@link Rejected}. */
+  private Effect<Event, ReplicaState> onReplicate(ReplicaState state, Replicate cmd, boolean answered) {
     if (cmd.term() < state.promisedTerm()) {
       return Effect().reply(cmd.replyTo(), new Rejected(node, cmd.term(), state.promisedTerm()));
     }
@@ -416,7 +428,7 @@ public final class FollowerActor
       // Missing: resend from my last entry. Different: from my last applied one, which is
       // committed and so the same in every log.
       long hint = cmd.prevIndex() > state.lastIndex() ? state.lastIndex() : state.appliedIndex();
-      return Effect().reply(cmd.replyTo(), new Gap(node, cmd.term(), hint));
+      return answered ? Effect().reply(cmd.replyTo(), new Gap(node, cmd.term(), hint)) : Effect().none();
     }
     long matched = cmd.entries().isEmpty()
         ? cmd.prevIndex() : cmd.entries().get(cmd.entries().size() - 1).index();
@@ -425,7 +437,7 @@ public final class FollowerActor
     boolean newCommit = Math.min(cmd.leaderCommit(), matched) > newest(state).appliedIndex();
     Acked ack = new Acked(node, cmd.term(), matched, cmd.sentAtNanos());
     if (!newTerm && !newEntries && !newCommit) {
-      return Effect().reply(cmd.replyTo(), ack);
+      return answered ? Effect().reply(cmd.replyTo(), ack) : Effect().none();
     }
     if (newCommit) {
       // Entries up to the leader's commit index are committed: on the leader's replica and W
@@ -447,14 +459,14 @@ public final class FollowerActor
         if (!timers.isTimerActive(FlushCommit.INSTANCE)) {
           timers.startSingleTimer(FlushCommit.INSTANCE, commitFlushDelay);
         }
-        return Effect().reply(cmd.replyTo(), ack);
+        return answered ? Effect().reply(cmd.replyTo(), ack) : Effect().none();
       }
     }
     long started = System.nanoTime();
-    return Effect()
+    EffectBuilder<Event, ReplicaState> write = Effect()
         .persist(withUnwrittenCommit(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit())))
-        .thenRun(s -> written(s, started))
-        .thenReply(cmd.replyTo(), s -> ack);
+        .thenRun(s -> written(s, started));
+    return answered ? write.thenReply(cmd.replyTo(), s -> ack) : write;
   }
 
   /**

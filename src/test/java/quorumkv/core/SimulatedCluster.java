@@ -37,8 +37,9 @@ final class SimulatedCluster {
 
   private record PrepareRefused(int from, long promisedTerm) implements Message {}
 
+  /** {@code answered}: false for a commit index sent alone (FollowerActor.CommitIndex), answered only if refused. */
   private record Replicate(int from, long term, long prevIndex, long prevTerm, List<Entry> entries, long commit,
-      long sentAtNanos) implements Message {}
+      long sentAtNanos, boolean answered) implements Message {}
 
   private record Acked(int from, long term, long matchIndex, long sentAtNanos) implements Message {}
 
@@ -435,7 +436,9 @@ final class SimulatedCluster {
         || (r.prevIndex() <= node.log.size() && node.log.get((int) r.prevIndex() - 1).term() == r.prevTerm());
     if (!matches) {
       long hint = r.prevIndex() > node.log.size() ? node.log.size() : node.applied;
-      send(node.index, r.from(), new Gap(node.index, r.term(), hint));
+      if (r.answered()) {
+        send(node.index, r.from(), new Gap(node.index, r.term(), hint));
+      }
       return;
     }
     long index = r.prevIndex();
@@ -468,7 +471,9 @@ final class SimulatedCluster {
       }
     }
     node.applied = Math.max(node.applied, newApplied);
-    send(node.index, r.from(), new Acked(node.index, r.term(), index, r.sentAtNanos()));
+    if (r.answered()) {
+      send(node.index, r.from(), new Acked(node.index, r.term(), index, r.sentAtNanos()));
+    }
   }
 
   // --- the leader's rules (LeaderActor) ---
@@ -555,7 +560,8 @@ final class SimulatedCluster {
       int last = (int) Math.min(leader.leaderLog.size(), from - 1 + MAX_BATCH);
       List<Entry> entries = List.copyOf(leader.leaderLog.subList((int) from - 1, last));
       send(leader.index, indexOf(replica),
-          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, entries, commitIndex, now * TICK_NANOS));
+          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, entries, commitIndex, now * TICK_NANOS,
+              true));
       return last;
     }
 
@@ -563,7 +569,14 @@ final class SimulatedCluster {
     public void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex) {
       send(leader.index, indexOf(replica),
           new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, List.of(), commitIndex,
-              now * TICK_NANOS));
+              now * TICK_NANOS, true));
+    }
+
+    @Override
+    public void sendCommit(String replica, long prevIndex, long prevTerm, long commitIndex) {
+      send(leader.index, indexOf(replica),
+          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, List.of(), commitIndex,
+              now * TICK_NANOS, false));
     }
 
     @Override
