@@ -23,9 +23,7 @@ import java.util.Map;
  * messages already waiting for the leader (even while its last entries are still in flight), so
  * followers learn of a commit with the next message rather than a tick or a round trip later. The
  * leader's own replica learns it at once; the followers' message waits for {@link #flushCommit},
- * so that under load the entries sent meanwhile carry it, and several commits go out as one. Such
- * a message carries the commit index alone and wants no answer ({@link Outbox#sendCommit}): the
- * replica has answered, or will answer, the entries it applies to.
+ * so that under load the entries sent meanwhile carry it, and several commits go out as one.
  */
 public final class Replication {
 
@@ -52,12 +50,6 @@ public final class Replication {
 
     /** Send {@code replica} no entries: the commit index, and a check of its log at {@code prevIndex}. */
     void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex);
-
-    /**
-     * Send {@code replica} the commit index alone, applying where its log holds ({@code prevIndex},
-     * {@code prevTerm}); unlike a heartbeat it wants no answer (only a newer term is reported).
-     */
-    void sendCommit(String replica, long prevIndex, long prevTerm, long commitIndex);
 
     /**
      * {@code replica} needs entries the log no longer holds: fetch the leader replica's state and
@@ -246,7 +238,7 @@ public final class Replication {
     for (Progress p : replicas.values()) {
       if (!p.local && p.mode != Mode.STATE_TRANSFER && p.sentCommit < commitIndex
           && (p.unanswered.isEmpty() || tellsCommitNow(p))) {
-        pushCommit(p, nowNanos);
+        heartbeat(p, nowNanos);
       }
     }
   }
@@ -361,7 +353,7 @@ public final class Replication {
         && (p.local || !commitToSend)) {
       // It answered after the entry committed (one of the slower followers): it learns the
       // commit index now, not with the next heartbeat.
-      pushCommit(p, nowNanos);
+      heartbeat(p, nowNanos);
     }
   }
 
@@ -406,23 +398,6 @@ public final class Replication {
     outbox.sendHeartbeat(p.replica, prev, prevTerm, commitIndex);
   }
 
-  /**
-   * The commit index alone, to a replica whose log is known to match up to what it was sent (or
-   * will, once the entries still in flight, which it takes first, are in): no answer wanted, so
-   * it frees no slot, counts as no heartbeat and leaves the time of the last send alone (a dead
-   * replica is still probed afresh on time). Otherwise an answered heartbeat.
-   */
-  private void pushCommit(Progress p, long nowNanos) {
-    long prev = p.next - 1;
-    long prevTerm = log.termAt(prev);
-    if (p.mode != Mode.REPLICATE || prevTerm < 0) {
-      heartbeat(p, nowNanos);
-      return;
-    }
-    p.sentCommit = commitIndex;
-    outbox.sendCommit(p.replica, prev, prevTerm, commitIndex);
-  }
-
   private void sent(Progress p, boolean carriesEntries, long nowNanos) {
     if (carriesEntries) {
       p.inFlight++;
@@ -464,7 +439,7 @@ public final class Replication {
   private void sendCommit(boolean local, long nowNanos) {
     for (Progress p : replicas.values()) {
       if (p.local == local && p.mode != Mode.STATE_TRANSFER && p.sentCommit < commitIndex && tellsCommitNow(p)) {
-        pushCommit(p, nowNanos);
+        heartbeat(p, nowNanos);
       }
     }
   }
@@ -476,8 +451,8 @@ public final class Replication {
 
   /**
    * Whether a replica that still has entries in flight, and nothing more to be sent, is told the
-   * commit index now rather than after it answers. It takes its messages in order, so the commit
-   * message (applying at the last entry sent) is handled right after those entries and costs no
+   * commit index now rather than after it answers. It takes its messages in order, so the
+   * heartbeat (checking the last entry sent) is handled right after those entries and costs no
    * extra journal write: the commit index would come alone after its answer anyway, one round trip
    * later (a slower follower then showed a write in local reads only after that round trip). A
    * replica with entries still to be sent gets the commit index with its next batch instead.

@@ -13,7 +13,6 @@ import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.RecoveryCompleted;
 import akka.persistence.typed.javadsl.CommandHandler;
 import akka.persistence.typed.javadsl.Effect;
-import akka.persistence.typed.javadsl.EffectBuilder;
 import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
@@ -61,14 +60,6 @@ public final class FollowerActor
    */
   public record Replicate(long term, String leader, long prevIndex, long prevTerm, List<LogEntry> entries,
       long leaderCommit, long sentAtNanos, ActorRef<ReplicateReply> replyTo) implements Command {}
-
-  /**
-   * The commit index alone, sent right after it rose to a replica that has been sent everything:
-   * applied like a Replicate without entries at ({@code prevIndex}, {@code prevTerm}), but answered
-   * only to refuse an older term (the entries it applies to are answered already, or will be).
-   */
-  public record CommitIndex(long term, String leader, long prevIndex, long prevTerm, long leaderCommit,
-      ActorRef<ReplicateReply> replyTo) implements Command {}
 
   /** One chunk of a full state transfer, sent in order; only the last one is answered. */
   public record InstallState(long term, long snapshotIndex, long snapshotTerm, int chunk, boolean last,
@@ -394,9 +385,7 @@ public final class FollowerActor
   public CommandHandler<Command, Event, ReplicaState> commandHandler() {
     return newCommandHandlerBuilder()
         .forAnyState()
-        .onCommand(Replicate.class, (s, c) -> onReplicate(s, c, true))
-        .onCommand(CommitIndex.class, (s, c) -> onReplicate(s, new Replicate(c.term(), c.leader(), c.prevIndex(),
-            c.prevTerm(), List.of(), c.leaderCommit(), Acked.UNTIMED, c.replyTo()), false))
+        .onCommand(Replicate.class, this::onReplicate)
         .onCommand(InstallState.class, this::onInstallState)
         .onCommand(Prepare.class, this::onPrepare)
         // ConfirmTerm, PreVote, ReadAt, StateAt, AwaitOutcome: answered before they get here (AnsweredAtOnce)
@@ -409,8 +398,7 @@ public final class FollowerActor
         .build();
   }
 
-  /** {@code answered}: false for a {@link CommitIndex}, which is answered only with {@link Rejected}. */
-  private Effect<Event, ReplicaState> onReplicate(ReplicaState state, Replicate cmd, boolean answered) {
+  private Effect<Event, ReplicaState> onReplicate(ReplicaState state, Replicate cmd) {
     if (cmd.term() < state.promisedTerm()) {
       return Effect().reply(cmd.replyTo(), new Rejected(node, cmd.term(), state.promisedTerm()));
     }
@@ -428,7 +416,7 @@ public final class FollowerActor
       // Missing: resend from my last entry. Different: from my last applied one, which is
       // committed and so the same in every log.
       long hint = cmd.prevIndex() > state.lastIndex() ? state.lastIndex() : state.appliedIndex();
-      return answered ? Effect().reply(cmd.replyTo(), new Gap(node, cmd.term(), hint)) : Effect().none();
+      return Effect().reply(cmd.replyTo(), new Gap(node, cmd.term(), hint));
     }
     long matched = cmd.entries().isEmpty()
         ? cmd.prevIndex() : cmd.entries().get(cmd.entries().size() - 1).index();
@@ -437,7 +425,7 @@ public final class FollowerActor
     boolean newCommit = Math.min(cmd.leaderCommit(), matched) > newest(state).appliedIndex();
     Acked ack = new Acked(node, cmd.term(), matched, cmd.sentAtNanos());
     if (!newTerm && !newEntries && !newCommit) {
-      return answered ? Effect().reply(cmd.replyTo(), ack) : Effect().none();
+      return Effect().reply(cmd.replyTo(), ack);
     }
     if (newCommit) {
       // Entries up to the leader's commit index are committed: on the leader's replica and W
@@ -459,14 +447,14 @@ public final class FollowerActor
         if (!timers.isTimerActive(FlushCommit.INSTANCE)) {
           timers.startSingleTimer(FlushCommit.INSTANCE, commitFlushDelay);
         }
-        return answered ? Effect().reply(cmd.replyTo(), ack) : Effect().none();
+        return Effect().reply(cmd.replyTo(), ack);
       }
     }
     long started = System.nanoTime();
-    EffectBuilder<Event, ReplicaState> write = Effect()
+    return Effect()
         .persist(withUnwrittenCommit(new Appended(cmd.term(), cmd.prevIndex(), cmd.entries(), cmd.leaderCommit())))
-        .thenRun(s -> written(s, started));
-    return answered ? write.thenReply(cmd.replyTo(), s -> ack) : write;
+        .thenRun(s -> written(s, started))
+        .thenReply(cmd.replyTo(), s -> ack);
   }
 
   /**

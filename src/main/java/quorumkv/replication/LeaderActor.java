@@ -810,11 +810,6 @@ public final class LeaderActor {
     }
 
     @Override
-    public void sendCommit(String replica, long prevIndex, long prevTerm, long commitIndex) {
-      send(replica, new FollowerActor.CommitIndex(term, node, prevIndex, prevTerm, commitIndex, replyAdapter));
-    }
-
-    @Override
     public void fetchStateFor(String replica) {
       context.getLog().info("Replica {} needs entries from before the retained log (it starts at {}): "
           + "full state transfer", replica, log.firstIndex());

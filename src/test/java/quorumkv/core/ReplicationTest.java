@@ -68,12 +68,6 @@ public class ReplicationTest {
     }
 
     @Override
-    public void sendCommit(String replica, long prevIndex, long prevTerm, long commitIndex) {
-      sent.add("commit " + replica + " prev=" + prevIndex + " commit=" + commitIndex);
-      events.add(sent.get(sent.size() - 1));
-    }
-
-    @Override
     public void fetchStateFor(String replica) {
       sent.add("state " + replica);
     }
@@ -170,26 +164,8 @@ public class ReplicationTest {
     assertEquals("the leader's replica at once; the followers' messages wait for the flush", 1, out.flushesAsked);
     r.flushCommit(5);
     assertEquals("the leader's replica before any answer, the followers after them",
-        List.of("commit node0 prev=1 commit=1", "acknowledged node2 0..1", "commit node1 prev=1 commit=1",
-            "commit node2 prev=1 commit=1"), out.events);
-  }
-
-  @Test
-  public void aCommitSentAloneWantsNoAnswerAndDoesNotPutOffProbingASilentReplica() {
-    Recorder out = new Recorder(log, 100);
-    Replication r = entryOneSentToTwoFollowers(out); // W=1, entry 1 sent at t=2
-    out.drain();
-    r.acked("node0", 1, 3);
-    r.acked("node1", 1, 2 + RESEND / 2); // committed, late
-    r.flushCommit(2 + RESEND / 2);
-    assertEquals("node2 is told behind its entry still in flight",
-        List.of("commit node0 prev=1 commit=1", "commit node1 prev=1 commit=1", "commit node2 prev=1 commit=1"),
-        out.drain());
-    assertEquals("its entry is still the only message it owes an answer", 1, progressOf(r, "node2").inFlight());
-    r.tick(3 + RESEND);
-    assertEquals("silent since its entry was sent: probed afresh, the commit message sent since notwithstanding",
-        List.of("heartbeat node2 prev=1 commit=1"), out.drain().stream().filter(m -> m.contains("node2")).toList());
-    assertEquals(Replication.Mode.PROBE, progressOf(r, "node2").mode());
+        List.of("heartbeat node0 prev=1 commit=1", "acknowledged node2 0..1", "heartbeat node1 prev=1 commit=1",
+            "heartbeat node2 prev=1 commit=1"), out.events);
   }
 
   @Test
@@ -212,7 +188,7 @@ public class ReplicationTest {
     out.drain();
     r.flushCommit(6);
     assertEquals("node1 has everything and is told commit 2 once; node2 got entry 2 with commit 1 and is told 2"
-        + " behind it", List.of("commit node1 prev=2 commit=2", "commit node2 prev=2 commit=2"), out.drain());
+        + " behind it", List.of("heartbeat node1 prev=2 commit=2", "heartbeat node2 prev=2 commit=2"), out.drain());
     r.flushCommit(7);
     assertEquals("a flush nobody asked for sends nothing", List.of(), out.drain());
     log.last = 3;
@@ -244,15 +220,15 @@ public class ReplicationTest {
     r.acked("node0", 1, 3);
     out.drain();
     r.acked("node1", 1, 3);
-    assertEquals("the leader's own replica at once", List.of("commit node0 prev=1 commit=1"), out.drain());
+    assertEquals("the leader's own replica at once", List.of("heartbeat node0 prev=1 commit=1"), out.drain());
     r.flushCommit(3);
     // committed: node0 and node1 are idle; node2 still has the entry in flight and is told too,
     // behind that entry, rather than one round trip after it answers.
-    assertEquals(List.of("commit node1 prev=1 commit=1", "commit node2 prev=1 commit=1"), out.drain());
+    assertEquals(List.of("heartbeat node1 prev=1 commit=1", "heartbeat node2 prev=1 commit=1"), out.drain());
     r.acked("node2", 1, 4);
     assertEquals("its answer to the entry asks for nothing more", List.of(), out.drain());
     assertEquals(1, progressOf(r, "node2").match());
-    assertEquals("the entry's answer frees its slot", 0, progressOf(r, "node2").inFlight());
+    assertEquals("the heartbeat's answer frees no entries slot", 0, progressOf(r, "node2").inFlight());
     log.last = 2;
     r.appended(5);
     assertTrue(out.drain().contains("entries node2 prev=1 from=2 to=2 commit=1"));

@@ -37,9 +37,8 @@ final class SimulatedCluster {
 
   private record PrepareRefused(int from, long promisedTerm) implements Message {}
 
-  /** {@code answered}: false for a commit index sent alone (FollowerActor.CommitIndex), answered only if refused. */
   private record Replicate(int from, long term, long prevIndex, long prevTerm, List<Entry> entries, long commit,
-      long sentAtNanos, boolean answered) implements Message {}
+      long sentAtNanos) implements Message {}
 
   private record Acked(int from, long term, long matchIndex, long sentAtNanos) implements Message {}
 
@@ -436,9 +435,7 @@ final class SimulatedCluster {
         || (r.prevIndex() <= node.log.size() && node.log.get((int) r.prevIndex() - 1).term() == r.prevTerm());
     if (!matches) {
       long hint = r.prevIndex() > node.log.size() ? node.log.size() : node.applied;
-      if (r.answered()) {
-        send(node.index, r.from(), new Gap(node.index, r.term(), hint));
-      }
+      send(node.index, r.from(), new Gap(node.index, r.term(), hint));
       return;
     }
     long index = r.prevIndex();
@@ -471,9 +468,7 @@ final class SimulatedCluster {
       }
     }
     node.applied = Math.max(node.applied, newApplied);
-    if (r.answered()) {
-      send(node.index, r.from(), new Acked(node.index, r.term(), index, r.sentAtNanos()));
-    }
+    send(node.index, r.from(), new Acked(node.index, r.term(), index, r.sentAtNanos()));
   }
 
   // --- the leader's rules (LeaderActor) ---
@@ -560,8 +555,7 @@ final class SimulatedCluster {
       int last = (int) Math.min(leader.leaderLog.size(), from - 1 + MAX_BATCH);
       List<Entry> entries = List.copyOf(leader.leaderLog.subList((int) from - 1, last));
       send(leader.index, indexOf(replica),
-          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, entries, commitIndex, now * TICK_NANOS,
-              true));
+          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, entries, commitIndex, now * TICK_NANOS));
       return last;
     }
 
@@ -569,14 +563,7 @@ final class SimulatedCluster {
     public void sendHeartbeat(String replica, long prevIndex, long prevTerm, long commitIndex) {
       send(leader.index, indexOf(replica),
           new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, List.of(), commitIndex,
-              now * TICK_NANOS, true));
-    }
-
-    @Override
-    public void sendCommit(String replica, long prevIndex, long prevTerm, long commitIndex) {
-      send(leader.index, indexOf(replica),
-          new Replicate(leader.index, leader.leaderTerm, prevIndex, prevTerm, List.of(), commitIndex,
-              now * TICK_NANOS, false));
+              now * TICK_NANOS));
     }
 
     @Override

@@ -92,24 +92,6 @@ public class FollowerActorTest {
   }
 
   @Test
-  public void aCommitIndexSentAloneAppliesWithoutAnAnswerUnlessItComesFromAnOlderTerm() {
-    var f = spawn(1000);
-    replicate(f, 2, 0, 0, entries(2, 1, 3), 0);
-    f.tell(new FollowerActor.CommitIndex(2, "leader", 3, 3, 2, leader.ref())); // prevTerm 3: does not match
-    f.tell(new FollowerActor.CommitIndex(2, "leader", 3, 2, 2, leader.ref()));
-    assertEquals("v1", get(f, "k1").value());
-    assertEquals(2, position(f).appliedIndex());
-    assertFalse("index 3 is not committed yet", get(f, "k0").found());
-    leader.expectNoMessage(Duration.ofMillis(200));
-    f.tell(new FollowerActor.CommitIndex(1, "old", 3, 2, 3, leader.ref()));
-    assertEquals(new FollowerActor.Rejected(node, 1, 2), leader.receiveMessage());
-    assertEquals(2, position(f).appliedIndex());
-    assertEquals("the next message is answered as ever", new FollowerActor.Acked(node, 2, 3, SENT_AT),
-        replicate(f, 2, 3, 2, List.of(), 3));
-    assertEquals(3, position(f).appliedIndex());
-  }
-
-  @Test
   public void aStateReadWaitsUntilTheReadIndexIsApplied() {
     var f = spawn(1000);
     replicate(f, 1, 0, 0, entries(1, 1, 3), 1);
