@@ -19,11 +19,9 @@ import java.util.Map;
  * since the previous one) and {@code STATE_TRANSFER} (it needs entries the leader no longer
  * retains: it gets the leader replica's whole state first). An entry is committed once the
  * leader's own replica and W followers hold it; every message carries the commit index, and a
- * replica that has been sent everything but not the newest commit index is sent it right after the
- * messages already waiting for the leader (even while its last entries are still in flight), so
- * followers learn of a commit with the next message rather than a tick or a round trip later. The
- * leader's own replica learns it at once; the followers' message waits for {@link #flushCommit},
- * so that under load the entries sent meanwhile carry it, and several commits go out as one.
+ * replica that has been sent everything but not the newest commit index is sent it at once (even
+ * while its last entries are still in flight), so followers learn of a commit with the next
+ * message rather than a tick or a round trip later.
  */
 public final class Replication {
 
@@ -62,12 +60,6 @@ public final class Replication {
 
     /** The commit index rose to {@code commitIndex}. */
     void committed(long commitIndex);
-
-    /**
-     * The followers are to learn a new commit index: call {@link #flushCommit} once the messages
-     * already waiting for the leader are handled (those that send entries carry it along).
-     */
-    void commitPending();
   }
 
   public enum Mode { PROBE, REPLICATE, STATE_TRANSFER }
@@ -133,8 +125,6 @@ public final class Replication {
   private final Map<String, Progress> replicas = new LinkedHashMap<>();
   private long commitIndex;
   private final long firstIndexOfTerm;
-  /** The commit index rose and the followers that need a message of its own for it are not sent it yet. */
-  private boolean commitToSend;
 
   /**
    * A new leader starts replicating with everything up to {@code commitIndex} known to be
@@ -207,40 +197,21 @@ public final class Replication {
       p.match = matchIndex;
       // The commit index goes to this node's own replica before the writes' clients hear of them,
       // so that a read on the leader's node after the answer finds them applied, and to the
-      // followers once the leader has handled what already waits for it (flushCommit): entries
-      // sent meanwhile carry it, and the commits of several answers go out in one message.
+      // followers right after: their messages are serialized on the threads that carry the
+      // answers, which need not wait for them.
       boolean advanced = advanceCommitIndex();
       if (advanced) {
         sendCommit(true, nowNanos);
       }
       outbox.acknowledged(replica, p.local, before, matchIndex);
-      if (advanced && !commitToSend) {
-        commitToSend = true;
-        outbox.commitPending();
+      if (advanced) {
+        sendCommit(false, nowNanos);
       }
     }
     if (p.next <= p.match) {
       p.next = p.match + 1;
     }
     sendMore(p, nowNanos);
-  }
-
-  /**
-   * Sends the commit index, in a message without entries, to the followers that have not been sent
-   * it since it rose: those with nothing more to be sent (or those with entries in flight, see
-   * {@link #mayQueueCommit}). Does nothing unless {@link Outbox#commitPending} asked for it.
-   */
-  public void flushCommit(long nowNanos) {
-    if (!commitToSend) {
-      return;
-    }
-    commitToSend = false;
-    for (Progress p : replicas.values()) {
-      if (!p.local && p.mode != Mode.STATE_TRANSFER && p.sentCommit < commitIndex
-          && (p.unanswered.isEmpty() || tellsCommitNow(p))) {
-        heartbeat(p, nowNanos);
-      }
-    }
   }
 
   /**
@@ -349,8 +320,7 @@ public final class Replication {
   /** After an answer: what the replica lacks, or else the commit index it has not been sent. */
   private void sendMore(Progress p, long nowNanos) {
     sendNewEntries(p, nowNanos);
-    if (p.unanswered.isEmpty() && p.mode != Mode.STATE_TRANSFER && p.sentCommit < commitIndex
-        && (p.local || !commitToSend)) {
+    if (p.unanswered.isEmpty() && p.mode != Mode.STATE_TRANSFER && p.sentCommit < commitIndex) {
       // It answered after the entry committed (one of the slower followers): it learns the
       // commit index now, not with the next heartbeat.
       heartbeat(p, nowNanos);
@@ -438,15 +408,11 @@ public final class Replication {
    */
   private void sendCommit(boolean local, long nowNanos) {
     for (Progress p : replicas.values()) {
-      if (p.local == local && p.mode != Mode.STATE_TRANSFER && p.sentCommit < commitIndex && tellsCommitNow(p)) {
+      if (p.local == local && p.mode != Mode.STATE_TRANSFER && p.next > log.lastIndex() && p.sentCommit < commitIndex
+          && (p.inFlight == 0 ? p.match >= p.next - 1 : mayQueueCommit(p))) {
         heartbeat(p, nowNanos);
       }
     }
-  }
-
-  /** Whether a replica that has been sent everything is sent a new commit index alone rather than with its next batch. */
-  private boolean tellsCommitNow(Progress p) {
-    return p.next > log.lastIndex() && (p.inFlight == 0 ? p.match >= p.next - 1 : mayQueueCommit(p));
   }
 
   /**

@@ -167,9 +167,6 @@ public final class LeaderActor {
 
   private record Tick() implements Command {}
 
-  /** The followers are to learn the new commit index, now that what waited for the leader is handled. */
-  private enum FlushCommit implements Command { INSTANCE }
-
   private record BatcherStopped(ActorRef<WriteForwarder.Results> origin) implements Command {}
 
   private record ReadRoundTimedOut(long round) implements Command {}
@@ -352,12 +349,6 @@ public final class LeaderActor {
         .onMessage(MemberRemoved.class, this::onMemberRemoved)
         .onMessage(StateForTransfer.class, this::onStateForTransfer)
         .onMessage(Tick.class, this::onTick)
-        .onMessage(FlushCommit.class, f -> {
-          if (leading()) {
-            replication.flushCommit(System.nanoTime());
-          }
-          return Behaviors.same();
-        })
         .onMessage(ReadRoundTimedOut.class, this::onReadRoundTimedOut)
         .onMessage(GetLeaderInfo.class, g -> { g.replyTo().tell(info()); return Behaviors.same(); })
         .build();
@@ -834,11 +825,6 @@ public final class LeaderActor {
     public void committed(long commitIndex) {
       metrics.committed(commitIndex);
       log.trimCommitted(commitIndex, ReplicaState.MAX_RETAINED_BYTES);
-    }
-
-    @Override
-    public void commitPending() {
-      context.getSelf().tell(FlushCommit.INSTANCE);
     }
 
     private void send(String replica, FollowerActor.Command msg) {

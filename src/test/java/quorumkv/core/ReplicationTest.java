@@ -43,8 +43,6 @@ public class ReplicationTest {
     final List<String> sent = new ArrayList<>();
     final List<String> acknowledged = new ArrayList<>();
     final List<Long> commits = new ArrayList<>();
-    /** How often the core asked for flushCommit. */
-    int flushesAsked;
     /** What was sent and acknowledged, in the order the core did it. */
     final List<String> events = new ArrayList<>();
 
@@ -81,11 +79,6 @@ public class ReplicationTest {
     @Override
     public void committed(long commitIndex) {
       commits.add(commitIndex);
-    }
-
-    @Override
-    public void commitPending() {
-      flushesAsked++;
     }
 
     List<String> drain() {
@@ -161,45 +154,9 @@ public class ReplicationTest {
     out.events.clear();
     r.acked("node2", 1, 4); // W=2: committed now
     assertEquals(1, r.commitIndex());
-    assertEquals("the leader's replica at once; the followers' messages wait for the flush", 1, out.flushesAsked);
-    r.flushCommit(5);
     assertEquals("the leader's replica before any answer, the followers after them",
         List.of("heartbeat node0 prev=1 commit=1", "acknowledged node2 0..1", "heartbeat node1 prev=1 commit=1",
             "heartbeat node2 prev=1 commit=1"), out.events);
-  }
-
-  @Test
-  public void entriesSentBeforeTheFlushCarryTheCommitIndexAndSeveralCommitsGoOutAsOne() {
-    Recorder out = new Recorder(log, 100);
-    Replication r = leader(out, 1, 4, 2); // W=1, four entries in flight per follower
-    for (String n : List.of("node0", "node1", "node2")) {
-      r.acked(n, 0, 1);
-    }
-    log.last = 1;
-    r.appended(2);
-    r.acked("node0", 1, 3);
-    r.acked("node1", 1, 3); // commit 1
-    log.last = 2;
-    r.appended(4); // a write the leader handled before the flush
-    r.acked("node0", 2, 5);
-    r.acked("node1", 2, 5); // commit 2
-    assertEquals(2, r.commitIndex());
-    assertEquals("one flush asked for both commits", 1, out.flushesAsked);
-    out.drain();
-    r.flushCommit(6);
-    assertEquals("node1 has everything and is told commit 2 once; node2 got entry 2 with commit 1 and is told 2"
-        + " behind it", List.of("heartbeat node1 prev=2 commit=2", "heartbeat node2 prev=2 commit=2"), out.drain());
-    r.flushCommit(7);
-    assertEquals("a flush nobody asked for sends nothing", List.of(), out.drain());
-    log.last = 3;
-    r.appended(8);
-    r.acked("node0", 3, 9);
-    r.acked("node1", 3, 9); // commit 3
-    log.last = 4;
-    r.appended(10); // entry 4 carries commit 3 to every follower
-    out.drain();
-    r.flushCommit(11);
-    assertEquals("the entries sent after the commit carried it: no message of its own", List.of(), out.drain());
   }
 
   /** W=1, node1 and node2 matching at 0, entry 1 appended and sent to every replica. */
@@ -220,11 +177,10 @@ public class ReplicationTest {
     r.acked("node0", 1, 3);
     out.drain();
     r.acked("node1", 1, 3);
-    assertEquals("the leader's own replica at once", List.of("heartbeat node0 prev=1 commit=1"), out.drain());
-    r.flushCommit(3);
     // committed: node0 and node1 are idle; node2 still has the entry in flight and is told too,
     // behind that entry, rather than one round trip after it answers.
-    assertEquals(List.of("heartbeat node1 prev=1 commit=1", "heartbeat node2 prev=1 commit=1"), out.drain());
+    assertEquals(List.of("heartbeat node0 prev=1 commit=1", "heartbeat node1 prev=1 commit=1",
+        "heartbeat node2 prev=1 commit=1"), out.drain());
     r.acked("node2", 1, 4);
     assertEquals("its answer to the entry asks for nothing more", List.of(), out.drain());
     assertEquals(1, progressOf(r, "node2").match());

@@ -46,9 +46,6 @@ final class SimulatedCluster {
 
   private record Refused(int from, long term, long promisedTerm) implements Message {}
 
-  /** A leader's message to itself: the followers are to learn the new commit index (LeaderActor's FlushCommit). */
-  private record FlushCommit(long term) implements Message {}
-
   private record InFlight(long deliverAt, long seq, int to, Message message) {}
 
   final class Node {
@@ -394,10 +391,6 @@ final class SimulatedCluster {
       if (node.leads() && g.term() == node.leaderTerm) {
         node.replication.gap("node" + g.from(), g.hint(), now * TICK_NANOS);
       }
-    } else if (m instanceof FlushCommit f) {
-      if (node.leads() && f.term() == node.leaderTerm) {
-        node.replication.flushCommit(now * TICK_NANOS);
-      }
     } else if (m instanceof Refused r) {
       act(node, node.election.observeTerm(r.promisedTerm()));
     }
@@ -585,11 +578,6 @@ final class SimulatedCluster {
         }
       }
       recorded = commitIndex;
-    }
-
-    @Override
-    public void commitPending() {
-      send(leader.index, leader.index, new FlushCommit(leader.leaderTerm)); // behind what is due now
     }
 
     private int indexOf(String replica) {
