@@ -163,12 +163,7 @@ public final class LeaderActor {
    * leaves {@link #pending} when the leader decides it and tells the aggregator so; the aggregator
    * stops once it has answered, unwatched (a death watch per write cost two system messages).
    */
-  /**
-   * A write awaiting its quorum. {@code batcher} is the ReplyBatcher its answer goes through when
-   * its aggregator answers as soon as the quorum is reached (a plain put from a forwarder), else null.
-   */
-  private record PendingWrite(WriteAcks acks, ActorRef<QuorumAggregator.Command> aggregator,
-      ActorRef<ReplyBatcher.Command> batcher) {}
+  private record PendingWrite(WriteAcks acks, ActorRef<QuorumAggregator.Command> aggregator) {}
 
   private record Tick() implements Command {}
 
@@ -629,7 +624,7 @@ public final class LeaderActor {
   // --- writes ---
 
   private Behavior<Command> onWrite(Write w) {
-    accept(w.key(), w.value(), w.command(), w.writeQuorum(), w.timeoutMillis(), w.replyTo()::tell, null,
+    accept(w.key(), w.value(), w.command(), w.writeQuorum(), w.timeoutMillis(), w.replyTo()::tell,
         reachableFollowers());
     sendToReplicas();
     return Behaviors.same();
@@ -655,7 +650,7 @@ public final class LeaderActor {
     for (ForwardedWrite w : batch.writes()) {
       long id = w.id();
       accept(w.key(), w.value(), w.command(), w.writeQuorum(), w.timeoutMillis(),
-          result -> batcher.tell(new ReplyBatcher.Answer(id, result)), batcher, followers);
+          result -> batcher.tell(new ReplyBatcher.Answer(id, result)), followers);
     }
     sendToReplicas();
     return Behaviors.same();
@@ -666,7 +661,7 @@ public final class LeaderActor {
    * answers at once why it cannot be taken.
    */
   private void accept(String key, String value, WriteCommand command, int writeQuorum, long timeoutMillis,
-      Consumer<WriteResult> reply, ActorRef<ReplyBatcher.Command> batcher, Set<String> followers) {
+      Consumer<WriteResult> reply, Set<String> followers) {
     if (!leading()) {
       boolean leaderOutOfReach =
           election.leader() != null && !election.leader().equals(node) && knownLeader().isEmpty();
@@ -692,14 +687,12 @@ public final class LeaderActor {
     log.append(entry);
     // A command's outcome, and whether a delete found its key, is known once applied: its aggregator
     // also waits for the leader's replica. A plain put is answered on its acks alone.
-    boolean answersOnQuorum = command == null && value != null;
-    ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(answersOnQuorum
+    ActorRef<QuorumAggregator.Command> aggregator = context.spawnAnonymous(command == null && value != null
         ? QuorumAggregator.create(entry.index(), key, quorum, Duration.ofMillis(timeoutMillis), reply, node,
             context.getSelf())
         : QuorumAggregator.awaitingOutcome(entry.index(), term, key, quorum, Duration.ofMillis(timeoutMillis),
             reply, node, context.getSelf(), localReplica));
-    PendingWrite replaced = pending.put(entry.index(), new PendingWrite(new WriteAcks(quorum, followers), aggregator,
-        answersOnQuorum ? batcher : null));
+    PendingWrite replaced = pending.put(entry.index(), new PendingWrite(new WriteAcks(quorum, followers), aggregator));
     if (replaced != null) {
       // An undecided write of an earlier term of this node at the same index: that entry is gone
       // from the log, so it can no longer be decided by acks; it is in doubt.
@@ -792,9 +785,6 @@ public final class LeaderActor {
 
   /** Carries out what the replication core asks for. */
   private final class Outbox implements Replication.Outbox {
-    private final List<PendingWrite> reached = new ArrayList<>();
-    private final Map<ActorRef<ReplyBatcher.Command>, Integer> expected = new HashMap<>();
-
     @Override
     public long sendEntries(String replica, long prevIndex, long prevTerm, long from, long commitIndex) {
       List<LogEntry> batch = log.slice(from, settings.maxBatchEntries(), settings.maxBatchBytes());
@@ -824,23 +814,10 @@ public final class LeaderActor {
       while (it.hasNext()) {
         PendingWrite w = it.next();
         if ((local ? w.acks().leaderDurable() : w.acks().followerAcked(replica)) == WriteAcks.Outcome.REACHED) {
-          reached.add(w);
+          w.aggregator().tell(new QuorumAggregator.QuorumReached(w.acks().acks()));
           it.remove();
         }
       }
-      // Each batcher first learns how many answers this ack releases to it, so that it sends them
-      // back to their node as one message instead of as the aggregators happen to run.
-      for (PendingWrite w : reached) {
-        if (w.batcher() != null) {
-          expected.merge(w.batcher(), 1, Integer::sum);
-        }
-      }
-      expected.forEach((batcher, answers) -> batcher.tell(new ReplyBatcher.Expect(answers)));
-      expected.clear();
-      for (PendingWrite w : reached) {
-        w.aggregator().tell(new QuorumAggregator.QuorumReached(w.acks().acks()));
-      }
-      reached.clear();
       metrics.pendingWrites(pending.size());
     }
 
