@@ -13,24 +13,24 @@ import picocli.CommandLine.IVersionProvider;
  * {@code --mode read}, and bad usage exits with status 2 (picocli's default) after the message
  * and the usage help.
  */
-final class ToolCommandLine {
+public final class ToolCommandLine {
 
   private ToolCommandLine() {
   }
 
-  static CommandLine of(Object command) {
+  public static CommandLine of(Object command) {
     return new CommandLine(command)
         .setOverwrittenOptionsAllowed(true)
         .setCaseInsensitiveEnumValuesAllowed(true);
   }
 
   /** Runs the command and exits the JVM with its status. */
-  static void exit(Object command, String[] args) {
+  public static void exit(Object command, String[] args) {
     System.exit(of(command).execute(args));
   }
 
   /** {@code --version}: the version Maven built this jar as. */
-  static final class Version implements IVersionProvider {
+  public static final class Version implements IVersionProvider {
     @Override
     public String[] getVersion() throws IOException {
       Properties build = new Properties();

@@ -20,7 +20,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -30,6 +29,7 @@ import quorumkv.harness.FileTrees;
 import quorumkv.storage.ActorSystemSetups;
 import quorumkv.storage.SqliteStore;
 import quorumkv.tools.LatencyRecorder;
+import quorumkv.tools.ToolCommandLine;
 
 /**
  * What the design card's stack costs on its own, as a floor under quorumkv's write figures: one
@@ -40,7 +40,8 @@ import quorumkv.tools.LatencyRecorder;
  * writes committed per second, their latency from the leader's append to its commit, and the CPU
  * the JVMs spent per write (utime + stime of all of them, as {@code bench/vs-etcd.sh} counts it).
  */
-@Command(name = "StackFloorBench", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
+@Command(name = "StackFloorBench", mixinStandardHelpOptions = true, versionProvider = ToolCommandLine.Version.class,
+    sortOptions = false, usageHelpAutoWidth = true,
     description = {"The design card's stack alone (Artery, akka-persistence-jdbc on SQLite, one JVM per replica) "
         + "under a closed loop of clients: writes/s, latency and CPU per write with none of quorumkv's code.",
         "Run as: java @jvm.options -cp tools/target/quorumkv-tools.jar quorumkv.tools.floor.StackFloorBench [options]"},
@@ -84,7 +85,7 @@ public final class StackFloorBench implements Callable<Integer> {
   Path data;
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new StackFloorBench()).execute(args));
+    ToolCommandLine.exit(new StackFloorBench(), args);
   }
 
   void validate() {
