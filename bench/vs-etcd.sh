@@ -730,10 +730,19 @@ run_quorumkv() {
   QKV_LEADER_CHANGES=$(leader_changes_between "$elections_before" "$(qkv_election_counts)")
   say "quorumkv leader changes from ./kv up returning to the end: $QKV_LEADER_CHANGES; longest a follower went without a message from its leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms (reached during $QKV_SILENCE_WHEN)"
   say "quorumkv keys on node0: $(qkv_key_count) of $KEYS"
-  if ./kv check >"$OUT/kv-check.txt" 2>&1; then
+  # The checker ends with a verdict ("N of M replicas match the leader"); when ./kv could not start it (a
+  # tools jar that did not build, say) there is none, and the summary says the check did not run.
+  local check_rc=0
+  ./kv check >"$OUT/kv-check.txt" 2>&1 || check_rc=$?
+  if ((check_rc == 0)); then
+    QKV_CHECK="consistent (./kv check)"
     say "quorumkv replicas consistent after the runs (./kv check)"
-  else
+  elif grep -qE "replicas match the leader|cannot check consistency" "$OUT/kv-check.txt"; then
+    QKV_CHECK="NOT consistent (./kv check exited $check_rc; see kv-check.txt)"
     warn "./kv check did not report all replicas consistent: see $OUT/kv-check.txt"
+  else
+    QKV_CHECK="NOT RUN (./kv check exited $check_rc before a verdict: $(tail -n 1 "$OUT/kv-check.txt"))"
+    warn "the consistency check did not run: $QKV_CHECK"
   fi
   SERVER_PIDS=()
   LEADER_COUNTER=
@@ -819,6 +828,7 @@ step "results ($(date '+%F %T'); load average now $(now_load))"
   say "etcd ${ETCD_VERSION:-?} (5 members, WAL fsync on${ETCD_FSYNC:+; $ETCD_FSYNC}), quorumkv 1+5 (SQLite synchronous=${SQLITE_SYNC:-?}), data on $TMP_FS"
   say "wrk ${WRK_VERSION:-?}, closed loop, one thread per member, $DURATION per run, $KEYS keys, $VALUE_SIZE-byte values; etcd load: $ETCD_TARGET"
   [[ -z $QKV_SKIPPED ]] || say "quorumkv half skipped: $QKV_SKIPPED"
+  [[ -z ${QKV_CHECK:-} ]] || say "quorumkv replicas after the runs: $QKV_CHECK"
   [[ -z ${QKV_LEADER_CHANGES:-} ]] || say "quorumkv leader changes from ./kv up returning to the end: $QKV_LEADER_CHANGES (quorumkv_leader_elections_total); longest a follower went without a message from its leader: $(awk -v s="$QKV_SILENCE" 'BEGIN { printf "%.0f", s * 1000 }') ms (quorumkv_leader_silence_max_seconds, reached during $QKV_SILENCE_WHEN)"
   say "cpu ms/op: server CPU (utime + stime of the 5 etcd / 6 quorumkv processes) per 2xx request during the run; the load generator is not included"
   [[ -z $COVERAGE ]] || say "warning: $COVERAGE (reads of missing keys count as errors)"
